@@ -1,0 +1,116 @@
+"""NumPy's dispatch protocols for Tensors (``__array_ufunc__``, ``__array_function__``).
+
+* NumPy functions graphgrad can differentiate (``np.exp(t)``, ``np.sum(t, axis)``,
+  ``np.concatenate([t, u])``, ``arr @ t`` ...) run the graphgrad op and return a recorded
+  Tensor. This is also what lets one backward rule serve ndarrays and Tensors.
+* Other NumPy functions compute on the arrays and return ndarrays when that loses no
+  gradient: a non-floating result (``np.isnan``, ``np.allclose``, comparisons) or no
+  input that requires grad.
+* A floating result computed from a tensor that requires grad raises ``TypeError``:
+  silently returning an ndarray would silently drop the gradient.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from graphgrad import ops
+from graphgrad.tensor import Tensor
+
+_UFUNCS: dict[Any, Callable[..., Tensor]] = {
+    np.add: ops.Add.apply,
+    np.subtract: ops.Sub.apply,
+    np.multiply: ops.Mul.apply,
+    np.true_divide: ops.Div.apply,
+    np.power: ops.Pow.apply,
+    np.matmul: ops.MatMul.apply,
+    np.negative: ops.Neg.apply,
+    np.positive: lambda x: x,
+    np.exp: ops.Exp.apply,
+    np.log: ops.Log.apply,
+    np.tanh: ops.Tanh.apply,
+    np.sqrt: lambda x: ops.Pow.apply(x, 0.5),
+}
+
+
+def _t(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _reduction(name: str) -> Callable[..., Tensor]:
+    def reduce(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
+               keepdims: Any = False, **unused: Any) -> Tensor:  # fmt: skip
+        if out is not None or dtype is not None or unused:
+            raise TypeError(f"np.{name} on a Tensor supports axis= and keepdims= only")
+        return getattr(_t(a), name)(axis=axis, keepdims=bool(keepdims))
+
+    return reduce
+
+
+_FUNCTIONS: dict[Any, Callable[..., Tensor]] = {
+    np.sum: _reduction("sum"),
+    np.mean: _reduction("mean"),
+    np.max: _reduction("max"),
+    np.amax: _reduction("max"),
+    np.min: _reduction("min"),
+    np.amin: _reduction("min"),
+    np.reshape: lambda a, shape=None, **kw: _t(a).reshape(kw.get("newshape", shape)),
+    np.transpose: lambda a, axes=None: _t(a).transpose(axes),
+    np.swapaxes: lambda a, axis1, axis2: _t(a).swapaxes(axis1, axis2),
+    np.squeeze: lambda a, axis=None: _t(a).squeeze(axis),
+    np.expand_dims: lambda a, axis: _t(a).unsqueeze(axis),
+    np.broadcast_to: lambda array, shape, subok=False: ops.broadcast_to(array, shape),
+    np.concatenate: lambda arrays, axis=0, **kw: ops.concat(arrays, axis=axis),
+    np.stack: lambda arrays, axis=0, **kw: ops.stack(arrays, axis=axis),
+    np.matmul: ops.matmul,
+}
+
+
+def _needs_grad(args: Any) -> bool:
+    for a in args:
+        if isinstance(a, Tensor):
+            if a._rg:
+                return True
+        elif isinstance(a, (list, tuple)) and _needs_grad(a):
+            return True
+    return False
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, Tensor):
+        return x.data
+    if isinstance(x, (list, tuple)):
+        return type(x)(_plain(i) for i in x)
+    return x
+
+
+def _undifferentiable(name: str, args: Any, result: Any) -> Any:
+    if (
+        isinstance(result, np.ndarray | np.generic)
+        and result.dtype.kind in "fc"
+        and (_needs_grad(args))
+    ):
+        raise TypeError(
+            f"np.{name} is not a graphgrad operation, so its result would carry no "
+            f"gradient. Use np.{name}(t.data) for a constant, compose it from graphgrad "
+            "ops, or define it as a gg.Function with its own backward rule"
+        )
+    return result
+
+
+def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict) -> Any:
+    op = _UFUNCS.get(ufunc)
+    if op is not None and method == "__call__" and not kwargs:
+        return op(*inputs)
+    result = getattr(ufunc, method)(*_plain(inputs), **_plain(kwargs))
+    return _undifferentiable(ufunc.__name__, inputs, result)
+
+
+def array_function(func: Any, args: tuple[Any, ...], kwargs: dict) -> Any:
+    op = _FUNCTIONS.get(func)
+    if op is not None:
+        return op(*args, **kwargs)
+    result = func(*_plain(args), **_plain(kwargs))
+    return _undifferentiable(func.__name__, (args, tuple(kwargs.values())), result)

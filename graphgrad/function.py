@@ -1,0 +1,187 @@
+"""``Function``: the one mechanism by which every primitive (built-in or user-defined) is
+recorded.
+
+A primitive is a subclass with two static methods side by side::
+
+    class Cube(gg.Function):
+        @staticmethod
+        def forward(ctx, x):               # x: ndarray
+            ctx.save_for_backward(x)
+            return x ** 3                  # one ndarray
+        @staticmethod
+        def backward(ctx, grad):           # grad: ∂L/∂out, shape of out
+            (x,) = ctx.saved_tensors
+            return 3 * x ** 2 * grad       # ∂L/∂x; one value per forward argument
+
+    y = Cube.apply(t)
+
+``forward`` receives ndarrays (Tensor arguments are unwrapped; other arguments such as
+axes pass through unchanged) and returns one ndarray. ``backward`` receives the upstream
+gradient and returns one gradient per positional forward argument (a tuple, or a single
+value for one argument; None where no gradient is needed — ``ctx.needs_input_grad[i]``
+says which are). A returned gradient may have a broadcast shape: the engine sums it back
+to the input's shape, in one place, for every op (DESIGN rule 2).
+
+The backward rule is written once for ndarrays and Tensors (DESIGN rule 5): normally it
+runs on ndarrays (the fast path); under ``create_graph=True`` the upstream gradient is a
+Tensor, ``ctx.saved_tensors`` returns Tensors (the op's own input and output tensors
+where the saved arrays are theirs, constants otherwise), and the rule's operations are
+recorded, which gives higher-order gradients. Use operators, ``.sum``/``.reshape``/
+``.transpose`` and ``np.exp``/``np.log``/``np.tanh`` (Tensors implement NumPy's
+dispatch protocols) so that the same code runs on both. A backward rule must return new
+arrays (or views of ``grad``) and must not modify ``grad`` or saved arrays in place.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from graphgrad.errors import GraphgradError, ShapeError
+from graphgrad.grad_mode import _mode
+from graphgrad.tensor import Tensor, _make
+
+_new = object.__new__
+_ndarray = np.ndarray
+
+
+class Function:
+    """Base class of graph ops. Subclass it and define static ``forward``/``backward``.
+
+    An instance is the *context* of one application of the op, and the node of the graph:
+    ``inputs`` (the positional arguments as given: Tensors and constants), ``saved`` (what
+    forward saved), ``needs_input_grad`` (one bool per positional argument) and ``seq``
+    (creation order: a node's inputs were all created before it, so visiting nodes by
+    decreasing ``seq`` is a reverse topological order).
+    """
+
+    __slots__ = ("_out", "inputs", "needs_input_grad", "saved", "seq")
+
+    @staticmethod
+    def forward(ctx: Any, *args: Any, **kwargs: Any) -> np.ndarray:
+        """Compute the output from ndarrays. Override in a subclass."""
+        raise NotImplementedError("Function subclasses must define a static forward(ctx, ...)")
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        """Map ∂L/∂output to ∂L/∂input for each input. Override in a subclass."""
+        raise NotImplementedError(
+            "Function subclasses must define a static backward(ctx, grad) to be differentiated"
+        )
+
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep arrays (inputs, output or constants) for the backward rule."""
+        self.saved = values
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        """What ``save_for_backward`` stored: ndarrays normally; under ``create_graph`` the
+        input/output Tensors they belong to (so gradients of gradients flow), constants
+        for other arrays."""
+        out = self._out
+        if out is None:
+            return self.saved
+        return tuple(self._graph_value(s, out) for s in self.saved)
+
+    def _graph_value(self, value: Any, out: Tensor) -> Any:
+        if type(value) is not _ndarray:
+            return value
+        if value is out.data:
+            return out
+        for t in self.inputs:
+            if isinstance(t, Tensor) and t.data is value:
+                return t
+        return _make(value, None)
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
+        """Run ``forward`` on the arguments' arrays and record the op when any Tensor
+        argument requires grad (and recording is on). Returns a Tensor."""
+        # The per-op overhead matters (an RNN step is dozens of small ops), so one- and
+        # two-argument calls, nearly all of them, skip building lists.
+        ctx = _new(cls)
+        ctx.saved = ()
+        ctx._out = None
+        n = len(args)
+        try:
+            if n == 2:
+                a, b = args
+                if isinstance(a, Tensor):
+                    ra = a._rg
+                    a = a.data
+                else:
+                    ra = False
+                if isinstance(b, Tensor):
+                    rb = b._rg
+                    b = b.data
+                else:
+                    rb = False
+                record = (ra or rb) and _mode.enabled
+                ctx.needs_input_grad = (ra, rb) if record else _NO_GRAD2
+                out = cls.forward(ctx, a, b, **kwargs)
+            elif n == 1:
+                (a,) = args
+                if isinstance(a, Tensor):
+                    record = a._rg and _mode.enabled
+                    a = a.data
+                else:
+                    record = False
+                ctx.needs_input_grad = _GRAD1 if record else _NO_GRAD1
+                out = cls.forward(ctx, a, **kwargs)
+            else:
+                needs = tuple([isinstance(a, Tensor) and a._rg for a in args])
+                record = any(needs) and _mode.enabled
+                ctx.needs_input_grad = needs if record else (False,) * n
+                datas = [a.data if isinstance(a, Tensor) else a for a in args]
+                out = cls.forward(ctx, *datas, **kwargs)
+        except GraphgradError:
+            raise
+        except ValueError as exc:
+            raise ShapeError(_describe(cls, args, exc)) from exc
+        except IndexError as exc:
+            raise IndexError(_describe(cls, args, exc)) from exc
+        if type(out) is not _ndarray:
+            out = _output_array(cls, ctx, out)
+        t = _new(Tensor)
+        t.data = out
+        t._grad = None
+        t._hooks = None
+        if record:
+            ctx.inputs = args
+            ctx.seq = next(_sequence)
+            t._rg = True
+            t._node = ctx
+        else:
+            t._rg = False
+            t._node = None
+        return t
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+_sequence = itertools.count()
+_GRAD1 = (True,)
+_NO_GRAD1 = (False,)
+_NO_GRAD2 = (False, False)
+
+
+def _output_array(cls: type, ctx: Function, out: Any) -> np.ndarray:
+    """Turn a NumPy scalar result (0-d ufunc outputs are scalars) into a 0-d array, keeping
+    the identity of a saved output so ``saved_tensors`` can still map it to the output."""
+    if not isinstance(out, (np.generic, int, float, bool)):
+        raise TypeError(f"{cls.__name__}.forward must return one ndarray, got {type(out).__name__}")
+    arr = np.asarray(out)
+    if any(s is out for s in ctx.saved):
+        ctx.saved = tuple(arr if s is out else s for s in ctx.saved)
+    return arr
+
+
+def _describe(cls: type, args: tuple[Any, ...], exc: Exception) -> str:
+    datas = [a.data if isinstance(a, Tensor) else a for a in args]
+    shapes = [np.shape(d) for d in datas if isinstance(d, (_ndarray, np.generic))]
+    what = " and ".join(str(s) for s in shapes) if shapes else "(no array operands)"
+    noun = "shape" if len(shapes) == 1 else "shapes"
+    return f"{cls.__name__}: operands of {noun} {what} do not fit: {exc}"

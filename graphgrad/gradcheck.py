@@ -1,0 +1,264 @@
+"""Numerical gradient checking: compare the graph's gradients with central differences.
+
+For a function ``fn(*inputs) -> Tensor (or tuple of Tensors)`` and every input ``x`` that
+requires grad, the analytical Jacobian ``J[o, i] = ∂out_o/∂x_i`` (one backward pass per
+output element, through ``gg.grad``) is compared with the central difference
+
+    J_num[o, i] = (out_o(x + ε e_i) − out_o(x − ε e_i)) / 2ε,
+
+and every element must satisfy ``|J − J_num| ≤ atol + rtol·|J_num|``. The worst
+violation is reported with the input, the element indices and both values.
+
+``fast_mode=True`` checks a random projection instead: ``vᵀJ`` for one random ``v`` per
+output (a single backward pass) against the directional central differences of ``vᵀout``
+— cheap for large inputs, and an error still names the input element.
+
+Central differences with ε = 1e-6 need float64: in float32 (machine ε ≈ 1.2e-7) the
+difference quotient is dominated by rounding, so float32 inputs are refused with an
+explanation rather than silently upcast.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from graphgrad.autograd import grad as _grad
+from graphgrad.errors import GradcheckError
+from graphgrad.grad_mode import enable_grad, no_grad
+from graphgrad.tensor import Tensor
+
+
+def gradcheck(
+    fn: Callable[..., Any],
+    inputs: Sequence[Any] | Tensor,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+    fast_mode: bool = False,
+    seed: int = 0,
+) -> bool:
+    """Check ``fn``'s gradients w.r.t. every input that requires grad (float64 only).
+
+    Args:
+        fn: maps ``*inputs`` to a Tensor or a tuple of Tensors; may be any composition of
+            graphgrad ops, layers or user-defined ``gg.Function`` s. Inputs may include a
+            module's parameters: they are perturbed in place, so closures see them.
+        inputs: Tensors (and constants, passed through unchanged).
+        eps, atol, rtol: step and tolerances, as in PyTorch's gradcheck.
+        raise_exception: raise ``GradcheckError`` on mismatch (else return False).
+        fast_mode: check a random projection vᵀJ (one backward) instead of the full J.
+        seed: seed of the random projection.
+
+    Returns:
+        True when every checked gradient matches.
+    """
+    inputs = _as_tuple(inputs)
+    diff = _differentiable(inputs, "gradcheck")
+    outputs = _outputs(fn, inputs)
+    for o in outputs:
+        _require_float64(o.data.dtype, "output of fn")
+    rng = np.random.default_rng(seed)
+    failure = None
+    if fast_mode:
+        failure = _check_projection(fn, inputs, diff, outputs, eps, atol, rtol, rng)
+    else:
+        failure = _check_full(fn, inputs, diff, outputs, eps, atol, rtol)
+    if failure is None:
+        return True
+    if raise_exception:
+        raise GradcheckError(failure)
+    return False
+
+
+def gradgradcheck(
+    fn: Callable[..., Any],
+    inputs: Sequence[Any] | Tensor,
+    grad_outputs: Sequence[Any] | None = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+    fast_mode: bool = False,
+    seed: int = 0,
+) -> bool:
+    """Check second derivatives: gradcheck of ``(x, v) ↦ vᵀ ∂fn/∂x`` computed with
+    ``create_graph=True``, w.r.t. the inputs and the upstream gradient ``v``.
+
+    ``grad_outputs`` (one per output of ``fn``) defaults to seeded random float64 tensors.
+    """
+    inputs = _as_tuple(inputs)
+    _differentiable(inputs, "gradgradcheck")
+    outputs = _outputs(fn, inputs)
+    rng = np.random.default_rng(seed)
+    if grad_outputs is None:
+        vs = [Tensor(rng.standard_normal(o.shape), requires_grad=True) for o in outputs]
+    else:
+        vs = [v if isinstance(v, Tensor) else Tensor(v) for v in grad_outputs]
+        for v in vs:
+            _require_float64(v.data.dtype, "grad_outputs")
+            v.requires_grad = True
+    n = len(inputs)
+
+    def first_derivative(*args: Any) -> tuple[Tensor, ...]:
+        with enable_grad():  # also when gradcheck evaluates it numerically under no_grad
+            return _first_derivative(*args)
+
+    def _first_derivative(*args: Any) -> tuple[Tensor, ...]:
+        outs = _outputs(fn, args[:n])
+        wrt = [a for a in args[:n] if isinstance(a, Tensor) and a.requires_grad]
+        pairs = [(o, v) for o, v in zip(outs, args[n:]) if o.requires_grad]
+        if not pairs:
+            return tuple(Tensor(np.zeros(a.shape)) for a in wrt)
+        grads = _grad([o for o, _ in pairs], wrt, [v for _, v in pairs],
+                      create_graph=True, allow_unused=True)  # fmt: skip
+        return tuple(Tensor(np.zeros(a.shape)) if g is None else g for g, a in zip(grads, wrt))
+
+    return gradcheck(first_derivative, (*inputs, *vs), eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception, fast_mode=fast_mode, seed=seed)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- helpers
+def _as_tuple(inputs: Any) -> tuple[Any, ...]:
+    return (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+
+
+def _require_float64(dtype: np.dtype, what: str) -> None:
+    if dtype != np.float64:
+        raise TypeError(
+            f"gradcheck needs float64, but the {what} has dtype {dtype}: with eps≈1e-6, "
+            "central differences in lower precision are dominated by rounding error "
+            "and would report false mismatches. Cast inputs with .astype(np.float64) "
+            "(and build the layer with dtype=np.float64)."
+        )
+
+
+def _differentiable(inputs: tuple[Any, ...], who: str) -> list[int]:
+    diff = []
+    for i, x in enumerate(inputs):
+        if isinstance(x, Tensor) and x.requires_grad:
+            _require_float64(x.data.dtype, f"input {i}")
+            diff.append(i)
+    if not diff:
+        raise ValueError(f"{who}: no input requires grad, so there is nothing to check")
+    return diff
+
+
+def _outputs(fn: Callable[..., Any], inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
+    out = fn(*inputs)
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    for o in outs:
+        if not isinstance(o, Tensor):
+            raise TypeError(f"gradcheck: fn must return Tensors, got {type(o).__name__}")
+    return tuple(outs)
+
+
+def _evaluate(fn: Callable[..., Any], inputs: tuple[Any, ...]) -> list[np.ndarray]:
+    with no_grad():
+        return [o.data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+
+
+def _numerical_jacobian(
+    fn: Callable[..., Any], inputs: tuple[Any, ...], x: Tensor, eps: float
+) -> list[np.ndarray]:
+    """One (outputs.size, x.size) matrix per output, by central differences on x.data."""
+    data = x.data  # perturbed in place, so closures over x (or a module's parameter) see it
+    base = _evaluate(fn, inputs)
+    jac = [np.zeros((b.size, data.size)) for b in base]
+    for i, idx in enumerate(np.ndindex(data.shape)):
+        orig = data[idx]
+        data[idx] = orig + eps
+        plus = _evaluate(fn, inputs)
+        data[idx] = orig - eps
+        minus = _evaluate(fn, inputs)
+        data[idx] = orig
+        for k, (p, m) in enumerate(zip(plus, minus)):
+            jac[k][:, i] = (p - m) / (2 * eps)
+    return jac
+
+
+def _analytical_rows(
+    outputs: tuple[Tensor, ...], wrt: list[Tensor], k: int, flat_index: int
+) -> list[np.ndarray]:
+    """Row ``flat_index`` of ∂outputs[k]/∂wrt (one backward pass), per input."""
+    out = outputs[k]
+    sizes = [w.data.size for w in wrt]
+    if not out.requires_grad:
+        return [np.zeros(s) for s in sizes]
+    seed = np.zeros(out.shape)
+    seed.reshape(-1)[flat_index] = 1.0
+    grads = _grad(out, wrt, seed, retain_graph=True, allow_unused=True)
+    return [np.zeros(s) if g is None else g.data.astype(np.float64).ravel()
+            for g, s in zip(grads, sizes)]  # fmt: skip
+
+
+def _check_full(fn, inputs, diff, outputs, eps, atol, rtol):  # type: ignore[no-untyped-def]
+    wrt = [inputs[i] for i in diff]
+    numerical = {i: _numerical_jacobian(fn, inputs, inputs[i], eps) for i in diff}
+    worst = None
+    for k, out in enumerate(outputs):
+        for o in range(out.data.size):
+            rows = _analytical_rows(outputs, wrt, k, o)
+            for i, row in zip(diff, rows):
+                num = numerical[i][k][o]
+                bad = _worst(row, num, atol, rtol)
+                if bad is not None and (worst is None or bad[0] > worst[0]):
+                    j = bad[1]
+                    worst = (bad[0], i, k, o, j, row[j], num[j])
+    if worst is None:
+        return None
+    _, i, k, o, j, a, n = worst
+    x, out = inputs[i], outputs[k]
+    return (
+        f"Jacobian mismatch for input {i} (shape {x.shape}) at input element "
+        f"{_unravel(j, x.shape)}, output {k} (shape {out.shape}) element "
+        f"{_unravel(o, out.shape)}: analytical {a:.10g} vs numerical {n:.10g} "
+        f"(|diff| {abs(a - n):.3g} > atol {atol:g} + rtol {rtol:g} * |numerical|)"
+    )
+
+
+def _check_projection(fn, inputs, diff, outputs, eps, atol, rtol, rng):  # type: ignore[no-untyped-def]
+    vs = [rng.standard_normal(o.shape) for o in outputs]
+    wrt = [inputs[i] for i in diff]
+    pairs = [(o, v) for o, v in zip(outputs, vs) if o.requires_grad]
+    if pairs:
+        grads = _grad([o for o, _ in pairs], wrt, [v for _, v in pairs],
+                      retain_graph=True, allow_unused=True)  # fmt: skip
+    else:
+        grads = (None,) * len(wrt)
+
+    def projected(*args: Any) -> Tensor:
+        outs = _outputs(fn, args)
+        return sum(((o.astype(np.float64) * v).sum() for o, v in zip(outs, vs)), Tensor(0.0))
+
+    for i, g in zip(diff, grads):
+        x = inputs[i]
+        analytical = np.zeros(x.data.size) if g is None else g.data.ravel()
+        numerical = _numerical_jacobian(projected, inputs, x, eps)[0][0]
+        bad = _worst(analytical, numerical, atol, rtol)
+        if bad is not None:
+            j = bad[1]
+            return (
+                f"gradient mismatch (fast mode, random projection vᵀJ) for input {i} "
+                f"(shape {x.shape}) at element {_unravel(j, x.shape)}: analytical "
+                f"{analytical[j]:.10g} vs numerical {numerical[j]:.10g}"
+            )
+    return None
+
+
+def _worst(a: np.ndarray, n: np.ndarray, atol: float, rtol: float) -> tuple[float, int] | None:
+    """The element that exceeds the tolerance by the most (NaN counts as a mismatch)."""
+    if a.size == 0:
+        return None
+    excess = np.abs(a - n) - (atol + rtol * np.abs(n))
+    excess = np.where(np.isnan(excess) & ~(np.isnan(a) & np.isnan(n)), np.inf, excess)
+    j = int(np.nanargmax(excess)) if not np.all(np.isnan(excess)) else 0
+    if excess[j] > 0:
+        return float(excess[j]), j
+    return None
+
+
+def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()

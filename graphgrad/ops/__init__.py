@@ -1,0 +1,100 @@
+"""The primitive set (DESIGN rule 1) and its functional spelling.
+
+Every op is a ``Function`` subclass with ``forward`` and ``backward`` side by side:
+
+=================  ==========================================  ====================
+op                 forward                                     module
+=================  ==========================================  ====================
+Add, Sub, Neg      a + b, a − b, −a                             arithmetic
+Mul, Div, Pow      a ∘ b, a / b, a ** b                         arithmetic
+MatMul             A @ B (1-D, 2-D, batched)                    linalg
+Transpose          x.transpose(axes)                            shape
+Reshape            x.reshape(shape)                             shape
+GetItem            x[index]  (backward: ScatterAdd)             shape
+Concat, Stack      concatenate / stack along an axis            shape
+BroadcastTo        broadcast_to(x, shape)                       shape
+Cast               x.astype(dtype)                              shape
+Sum, Mean, Max     reductions over axes                         reduce
+Exp, Log           eˣ, ln x                                     elementwise
+Tanh, Sigmoid      tanh x, 1/(1+e⁻ˣ)                            elementwise
+ReLU               max(x, 0)                                    elementwise
+Softmax            stable softmax along an axis                 softmax
+LogSoftmax         stable log-softmax along an axis             softmax
+=================  ==========================================  ====================
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from graphgrad.ops.arithmetic import Add, Div, Mul, Neg, Pow, Sub
+from graphgrad.ops.elementwise import Exp, Log, ReLU, Sigmoid, Tanh
+from graphgrad.ops.linalg import MatMul
+from graphgrad.ops.reduce import Max, Mean, Sum
+from graphgrad.ops.shape import (
+    BroadcastTo,
+    Cast,
+    Concat,
+    GetItem,
+    Reshape,
+    ScatterAdd,
+    Stack,
+    Transpose,
+)
+from graphgrad.ops.softmax import LogSoftmax, Softmax
+from graphgrad.tensor import Tensor
+
+__all__ = [
+    "Add", "BroadcastTo", "Cast", "Concat", "Div", "Exp", "GetItem", "Log", "LogSoftmax",
+    "MatMul", "Max", "Mean", "Mul", "Neg", "Pow", "ReLU", "Reshape", "ScatterAdd",
+    "Sigmoid", "Softmax", "Stack", "Sub", "Sum", "Tanh", "Transpose",
+    "broadcast_to", "concat", "exp", "log", "log_softmax", "matmul", "relu", "sigmoid",
+    "softmax", "stack", "tanh",
+]  # fmt: skip
+
+
+def concat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis (``np.concatenate``)."""
+    return Concat.apply(*tensors, axis=axis)
+
+
+def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along a new axis (``np.stack``)."""
+    return Stack.apply(*tensors, axis=axis)
+
+
+def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
+    """Broadcast ``x`` to ``shape``; the gradient is summed back over broadcast axes."""
+    return BroadcastTo.apply(x, tuple(shape))
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    return MatMul.apply(a, b)
+
+
+def exp(x: Any) -> Tensor:
+    return Exp.apply(x)
+
+
+def log(x: Any) -> Tensor:
+    return Log.apply(x)
+
+
+def tanh(x: Any) -> Tensor:
+    return Tanh.apply(x)
+
+
+def sigmoid(x: Any) -> Tensor:
+    return Sigmoid.apply(x)
+
+
+def relu(x: Any) -> Tensor:
+    return ReLU.apply(x)
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    return Softmax.apply(x, axis)
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    return LogSoftmax.apply(x, axis)

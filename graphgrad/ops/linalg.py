@@ -1,0 +1,66 @@
+"""Matrix product with NumPy's ``matmul`` semantics (1-D operands promoted, batch axes
+broadcast)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphgrad.function import Function
+
+
+class MatMul(Function):
+    """Z = A @ B.   ∂L/∂A = G Bᵀ,  ∂L/∂B = Aᵀ G.
+
+    These are seed 004's linear-layer rules (∂E/∂X = ∂E/∂Y Wᵀ, ∂E/∂W = Xᵀ ∂E/∂Y).
+    Shapes: A (..., n, k), B (..., k, m) -> Z (..., n, m); a 1-D A is treated as (1, k)
+    and a 1-D B as (k, 1), the inserted axis being removed from the result. Batch axes
+    that were broadcast in the forward pass are summed by the engine.
+    """
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> tuple[Any, Any]:
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2:
+            return (g @ b.T if need_a else None), (a.T @ g if need_b else None)
+        if a.ndim == 1 and b.ndim == 1:  # inner product, g is 0-d
+            return (g * b if need_a else None), (g * a if need_b else None)
+        return _matmul_nd(a, b, g, need_a, need_b)
+
+
+def _matmul_nd(a: Any, b: Any, g: Any, need_a: bool, need_b: bool) -> tuple[Any, Any]:
+    """The general case: promote 1-D operands to matrices, apply the 2-D rules batched."""
+    if a.ndim == 1:
+        a = a.reshape(1, a.shape[0])
+        g = g.reshape((*g.shape[:-1], 1, g.shape[-1]))
+        a_vec, b_vec = True, False
+    elif b.ndim == 1:
+        b = b.reshape(b.shape[0], 1)
+        g = g.reshape((*g.shape, 1))
+        a_vec, b_vec = False, True
+    else:
+        a_vec = b_vec = False
+    ga = gb = None
+    if need_a:
+        ga = g @ b.swapaxes(-1, -2)
+        if a_vec:
+            ga = ga.reshape((*ga.shape[:-2], ga.shape[-1]))
+    if need_b:
+        if b.ndim == 2 and a.ndim > 2:
+            # One (k, N·n) @ (N·n, m) product instead of N small ones summed afterwards.
+            k, m = a.shape[-1], g.shape[-1]
+            gb = a.reshape(-1, k).T @ g.reshape(-1, m)
+        else:
+            gb = a.swapaxes(-1, -2) @ g
+        if b_vec:
+            gb = gb.reshape(gb.shape[:-1])
+    return ga, gb

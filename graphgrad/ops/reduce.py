@@ -1,0 +1,81 @@
+"""Reductions over axes: sum, mean, max.
+
+"Broadcast-sum": the backward of a sum is a broadcast of g over the summed axes, and the
+backward of a broadcast is a sum (see ``BroadcastTo``) — each is the other's backward.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphgrad.function import Function
+
+Axis = Any  # None, an int or a tuple of ints
+
+
+def _drop_kept(out: np.ndarray, axis: Axis) -> np.ndarray:
+    """Remove the size-1 axes that ``keepdims=True`` left in place."""
+    return out.reshape(()) if axis is None else out.squeeze(axis)
+
+
+class Sum(Function):
+    """y = Σ x over ``axis`` (all axes when None).   ∂L/∂x = g broadcast to x.shape."""
+
+    __slots__ = ("in_shape", "kept_shape")
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, axis: Axis = None, keepdims: bool = False) -> np.ndarray:
+        out = np.sum(x, axis=axis, keepdims=True)
+        ctx.in_shape = x.shape
+        ctx.kept_shape = out.shape
+        return out if keepdims else _drop_kept(out, axis)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return np.broadcast_to(g.reshape(ctx.kept_shape), ctx.in_shape)
+
+
+class Mean(Function):
+    """y = (1/n) Σ x over ``axis``, n = number of summed elements.
+    ∂L/∂x = g / n broadcast to x.shape."""
+
+    __slots__ = ("in_shape", "kept_shape", "scale")
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, axis: Axis = None, keepdims: bool = False) -> np.ndarray:
+        out = np.mean(x, axis=axis, keepdims=True)
+        ctx.in_shape = x.shape
+        ctx.kept_shape = out.shape
+        ctx.scale = out.size / x.size if x.size else 0.0
+        return out if keepdims else _drop_kept(out, axis)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return np.broadcast_to(g.reshape(ctx.kept_shape) * ctx.scale, ctx.in_shape)
+
+
+class Max(Function):
+    """y = max x over ``axis``.   ∂L/∂x = g ∘ w, w = [x = y] / #ties.
+
+    Convention: the gradient is split evenly among tied maxima (so it still sums to g).
+    The weights w are piecewise constant, hence constants for higher-order derivatives.
+    """
+
+    __slots__ = ("kept_shape",)
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, axis: Axis = None, keepdims: bool = False) -> np.ndarray:
+        out = np.max(x, axis=axis, keepdims=True)
+        ctx.kept_shape = out.shape
+        if ctx.needs_input_grad[0]:
+            mask = x == out
+            w = mask / mask.sum(axis=axis, keepdims=True)
+            ctx.save_for_backward(w.astype(x.dtype, copy=False))
+        return out if keepdims else _drop_kept(out, axis)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        (w,) = ctx.saved_tensors
+        return g.reshape(ctx.kept_shape) * w

@@ -1,0 +1,178 @@
+"""Ops that move elements without arithmetic: transpose, reshape, getitem (and its
+backward, scatter-add), concat, stack, broadcast_to, cast."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from graphgrad.function import Function
+from graphgrad.tensor import Tensor
+
+
+class Transpose(Function):
+    """y = x.transpose(axes) (axes=None reverses).   ∂L/∂x = g.transpose(axes⁻¹)."""
+
+    __slots__ = ("axes",)
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, axes: tuple[int, ...] | None = None) -> np.ndarray:
+        if axes is not None:
+            if len(axes) != x.ndim:
+                raise ValueError(f"axes {axes} do not match a {x.ndim}-d array")
+            axes = tuple(a % x.ndim for a in axes)
+        ctx.axes = axes
+        return x.transpose(axes)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        if ctx.axes is None:
+            return g.transpose()
+        return g.transpose(tuple(int(i) for i in np.argsort(ctx.axes)))
+
+
+class Reshape(Function):
+    """y = x.reshape(shape).   ∂L/∂x = g.reshape(x.shape)."""
+
+    __slots__ = ("in_shape",)
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, shape: tuple[int, ...]) -> np.ndarray:
+        ctx.in_shape = np.shape(x)
+        return np.reshape(x, shape)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return g.reshape(ctx.in_shape)
+
+
+class GetItem(Function):
+    """y = x[index]: basic slices, integers, None/Ellipsis, integer and boolean arrays.
+
+    ∂L/∂x = zeros(x.shape) with g added at ``index``; repeated integer indices
+    accumulate (``np.add.at``), so ``x[[0, 0]]`` sends 2 g to x[0].
+    """
+
+    __slots__ = ("in_shape", "index")
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, index: Any) -> np.ndarray:
+        ctx.index = index
+        ctx.in_shape = x.shape
+        return x[index]
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        if isinstance(g, Tensor):
+            return ScatterAdd.apply(g, ctx.index, ctx.in_shape)
+        return scatter_add(g, ctx.index, ctx.in_shape)
+
+
+class ScatterAdd(Function):
+    """z = zeros(shape); z[index] += g (repeats accumulate).   ∂L/∂g = G[index].
+
+    getitem's backward, as a primitive so that it too can be differentiated
+    (under ``create_graph``); the two are each other's backward.
+    """
+
+    __slots__ = ("index",)
+
+    @staticmethod
+    def forward(ctx: Any, g: Any, index: Any, shape: tuple[int, ...]) -> np.ndarray:
+        ctx.index = index
+        return scatter_add(g, index, shape)
+
+    @staticmethod
+    def backward(ctx: Any, gz: Any) -> Any:
+        return gz[ctx.index]
+
+
+def scatter_add(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """zeros(shape) with ``g`` added at ``index`` (plain assignment when no index repeats)."""
+    out = np.zeros(shape, dtype=g.dtype)
+    if _has_int_array(index):
+        np.add.at(out, index, g)
+    else:
+        out[index] = g
+    return out
+
+
+def _has_int_array(index: Any) -> bool:
+    """True when ``index`` contains an integer array or list (the only way to repeat)."""
+    items = index if type(index) is tuple else (index,)
+    for i in items:
+        if isinstance(i, (list, np.ndarray)) and np.asarray(i).dtype.kind != "b":
+            return True
+    return False
+
+
+class Concat(Function):
+    """z = concatenate(xs, axis).   ∂L/∂x_i = the slice of g that x_i occupies."""
+
+    __slots__ = ("axis", "bounds")
+
+    @staticmethod
+    def forward(ctx: Any, *xs: Any, axis: int = 0) -> np.ndarray:
+        out = np.concatenate(xs, axis=axis)
+        ctx.axis = axis % out.ndim
+        sizes = np.cumsum([0] + [np.shape(x)[ctx.axis] for x in xs])
+        ctx.bounds = [(int(lo), int(hi)) for lo, hi in itertools.pairwise(sizes)]
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> tuple[Any, ...]:
+        pre = (slice(None),) * ctx.axis
+        return tuple(g[(*pre, slice(lo, hi))] for lo, hi in ctx.bounds)
+
+
+class Stack(Function):
+    """z = stack(xs, axis) (a new axis).   ∂L/∂x_i = g taken at position i of that axis."""
+
+    __slots__ = ("axis", "count")
+
+    @staticmethod
+    def forward(ctx: Any, *xs: Any, axis: int = 0) -> np.ndarray:
+        out = np.stack(xs, axis=axis)
+        ctx.axis = axis % out.ndim
+        ctx.count = len(xs)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> tuple[Any, ...]:
+        pre = (slice(None),) * ctx.axis
+        return tuple(g[(*pre, i)] for i in range(ctx.count))
+
+
+class BroadcastTo(Function):
+    """y = broadcast_to(x, shape).   ∂L/∂x = g summed over the broadcast axes.
+
+    The rule returns g unchanged: summing back to x's shape is the engine's single
+    unbroadcast step, the same one that serves every broadcasting op.
+    """
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, shape: tuple[int, ...]) -> np.ndarray:
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return g
+
+
+class Cast(Function):
+    """y = x.astype(dtype).   ∂L/∂x = g cast back to x's dtype."""
+
+    __slots__ = ("in_dtype",)
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, dtype: np.dtype) -> np.ndarray:
+        ctx.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return g.astype(ctx.in_dtype)

@@ -1,0 +1,457 @@
+"""``Tensor``: an ndarray plus the graph node (op) that produced it.
+
+A tensor created by the user is a *leaf*: ``_node is None``. Every primitive applied to
+a tensor that requires grad returns a new tensor whose ``_node`` is that op's context,
+which holds the op's input tensors. Edges therefore point only from outputs to inputs
+(tensor -> node -> inputs), never back, so a graph is freed by reference counting
+alone (DESIGN rule 6).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from graphgrad.function import Function
+
+_new = object.__new__
+_ndarray = np.ndarray
+
+ArrayLike = Any  # anything np.asarray accepts: ndarray, list, Python scalar, Tensor
+Shape = tuple[int, ...]
+
+
+class Tensor:
+    """An n-dimensional array that records the operations applied to it.
+
+    Attributes:
+        data: the live ``np.ndarray`` (writing ``p.data[...] = v`` changes the tensor).
+        grad: ``∂L/∂self`` as an ndarray of ``self.shape`` after ``backward()``, or None.
+            It accumulates across backward calls until cleared (``t.grad = None``).
+        requires_grad: whether gradients flow to this tensor.
+
+    ``Tensor(data)`` and ``gg.tensor(data)`` copy ``data``; ``gg.from_numpy(a)`` shares it.
+    Only floating-point tensors may require grad.
+    """
+
+    __slots__ = ("__weakref__", "_grad", "_hooks", "_node", "_rg", "data")
+    __hash__ = object.__hash__  # == is elementwise, so hashing stays by identity
+
+    def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        arr = np.array(data, dtype=dtype)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(
+                f"graphgrad tensors hold real numbers (bool, int or float); got dtype {arr.dtype}"
+            )
+        self.data = arr
+        self._grad = None
+        self._rg = False
+        self._node = None
+        self._hooks = None
+        if requires_grad:
+            self.requires_grad = True
+
+    # ------------------------------------------------------------------ attributes
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients are computed for this tensor."""
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        flag = bool(flag)
+        if flag and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"only floating-point tensors can require grad; this one has dtype "
+                f"{self.data.dtype}. Create it with dtype=np.float64 (or np.float32)."
+            )
+        if not flag and self._node is not None:
+            raise RuntimeError(
+                "requires_grad can only be switched off on a leaf tensor; "
+                "use .detach() to get a copy cut from the graph"
+            )
+        self._rg = flag
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place and return ``self`` (chainable)."""
+        self.requires_grad = flag
+        return self
+
+    @property
+    def grad(self) -> Any:
+        """Accumulated gradient (ndarray of ``self.shape``), or None. Assign None to clear."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                value = np.asarray(value)
+            if value.shape != self.data.shape:
+                raise ValueError(
+                    f"cannot assign a gradient of shape {value.shape} to a tensor of "
+                    f"shape {self.data.shape}"
+                )
+        self._grad = value
+
+    @property
+    def shape(self) -> Shape:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors created by the user (not the output of a recorded op)."""
+        return self._node is None
+
+    @property
+    def grad_fn(self) -> Function | None:
+        """The recorded op that produced this tensor (None for leaves)."""
+        return self._node
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.data)
+
+    def __int__(self) -> int:
+        return int(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extras = []
+        if self.data.dtype not in (np.float64, np.int64, np.bool_):
+            extras.append(f"dtype={self.data.dtype}")
+        if self._node is not None:
+            extras.append(f"grad_fn=<{type(self._node).__name__}>")
+        elif self._rg:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    # ------------------------------------------------------------------ NumPy interop
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if dtype is not None and dtype != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        return _interop.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        return _interop.array_function(func, args, kwargs)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying ndarray (shared, not a copy), like ``self.data``."""
+        return self.data
+
+    def item(self) -> Any:
+        """The value of a one-element tensor as a Python number."""
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    # ------------------------------------------------------------------ autograd
+    def backward(
+        self,
+        grad: ArrayLike | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+    ) -> None:
+        """Accumulate ``∂self/∂leaf`` (times ``grad``) into the ``.grad`` of every leaf.
+
+        Args:
+            grad: upstream gradient of ``self.shape``; may be omitted only for a
+                one-element tensor (it defaults to 1).
+            retain_graph: keep saved arrays so backward can run through this graph again
+                (default: ``create_graph``).
+            create_graph: record the backward pass itself, so the gradients are Tensors
+                that can be differentiated again (higher-order derivatives).
+        """
+        autograd.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing ``data`` with this tensor, cut from the graph."""
+        return _make(self.data, None)
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward (e.g. ∂L/∂h_t per step).
+
+        Like ``.grad`` of a leaf, it accumulates over backward calls. (Implemented as a
+        hook that the engine recognises.)"""
+        if not self._rg:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        if self._node is not None:
+            if self._hooks is None:
+                self._hooks = {}
+            self._hooks[RETAIN_GRAD] = RETAIN_GRAD
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._hooks is not None and RETAIN_GRAD in self._hooks
+
+    def register_hook(self, hook: Callable[[Any], Any]) -> RemovableHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed during backward.
+
+        ``grad`` is the sum over all paths (an ndarray, or a Tensor under
+        ``create_graph=True``). If the hook returns a value, it replaces the gradient
+        (same shape). Returns a handle whose ``remove()`` unregisters the hook.
+        """
+        if not self._rg:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        if self._hooks is None:
+            self._hooks = {}
+        handle = RemovableHandle(self)
+        self._hooks[handle.id] = hook
+        return handle
+
+    # ------------------------------------------------------------------ operators
+    def __add__(self, other: ArrayLike) -> Tensor:
+        return _ops.Add.apply(self, other)
+
+    def __radd__(self, other: ArrayLike) -> Tensor:
+        return _ops.Add.apply(other, self)
+
+    def __sub__(self, other: ArrayLike) -> Tensor:
+        return _ops.Sub.apply(self, other)
+
+    def __rsub__(self, other: ArrayLike) -> Tensor:
+        return _ops.Sub.apply(other, self)
+
+    def __mul__(self, other: ArrayLike) -> Tensor:
+        return _ops.Mul.apply(self, other)
+
+    def __rmul__(self, other: ArrayLike) -> Tensor:
+        return _ops.Mul.apply(other, self)
+
+    def __truediv__(self, other: ArrayLike) -> Tensor:
+        return _ops.Div.apply(self, other)
+
+    def __rtruediv__(self, other: ArrayLike) -> Tensor:
+        return _ops.Div.apply(other, self)
+
+    def __pow__(self, other: ArrayLike) -> Tensor:
+        return _ops.Pow.apply(self, other)
+
+    def __rpow__(self, other: ArrayLike) -> Tensor:
+        return _ops.Pow.apply(other, self)
+
+    def __matmul__(self, other: ArrayLike) -> Tensor:
+        return _ops.MatMul.apply(self, other)
+
+    def __rmatmul__(self, other: ArrayLike) -> Tensor:
+        return _ops.MatMul.apply(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ops.Neg.apply(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _ops.GetItem.apply(self, _index_data(index))
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        raise TypeError(
+            "graphgrad tensors cannot be modified in place inside a graph; build the value "
+            "with ops (gg.concat, gg.stack, a mask product), or write to t.data[...] for a "
+            "constant that no gradient flows through"
+        )
+
+    # Comparisons give bool tensors; they are not differentiable and record nothing.
+    def __lt__(self, other: ArrayLike) -> Tensor:
+        return _make(self.data < _data(other), None)
+
+    def __le__(self, other: ArrayLike) -> Tensor:
+        return _make(self.data <= _data(other), None)
+
+    def __gt__(self, other: ArrayLike) -> Tensor:
+        return _make(self.data > _data(other), None)
+
+    def __ge__(self, other: ArrayLike) -> Tensor:
+        return _make(self.data >= _data(other), None)
+
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
+        return _make(self.data == _data(other), None)
+
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
+        return _make(self.data != _data(other), None)
+
+    # ------------------------------------------------------------------ shape methods
+    @property
+    def T(self) -> Tensor:  # noqa: N802 (NumPy's name)
+        """Reversed axes (the matrix transpose for 2-D)."""
+        return _ops.Transpose.apply(self, None)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """Permute axes like ``ndarray.transpose``; no argument reverses them."""
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+            axes = axes[0]
+        return _ops.Transpose.apply(self, tuple(axes) if axes else None)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        perm = list(range(self.data.ndim))
+        perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
+        return _ops.Transpose.apply(self, tuple(perm))
+
+    def reshape(self, *shape: Any) -> Tensor:
+        """Same data, new shape (one entry may be -1)."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops.Reshape.apply(self, shape)
+
+    def flatten(self) -> Tensor:
+        return _ops.Reshape.apply(self, (-1,))
+
+    def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
+        return _ops.Reshape.apply(self, np.squeeze(self.data, axis).shape)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        return _ops.Reshape.apply(self, np.expand_dims(self.data, axis).shape)
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        return _ops.BroadcastTo.apply(self, tuple(shape))
+
+    def astype(self, dtype: Any) -> Tensor:
+        """Cast to ``dtype``; the gradient is cast back to this tensor's dtype."""
+        return _ops.Cast.apply(self, np.dtype(dtype))
+
+    # ------------------------------------------------------------------ reductions
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.Sum.apply(self, axis, keepdims)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.Mean.apply(self, axis, keepdims)
+
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Maximum; the gradient is split evenly among tied maxima."""
+        return _ops.Max.apply(self, axis, keepdims)
+
+    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Minimum, as ``-max(-x)`` (ties split evenly, like ``max``)."""
+        return -_ops.Max.apply(-self, axis, keepdims)
+
+    # ------------------------------------------------------------------ elementwise
+    def exp(self) -> Tensor:
+        return _ops.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return _ops.Log.apply(self)
+
+    def tanh(self) -> Tensor:
+        return _ops.Tanh.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return _ops.Sigmoid.apply(self)
+
+    def relu(self) -> Tensor:
+        """max(x, 0), with relu'(0) = 0."""
+        return _ops.ReLU.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return _ops.Pow.apply(self, 0.5)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return _ops.Softmax.apply(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return _ops.LogSoftmax.apply(self, axis)
+
+
+RETAIN_GRAD = "retain_grad"  # key and marker of retain_grad() in a tensor's hook dict
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
+
+    __slots__ = ("_ref", "id")
+    _next_id = 0
+
+    def __init__(self, tensor: Tensor) -> None:
+        self._ref = weakref.ref(tensor)
+        RemovableHandle._next_id += 1
+        self.id = RemovableHandle._next_id
+
+    def remove(self) -> None:
+        t = self._ref()
+        if t is not None and t._hooks is not None:
+            t._hooks.pop(self.id, None)
+            if not t._hooks:
+                t._hooks = None
+
+
+def _make(data: np.ndarray, node: Function | None) -> Tensor:
+    """Wrap an array without copying or validation (the ops' fast constructor)."""
+    t = _new(Tensor)
+    t.data = data
+    t._grad = None
+    t._rg = node is not None
+    t._node = node
+    t._hooks = None
+    return t
+
+
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _index_data(index: Any) -> Any:
+    """Replace Tensors inside an index by their arrays (index tensors carry no grad)."""
+    if isinstance(index, Tensor):
+        return index.data
+    if type(index) is tuple:
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+def tensor(data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Create a leaf tensor holding a copy of ``data`` (same as ``Tensor(...)``).
+
+    ``dtype`` defaults to NumPy's inference (Python floats -> float64, ints -> int64).
+    """
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:
+    """A leaf tensor that shares memory with ``array`` (no copy)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy expects an np.ndarray, got {type(array).__name__}")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"graphgrad tensors hold real numbers; got dtype {array.dtype}")
+    t = _make(array, None)
+    t.requires_grad = requires_grad
+    return t
+
+
+def is_tensor(x: Any) -> bool:
+    return isinstance(x, Tensor)
+
+
+# Imported last: these modules need the Tensor class defined above.
+from graphgrad import _interop, autograd  # noqa: E402
+from graphgrad import ops as _ops  # noqa: E402

@@ -1,0 +1,108 @@
+"""Hypothesis strategies for testing graphgrad ops and your own layers.
+
+Needs ``hypothesis`` (``pip install 'graphgrad[dev]'``). Typical use::
+
+    from hypothesis import given
+    from graphgrad import testing as ggt
+
+    @given(ggt.arrays(ggt.shapes(min_dims=1), avoid=(0.0,)))
+    def test_my_op(x):
+        assert gg.gradcheck(my_op, (gg.tensor(x, requires_grad=True),))
+
+Gradient checks by central differences are only meaningful where the function is
+smooth, so ``arrays`` keeps values a margin away from kinks (``avoid``) and
+``separated_arrays`` keeps all elements apart (for max, sorting, ties).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+try:
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+except ImportError as exc:  # pragma: no cover - exercised only without hypothesis
+    raise ImportError(
+        "graphgrad.testing needs hypothesis: pip install 'graphgrad[dev]' (or hypothesis)"
+    ) from exc
+
+Shape = tuple[int, ...]
+
+
+def shapes(
+    min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4
+) -> st.SearchStrategy[Shape]:
+    """Array shapes with ``min_dims..max_dims`` axes of ``min_side..max_side`` each."""
+    return hnp.array_shapes(
+        min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+    )
+
+
+def broadcastable_shapes(
+    num_shapes: int = 2,
+    min_dims: int = 0,
+    max_dims: int = 3,
+    min_side: int = 1,
+    max_side: int = 4,
+) -> st.SearchStrategy[tuple[Shape, ...]]:
+    """Tuples of shapes that broadcast together under NumPy's rules (size-1 axes and
+    missing leading axes included)."""
+    return hnp.mutually_broadcastable_shapes(
+        num_shapes=num_shapes,
+        min_dims=min_dims,
+        max_dims=max_dims,
+        min_side=min_side,
+        max_side=max_side,
+    ).map(lambda bs: tuple(bs.input_shapes))
+
+
+def axes(ndim: int, allow_none: bool = True) -> st.SearchStrategy[Any]:
+    """A valid ``axis`` argument for an ``ndim``-d array: None, an int (possibly negative)
+    or a tuple of distinct axes."""
+    options: list[st.SearchStrategy[Any]] = []
+    if allow_none:
+        options.append(st.none())
+    if ndim > 0:
+        options.append(st.integers(-ndim, ndim - 1))
+        options.append(
+            st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True).map(tuple)
+        )
+    return st.one_of(options) if options else st.none()
+
+
+def arrays(
+    shape: Shape | st.SearchStrategy[Shape],
+    low: float = -2.0,
+    high: float = 2.0,
+    avoid: Sequence[float] = (),
+    margin: float = 0.05,
+    dtype: Any = np.float64,
+) -> st.SearchStrategy[np.ndarray]:
+    """Arrays of floats in [low, high], at least ``margin`` away from each point in
+    ``avoid`` (e.g. ``avoid=(0.0,)`` for relu, abs or division)."""
+
+    def far(v: float) -> bool:
+        return all(abs(v - k) >= margin for k in avoid)
+
+    elements = st.floats(low, high, allow_nan=False, allow_subnormal=False).filter(far)
+    return hnp.arrays(dtype, shape, elements=elements)
+
+
+def separated_arrays(
+    shape: Shape | st.SearchStrategy[Shape],
+    spacing: float = 0.1,
+    low: float = -2.0,
+    dtype: Any = np.float64,
+) -> st.SearchStrategy[np.ndarray]:
+    """Arrays whose elements are pairwise at least ``spacing`` apart (no ties), in a
+    random order: what max/min need for a smooth gradient check."""
+    shape_st = shape if isinstance(shape, st.SearchStrategy) else st.just(shape)
+
+    def build(shape_: Shape) -> st.SearchStrategy[np.ndarray]:
+        n = int(np.prod(shape_, dtype=np.int64))
+        grid = low + spacing * np.arange(n)
+        return st.permutations(list(grid)).map(lambda p: np.asarray(p, dtype=dtype).reshape(shape_))
+
+    return shape_st.flatmap(build)
