@@ -1,0 +1,47 @@
+"""Conventions at non-differentiable points, written down in the docstrings and tested:
+max splits the gradient evenly among ties; relu'(0) = 0."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import graphgrad as gg
+
+
+def test_max_splits_gradient_evenly_among_ties() -> None:
+    x = gg.tensor([1.0, 3.0, 3.0, 2.0, 3.0], requires_grad=True)
+    x.max().backward()
+    np.testing.assert_allclose(x.grad, [0, 1 / 3, 1 / 3, 0, 1 / 3])
+
+
+def test_max_ties_along_an_axis() -> None:
+    x = gg.tensor([[2.0, 2.0], [1.0, 5.0]], requires_grad=True)
+    x.max(axis=1).backward(np.array([10.0, 1.0]))
+    np.testing.assert_allclose(x.grad, [[5.0, 5.0], [0.0, 1.0]])
+
+
+def test_relu_derivative_at_zero_is_zero() -> None:
+    x = gg.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    x.relu().sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 1.0])
+
+
+def test_min_mirrors_max() -> None:
+    x = gg.tensor([0.0, -4.0, -4.0], requires_grad=True)
+    x.min().backward()
+    np.testing.assert_allclose(x.grad, [0, 0.5, 0.5])
+
+
+def test_stable_softmax_for_huge_logits() -> None:
+    x = gg.tensor([[1000.0, -1000.0, 0.0]], requires_grad=True)
+    y = x.log_softmax(axis=1)
+    assert np.all(np.isfinite(y.data))
+    (y[0, 0] + x.softmax(axis=1)[0, 1]).backward()
+    assert np.all(np.isfinite(x.grad))
+
+
+def test_sigmoid_keeps_precision_for_large_negative_inputs() -> None:
+    x = gg.tensor([-40.0, 40.0, -800.0])
+    y = x.sigmoid().data
+    np.testing.assert_allclose(y[0], np.exp(-40.0) / (1 + np.exp(-40.0)), rtol=1e-14)
+    assert y[1] == 1.0 and y[2] == 0.0

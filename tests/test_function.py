@@ -1,0 +1,152 @@
+"""Users' own primitives (gg.Function) take the same path as the built-in ops."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+
+
+class Cube(gg.Function):
+    """y = x³, ∂L/∂x = 3x² g."""
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x)
+        return x**3
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        (x,) = ctx.saved_tensors
+        return 3 * x**2 * grad
+
+
+class WrongCube(gg.Function):
+    """A deliberately wrong rule: 2x² instead of 3x²."""
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x)
+        return x**3
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        (x,) = ctx.saved_tensors
+        return 2 * x**2 * grad
+
+
+class ScaledAdd(gg.Function):
+    """z = a + alpha b, with a constant keyword argument; returns a broadcast gradient."""
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, b: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+        ctx.alpha = alpha
+        return a + alpha * b
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
+        need_a, need_b = ctx.needs_input_grad
+        return (grad if need_a else None), (ctx.alpha * grad if need_b else None)
+
+
+def test_custom_function_forward_backward_and_gradchecks() -> None:
+    x = gg.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    y = Cube.apply(x)
+    assert isinstance(y.grad_fn, Cube)
+    np.testing.assert_array_equal(y.data, x.data**3)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, 3 * x.data**2)
+    assert gg.gradcheck(Cube.apply, (x,))
+    assert gg.gradgradcheck(Cube.apply, (x,))  # the rule, run on Tensors, is differentiable
+
+
+def test_custom_function_composes_with_builtin_ops() -> None:
+    x = gg.tensor(np.linspace(-1, 1, 6).reshape(2, 3), requires_grad=True)
+    w = gg.tensor(np.ones((3, 2)) * 0.3, requires_grad=True)
+    assert gg.gradcheck(lambda x, w: Cube.apply(x @ w).tanh().sum(), (x, w))
+
+
+def test_wrong_backward_rule_is_caught_and_reported() -> None:
+    x = gg.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    with pytest.raises(gg.GradcheckError) as info:
+        gg.gradcheck(WrongCube.apply, (x,))
+    msg = str(info.value)
+    assert "input 0" in msg
+    # the worst element is x[2] = 2: analytical 2·4 = 8 vs numerical 3·4 = 12
+    assert "input element (2,)" in msg
+    analytical, numerical = map(float, re.findall(r"analytical (\S+) vs numerical (\S+)", msg)[0])
+    assert analytical == pytest.approx(8.0) and numerical == pytest.approx(12.0, rel=1e-6)
+    assert gg.gradcheck(WrongCube.apply, (x,), raise_exception=False) is False
+
+
+def test_wrong_rule_is_caught_in_fast_mode_too() -> None:
+    x = gg.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    with pytest.raises(gg.GradcheckError, match=r"fast mode.*element \(\d,\)"):
+        gg.gradcheck(lambda t: WrongCube.apply(t).sum(), (x,), fast_mode=True)
+
+
+def test_constants_keywords_and_broadcast_gradients() -> None:
+    a = gg.tensor(np.ones((2, 3)), requires_grad=True)
+    b = gg.tensor(np.arange(3.0), requires_grad=True)  # broadcast: engine sums its grad
+    z = ScaledAdd.apply(a, b, alpha=2.0)
+    z.sum().backward()
+    np.testing.assert_array_equal(b.grad, [4.0, 4.0, 4.0])
+    np.testing.assert_array_equal(a.grad, np.ones((2, 3)))
+    c = gg.tensor(np.ones(3))  # constant: needs_input_grad[1] is False
+    ScaledAdd.apply(a, c, alpha=3.0).sum().backward()
+    assert c.grad is None
+    assert gg.gradcheck(lambda a, b: ScaledAdd.apply(a, b, alpha=0.5), (a, b))
+
+
+def test_backward_returning_an_unreducible_shape_is_reported() -> None:
+    class Bad(gg.Function):
+        @staticmethod
+        def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+            return x * 2
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> Any:
+            return np.ones(7)
+
+    x = gg.tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(gg.ShapeError, match=r"backward of Bad .* shape \(7,\) .* shape \(3,\)"):
+        Bad.apply(x).sum().backward()
+
+
+def test_forward_must_return_one_array() -> None:
+    class TwoOutputs(gg.Function):
+        @staticmethod
+        def forward(ctx: Any, x: np.ndarray) -> Any:
+            return x, x
+
+    with pytest.raises(TypeError, match="must return one ndarray"):
+        TwoOutputs.apply(gg.tensor([1.0], requires_grad=True))
+
+
+def test_nothing_is_recorded_without_grad() -> None:
+    y = Cube.apply(gg.tensor([2.0]))
+    assert y.grad_fn is None and not y.requires_grad
+    with gg.no_grad():
+        y = Cube.apply(gg.tensor([2.0], requires_grad=True))
+    assert y.grad_fn is None
+
+
+def test_zero_dim_output_keeps_saved_output_identity() -> None:
+    class Square(gg.Function):
+        @staticmethod
+        def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+            out = x * x  # a NumPy scalar for 0-d x
+            ctx.save_for_backward(x, out)
+            return out
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> Any:
+            x, out = ctx.saved_tensors
+            return 2 * out / x * grad
+
+    x = gg.tensor(1.5, requires_grad=True)
+    assert gg.gradgradcheck(Square.apply, (x,))

@@ -1,0 +1,109 @@
+"""gg.gradcheck / gg.gradgradcheck as users call them on their own functions and layers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+
+
+def test_checks_every_input_that_requires_grad() -> None:
+    rng = np.random.default_rng(0)
+    x = gg.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    W = gg.tensor(rng.standard_normal((4, 2)), requires_grad=True)
+    b = gg.tensor(rng.standard_normal(2), requires_grad=True)
+    assert gg.gradcheck(lambda x, W, b: (x @ W + b).sigmoid(), (x, W, b))
+    assert gg.gradgradcheck(lambda x, W, b: (x @ W + b).sigmoid(), (x, W, b))
+
+
+def test_a_wrong_gradient_in_the_second_input_is_found() -> None:
+    class LeakyGrad(gg.Function):  # correct for a, wrong for b
+        @staticmethod
+        def forward(ctx, a, b):  # type: ignore[no-untyped-def]
+            ctx.save_for_backward(a, b)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, g):  # type: ignore[no-untyped-def]
+            a, b = ctx.saved_tensors
+            return g * b, g * a * 1.01
+
+    a = gg.tensor([1.0, 2.0], requires_grad=True)
+    b = gg.tensor([3.0, 4.0], requires_grad=True)
+    with pytest.raises(gg.GradcheckError, match=r"input 1 \(shape \(2,\)\)"):
+        gg.gradcheck(LeakyGrad.apply, (a, b))
+
+
+def test_float32_inputs_are_refused_with_an_explanation() -> None:
+    x = gg.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    with pytest.raises(TypeError, match=r"float64.*float32.*rounding.*astype\(np.float64\)"):
+        gg.gradcheck(lambda t: t * 2, (x,))
+
+
+def test_float32_output_is_refused() -> None:
+    x = gg.tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(TypeError, match="output of fn"):
+        gg.gradcheck(lambda t: (t * 2).astype(np.float32), (x,))
+
+
+def test_constants_pass_through_and_only_grad_inputs_are_checked() -> None:
+    x = gg.tensor([0.3, 0.7], requires_grad=True)
+    c = np.array([2.0, 3.0])
+    assert gg.gradcheck(lambda x, c, k: (x * c) ** k, (x, c, 2))
+
+
+def test_no_differentiable_input_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no input requires grad"):
+        gg.gradcheck(lambda t: t * 2, (gg.tensor([1.0]),))
+
+
+def test_closure_over_parameters() -> None:
+    # A "layer" whose parameters are reached through a closure: perturbing the same
+    # tensors in place is seen by the closure.
+    rng = np.random.default_rng(1)
+    W = gg.tensor(rng.standard_normal((3, 3)), requires_grad=True)
+
+    def layer(x: gg.Tensor) -> gg.Tensor:
+        return (x @ W).tanh()
+
+    x = gg.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    assert gg.gradcheck(lambda x, _W: layer(x), (x, W))
+
+
+def test_multiple_outputs() -> None:
+    x = gg.tensor([0.2, 0.4, 0.6], requires_grad=True)
+    assert gg.gradcheck(lambda t: (t.exp(), t.softmax(), t.sum()), (x,))
+
+
+def test_fast_mode_agrees_on_correct_gradients() -> None:
+    rng = np.random.default_rng(2)
+    x = gg.tensor(rng.standard_normal((5, 6)), requires_grad=True)
+    assert gg.gradcheck(lambda t: (t @ t.T).tanh(), (x,), fast_mode=True)
+    assert gg.gradgradcheck(lambda t: (t @ t.T).tanh(), (x,), fast_mode=True)
+
+
+def test_gradgradcheck_catches_a_rule_that_is_not_differentiable() -> None:
+    class Opaque(gg.Function):  # correct first derivative, but backward leaves the graph
+        @staticmethod
+        def forward(ctx, x):  # type: ignore[no-untyped-def]
+            ctx.save_for_backward(x)
+            return x**3
+
+        @staticmethod
+        def backward(ctx, g):  # type: ignore[no-untyped-def]
+            (x,) = ctx.saved_tensors
+            return 3 * np.asarray(x) ** 2 * np.asarray(g)  # plain arrays: a constant
+
+    x = gg.tensor([0.5, 1.5], requires_grad=True)
+    assert gg.gradcheck(Opaque.apply, (x,))
+    with pytest.raises(gg.GradcheckError):
+        gg.gradgradcheck(Opaque.apply, (x,))
+
+
+def test_does_not_touch_grads_or_data() -> None:
+    x = gg.tensor([0.1, 0.2], requires_grad=True)
+    before = x.data.copy()
+    gg.gradcheck(lambda t: t.tanh(), (x,))
+    assert x.grad is None
+    np.testing.assert_array_equal(x.data, before)

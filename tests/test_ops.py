@@ -1,0 +1,272 @@
+"""Every primitive, specified once in a table and checked by one hypothesis-driven helper:
+
+* forward values equal NumPy's;
+* gradcheck and gradgradcheck pass (float64, central differences);
+* the gradient has the input's shape and dtype; neither the inputs nor the upstream
+  gradient are modified;
+* float32 in, float32 out (forward and gradients).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import graphgrad as gg
+from graphgrad import testing as ggt
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    name: str
+    draw: st.SearchStrategy[tuple[tuple[np.ndarray, ...], dict[str, Any]]]
+    graph: Callable[..., gg.Tensor]  # (*tensors, **params) -> Tensor
+    numpy: Callable[..., np.ndarray]  # (*arrays, **params) -> ndarray
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def no_params(arrays: st.SearchStrategy[tuple[np.ndarray, ...]]) -> st.SearchStrategy[Any]:
+    return arrays.map(lambda a: (a, {}))
+
+
+def unary(low: float = -2.0, high: float = 2.0, avoid: tuple[float, ...] = ()) -> Any:
+    return no_params(st.tuples(ggt.arrays(ggt.shapes(), low, high, avoid=avoid)))
+
+
+@st.composite
+def binary(draw: Any, low_b: float = -2.0, high_b: float = 2.0, low_a: float = -2.0,
+           high_a: float = 2.0, avoid_b: tuple[float, ...] = ()) -> Any:  # fmt: skip
+    sa, sb = draw(ggt.broadcastable_shapes(2))
+    a = draw(ggt.arrays(sa, low_a, high_a))
+    b = draw(ggt.arrays(sb, low_b, high_b, avoid=avoid_b, margin=0.5))
+    return (a, b), {}
+
+
+@st.composite
+def matmul_operands(draw: Any) -> Any:
+    n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
+    kind = draw(st.sampled_from(["vv", "vm", "mv", "mm", "bm", "mb", "bb", "vb", "bv"]))
+    ba, bb = draw(ggt.broadcastable_shapes(2, min_dims=1, max_dims=2, max_side=3))
+    a_shape = {"v": (k,), "m": (n, k), "b": (*ba, n, k)}[kind[0]]
+    b_shape = {"v": (k,), "m": (k, m), "b": (*bb, k, m)}[kind[1]]
+    return (draw(ggt.arrays(a_shape)), draw(ggt.arrays(b_shape))), {}
+
+
+@st.composite
+def with_axis(draw: Any, separated: bool = False, min_dims: int = 0) -> Any:
+    shape = draw(ggt.shapes(min_dims=min_dims))
+    x = draw(ggt.separated_arrays(shape) if separated else ggt.arrays(shape))
+    return (x,), {"axis": draw(ggt.axes(len(shape))), "keepdims": draw(st.booleans())}
+
+
+@st.composite
+def softmax_input(draw: Any) -> Any:
+    shape = draw(ggt.shapes(min_dims=1))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    return (draw(ggt.arrays(shape, -3, 3)),), {"axis": axis}
+
+
+@st.composite
+def transpose_input(draw: Any) -> Any:
+    shape = draw(ggt.shapes())
+    axes = draw(st.none() | st.permutations(range(len(shape))).map(tuple))
+    return (draw(ggt.arrays(shape)),), {"axes": axes}
+
+
+@st.composite
+def reshape_input(draw: Any) -> Any:
+    shape = draw(ggt.shapes())
+    size = int(np.prod(shape))
+    new = draw(st.sampled_from([(size,), (-1,), (1, size), (size, 1), tuple(reversed(shape))]))
+    return (draw(ggt.arrays(shape)),), {"shape": new}
+
+
+@st.composite
+def getitem_input(draw: Any) -> Any:
+    shape = draw(ggt.shapes(min_dims=1))
+    x = draw(ggt.arrays(shape))
+    kind = draw(st.sampled_from(["basic", "int_array", "bool_mask"]))
+    if kind == "basic":
+        index = draw(hnp.basic_indices(shape, allow_newaxis=True, allow_ellipsis=True))
+    elif kind == "int_array":  # may repeat indices: gradients must accumulate
+        index = draw(hnp.integer_array_indices(shape, result_shape=ggt.shapes(1, 2)))
+    else:
+        index = draw(hnp.arrays(np.bool_, shape))
+    return (x,), {"index": index}
+
+
+@st.composite
+def concat_input(draw: Any, new_axis: bool = False) -> Any:
+    shape = draw(ggt.shapes(min_dims=0 if new_axis else 1))
+    count = draw(st.integers(1, 3))
+    if new_axis:
+        axis = draw(st.integers(-len(shape) - 1, len(shape)))
+        xs = tuple(draw(ggt.arrays(shape)) for _ in range(count))
+    else:
+        axis = draw(st.integers(-len(shape), len(shape) - 1))
+        xs = []
+        for _ in range(count):
+            s = list(shape)
+            s[axis] = draw(st.integers(1, 3))
+            xs.append(draw(ggt.arrays(tuple(s))))
+        xs = tuple(xs)
+    return xs, {"axis": axis}
+
+
+@st.composite
+def broadcast_input(draw: Any) -> Any:
+    sa, sb = draw(ggt.broadcastable_shapes(2))
+    return (draw(ggt.arrays(sa)),), {"shape": np.broadcast_shapes(sa, sb)}
+
+
+@st.composite
+def pow_const_input(draw: Any) -> Any:
+    x = draw(ggt.arrays(ggt.shapes(), 0.3, 2.0))
+    return (x,), {"c": draw(st.sampled_from([2, 3, 0.5, -1.0, 1.5]))}
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+SPECS = [
+    OpSpec("add", binary(), lambda a, b: a + b, np.add),
+    OpSpec("sub", binary(), lambda a, b: a - b, np.subtract),
+    OpSpec("mul", binary(), lambda a, b: a * b, np.multiply),
+    OpSpec("div", binary(avoid_b=(0.0,)), lambda a, b: a / b, np.divide),
+    OpSpec("pow", binary(low_a=0.3, high_a=2.0), lambda a, b: a**b, np.power),
+    OpSpec("pow_const", pow_const_input(), lambda x, c: x**c, lambda x, c: x**c),
+    OpSpec("neg", unary(), lambda x: -x, np.negative),
+    OpSpec("matmul", matmul_operands(), lambda a, b: a @ b, np.matmul),
+    OpSpec("transpose", transpose_input(), lambda x, axes: x.transpose(axes),
+           lambda x, axes: x.transpose(axes)),
+    OpSpec("reshape", reshape_input(), lambda x, shape: x.reshape(shape),
+           lambda x, shape: x.reshape(shape)),
+    OpSpec("getitem", getitem_input(), lambda x, index: x[index], lambda x, index: x[index]),
+    OpSpec("concat", concat_input(), lambda *xs, axis: gg.concat(xs, axis=axis),
+           lambda *xs, axis: np.concatenate(xs, axis=axis)),
+    OpSpec("stack", concat_input(new_axis=True), lambda *xs, axis: gg.stack(xs, axis=axis),
+           lambda *xs, axis: np.stack(xs, axis=axis)),
+    OpSpec("broadcast_to", broadcast_input(), lambda x, shape: gg.broadcast_to(x, shape),
+           lambda x, shape: np.broadcast_to(x, shape)),
+    OpSpec("sum", with_axis(), lambda x, axis, keepdims: x.sum(axis, keepdims),
+           lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims)),
+    OpSpec("mean", with_axis(), lambda x, axis, keepdims: x.mean(axis, keepdims),
+           lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims)),
+    OpSpec("max", with_axis(separated=True), lambda x, axis, keepdims: x.max(axis, keepdims),
+           lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims)),
+    OpSpec("min", with_axis(separated=True), lambda x, axis, keepdims: x.min(axis, keepdims),
+           lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims)),
+    OpSpec("exp", unary(), lambda x: x.exp(), np.exp),
+    OpSpec("log", unary(0.2, 3.0), lambda x: x.log(), np.log),
+    OpSpec("tanh", unary(), lambda x: x.tanh(), np.tanh),
+    OpSpec("sigmoid", unary(-4.0, 4.0), lambda x: x.sigmoid(), _sigmoid),
+    OpSpec("relu", unary(avoid=(0.0,)), lambda x: x.relu(), lambda x: np.maximum(x, 0)),
+    OpSpec("softmax", softmax_input(), lambda x, axis: gg.softmax(x, axis),
+           lambda x, axis: _softmax(x, axis)),
+    OpSpec("log_softmax", softmax_input(), lambda x, axis: gg.log_softmax(x, axis),
+           lambda x, axis: np.log(_softmax(x, axis))),
+]  # fmt: skip
+
+
+def _leaves(arrays: tuple[np.ndarray, ...], dtype: Any = np.float64) -> list[gg.Tensor]:
+    return [gg.tensor(a, dtype=dtype, requires_grad=True) for a in arrays]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_forward_matches_numpy(spec: OpSpec) -> None:
+    @given(spec.draw)
+    def check(drawn: Any) -> None:
+        arrays, params = drawn
+        out = spec.graph(*_leaves(arrays), **params)
+        expected = spec.numpy(*arrays, **params)
+        assert out.shape == np.shape(expected)
+        np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-15)
+
+    check()
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_gradients_match_central_differences(spec: OpSpec) -> None:
+    @given(spec.draw)
+    def check(drawn: Any) -> None:
+        arrays, params = drawn
+        leaves = _leaves(arrays)
+
+        def fn(*xs: gg.Tensor) -> gg.Tensor:
+            return spec.graph(*xs, **params)
+
+        assert gg.gradcheck(fn, leaves)
+        assert gg.gradgradcheck(fn, leaves)
+
+    check()
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_backward_shapes_and_no_mutation(spec: OpSpec) -> None:
+    @given(spec.draw, st.integers(0, 2**32 - 1))
+    def check(drawn: Any, seed: int) -> None:
+        arrays, params = drawn
+        before = [a.copy() for a in arrays]
+        leaves = _leaves(arrays)
+        out = spec.graph(*leaves, **params)
+        upstream = np.random.default_rng(seed).standard_normal(out.shape)
+        upstream_copy = upstream.copy()
+        out.backward(upstream)
+        np.testing.assert_array_equal(upstream, upstream_copy)
+        for leaf, a, b in zip(leaves, arrays, before):
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(leaf.data, b)
+            assert leaf.grad is not None
+            assert leaf.grad.shape == leaf.shape and leaf.grad.dtype == np.float64
+
+    check()
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_float32_stays_float32(spec: OpSpec) -> None:
+    @given(spec.draw)
+    def check(drawn: Any) -> None:
+        arrays, params = drawn
+        leaves = _leaves(arrays, np.float32)
+        out = spec.graph(*leaves, **params)
+        assert out.dtype == np.float32
+        out.sum().backward()
+        for leaf in leaves:
+            assert leaf.grad.dtype == np.float32
+
+    check()
+
+
+@pytest.mark.parametrize(
+    "fn, shapes",
+    [
+        (lambda a, b: a + b, [(0, 3), (3,)]),
+        (lambda a, b: a * b, [(2, 0), (1, 1)]),
+        (lambda a, b: a @ b, [(0, 3), (3, 2)]),
+        (lambda a, b: a @ b, [(2, 0), (0, 3)]),
+        (lambda a: a.sum(axis=0), [(0, 3)]),
+        (lambda a: a[1:1], [(4,)]),
+        (lambda a, b: gg.concat([a, b]), [(0, 2), (3, 2)]),
+    ],
+)
+def test_empty_axes(fn: Callable[..., gg.Tensor], shapes: list[tuple[int, ...]]) -> None:
+    leaves = [gg.tensor(np.ones(s), requires_grad=True) for s in shapes]
+    out = fn(*leaves)
+    out.backward(np.ones(out.shape))
+    for leaf in leaves:
+        assert leaf.grad.shape == leaf.shape
+    np.testing.assert_array_equal(out.data, fn(*[np.ones(s) for s in shapes]))

@@ -1,0 +1,106 @@
+"""Tensor basics: construction, dtype rules, NumPy interop, repr, comparisons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+
+
+def test_construction_copies_and_from_numpy_shares() -> None:
+    a = np.array([1.0, 2.0])
+    t = gg.tensor(a)
+    a[0] = 99.0
+    assert t.data[0] == 1.0
+    s = gg.from_numpy(a)
+    a[1] = -1.0
+    assert s.data[1] == -1.0
+    assert gg.Tensor([1, 2]).dtype == np.int64
+    assert gg.tensor([1, 2], dtype=np.float32).dtype == np.float32
+    assert gg.tensor(3.5).shape == () and gg.tensor(3.5).item() == 3.5
+
+
+def test_data_is_live() -> None:
+    p = gg.tensor(np.zeros(3), requires_grad=True)
+    p.data[...] = 1.0
+    assert (p * 2).data.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_dtype_follows_data_and_python_scalars_do_not_upcast() -> None:
+    x = gg.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    y = (x * 2.5 + 1) / 3.0 - 0.5
+    y = y**2 @ x
+    assert y.dtype == np.float32
+    y.backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_mixed_precision_gradient_is_cast_to_the_leaf_dtype() -> None:
+    x = gg.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    y = x * np.ones(3)  # a float64 constant promotes the result, as in NumPy
+    assert y.dtype == np.float64
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_numpy_interop() -> None:
+    t = gg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    assert np.asarray(t) is t.data and t.numpy() is t.data
+    assert np.allclose(t, [[1, 2], [3, 4]])
+    assert np.isnan(t).sum() == 0
+    # Differentiable NumPy functions dispatch to graphgrad ops and record the graph.
+    for y in (np.exp(t), np.sum(t, axis=0), np.concatenate([t, t]), np.arange(2.0) @ t,
+              np.ones(2) * t, np.transpose(t), np.mean(t), np.tanh(t)):  # fmt: skip
+        assert isinstance(y, gg.Tensor) and y.requires_grad
+    (np.ones(2) * t).sum().backward()
+    np.testing.assert_array_equal(t.grad, np.ones((2, 2)))
+
+
+def test_repr() -> None:
+    assert repr(gg.tensor([1.0, 2.0])) == "tensor([1., 2.])"
+    assert repr(gg.tensor([1.0], requires_grad=True)) == "tensor([1.], requires_grad=True)"
+    y = gg.tensor([1.0], requires_grad=True) * 2
+    assert repr(y) == "tensor([2.], grad_fn=<Mul>)"
+    assert "dtype=float32" in repr(gg.tensor([1.0], dtype=np.float32))
+    assert repr(gg.tensor([[1.0, 2.0], [3.0, 4.0]])) == ("tensor([[1., 2.],\n        [3., 4.]])")
+
+
+def test_comparisons_are_boolean_and_not_recorded() -> None:
+    x = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    m = x > 1.5
+    assert m.dtype == np.bool_ and not m.requires_grad
+    assert (x == x).data.all() and not (x != x).data.any()
+    assert ((x * m).sum()).item() == 5.0
+
+
+def test_len_iter_item_float() -> None:
+    x = gg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    assert len(x) == 2
+    rows = list(x)
+    assert [r.shape for r in rows] == [(2,), (2,)]
+    sum(r.sum() for r in rows).backward()
+    np.testing.assert_array_equal(x.grad, np.ones((2, 2)))
+    assert float(gg.tensor(2.5)) == 2.5
+    with pytest.raises(TypeError):
+        iter(gg.tensor(1.0))
+
+
+def test_shape_helpers() -> None:
+    x = gg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert x.T.shape == (3, 2)
+    assert x.transpose(1, 0).shape == (3, 2) and x.transpose((1, 0)).shape == (3, 2)
+    assert x.reshape(3, 2).shape == (3, 2) and x.reshape((6,)).shape == (6,)
+    assert x.flatten().shape == (6,) and x.unsqueeze(0).shape == (1, 2, 3)
+    assert x.unsqueeze(0).squeeze(0).shape == (2, 3) and x.swapaxes(0, 1).shape == (3, 2)
+    assert x.broadcast_to((4, 2, 3)).shape == (4, 2, 3)
+    assert x.min().item() == 0.0 and x.sqrt().shape == (2, 3)
+
+
+def test_requires_grad_and_leaf_flags() -> None:
+    x = gg.tensor([1.0])
+    assert x.is_leaf and not x.requires_grad
+    assert x.requires_grad_() is x and x.requires_grad
+    y = x * 2
+    assert not y.is_leaf and y.grad_fn is not None
+    assert y.detach().is_leaf
