@@ -29,6 +29,7 @@ import numpy as np
 
 from graphgrad.errors import GraphReleasedError, ShapeError
 from graphgrad.grad_mode import _mode
+from graphgrad.indexed_grad import IndexedGrad
 from graphgrad.tensor import RETAIN_GRAD, Tensor, _make
 
 _ndarray = np.ndarray
@@ -200,6 +201,9 @@ def _run(
                     if not isinstance(gi, Tensor):
                         gi = _make(np.asarray(gi), None)
                 elif type(gi) is not _ndarray:
+                    if type(gi) is IndexedGrad:
+                        _contribute_indexed(inp, gi, pending, owned, leaves, heap)
+                        continue
                     gi = np.asarray(gi.data if isinstance(gi, Tensor) else gi)
                 if gi.shape != inp.data.shape:
                     gi = _reduce_to(gi, inp.data.shape, node, i)
@@ -253,6 +257,37 @@ def _run(
                 capture[k] = g if (own or graph_mode) else g.copy()
         else:
             _accumulate_leaf(leaf, g, own, graph_mode)
+
+
+def _contribute_indexed(
+    t: Tensor,
+    ig: IndexedGrad,
+    pending: dict[int, Any],
+    owned: set[int],
+    leaves: dict[int, list[Any]],
+    heap: list[tuple[int, Tensor]],
+) -> None:
+    """Add a sparse contribution into the tensor's gradient buffer (made ours first)."""
+    k = id(t)
+    if t._node is None:
+        entry = leaves.get(k)
+        if entry is None:
+            leaves[k] = [t, ig.dense(), True]
+            return
+        if not entry[2]:
+            entry[1], entry[2] = entry[1].copy(), True
+        ig.add_to(entry[1])
+        return
+    prev = pending.get(k)
+    if prev is None:
+        pending[k] = ig.dense()
+        owned.add(k)
+        heapq.heappush(heap, (-t._node.seq, t))
+        return
+    if k not in owned:
+        prev = pending[k] = prev.copy()
+        owned.add(k)
+    ig.add_to(prev)
 
 
 def _contribute(

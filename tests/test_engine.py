@@ -380,3 +380,22 @@ def test_graph_objects_are_freed_by_refcount_alone() -> None:
         assert mid_ref() is None and out_ref() is None  # freed without the cyclic GC
     finally:
         gc.enable()
+
+
+# ------------------------------------------------------------------ sparse getitem gradients
+def test_slices_of_leaf_and_non_leaf_accumulate_sparsely_and_correctly() -> None:
+    rng = np.random.default_rng(5)
+    x = leaf(rng.standard_normal((4, 3)))
+
+    def per_step(x: gg.Tensor) -> gg.Tensor:
+        h = x * 1.5  # non-leaf: its slices' gradients accumulate into one engine buffer
+        total = (h * h).sum()  # a dense contribution mixed in
+        for t in range(4):
+            total = total + (h[t] * (t + 1)).tanh().sum() + x[t, 1:].sum() * t
+        return total + h[[0, 0, 3]].sum() + x[np.array([True, False, True, False])].sum()
+
+    assert gg.gradcheck(per_step, (x,))
+    assert gg.gradgradcheck(per_step, (x,))
+    expected = gg.grad(per_step(x), x)[0].data
+    per_step(x).backward()
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-12)

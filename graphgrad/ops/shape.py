@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad.function import Function
+from graphgrad.indexed_grad import IndexedGrad
 from graphgrad.tensor import Tensor
 
 
@@ -52,7 +53,8 @@ class GetItem(Function):
     """y = x[index]: basic slices, integers, None/Ellipsis, integer and boolean arrays.
 
     ∂L/∂x = zeros(x.shape) with g added at ``index``; repeated integer indices
-    accumulate (``np.add.at``), so ``x[[0, 0]]`` sends 2 g to x[0].
+    accumulate (``np.add.at``), so ``x[[0, 0]]`` sends 2 g to x[0]. On the fast path the
+    rule returns that as a sparse ``IndexedGrad`` that the engine adds in place.
     """
 
     __slots__ = ("in_shape", "index")
@@ -67,7 +69,7 @@ class GetItem(Function):
     def backward(ctx: Any, g: Any) -> Any:
         if isinstance(g, Tensor):
             return ScatterAdd.apply(g, ctx.index, ctx.in_shape)
-        return scatter_add(g, ctx.index, ctx.in_shape)
+        return IndexedGrad(ctx.index, g, ctx.in_shape, _has_int_array(ctx.index))
 
 
 class ScatterAdd(Function):
@@ -90,13 +92,8 @@ class ScatterAdd(Function):
 
 
 def scatter_add(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """zeros(shape) with ``g`` added at ``index`` (plain assignment when no index repeats)."""
-    out = np.zeros(shape, dtype=g.dtype)
-    if _has_int_array(index):
-        np.add.at(out, index, g)
-    else:
-        out[index] = g
-    return out
+    """zeros(shape) with ``g`` added at ``index`` (repeated indices accumulate)."""
+    return IndexedGrad(index, g, shape, _has_int_array(index)).dense()
 
 
 def _has_int_array(index: Any) -> bool:
