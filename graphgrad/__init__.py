@@ -8,13 +8,23 @@ traversal, not hand-written code.
 
 from __future__ import annotations
 
+from graphgrad import data, nn, optim
 from graphgrad.autograd import backward, grad
-from graphgrad.errors import GradcheckError, GraphgradError, GraphReleasedError, ShapeError
+from graphgrad.errors import (
+    CheckpointError,
+    GradcheckError,
+    GraphgradError,
+    GraphReleasedError,
+    ShapeError,
+    StateDictError,
+)
 from graphgrad.function import Function
 from graphgrad.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from graphgrad.gradcheck import gradcheck, gradgradcheck
+from graphgrad.io import load, save
 from graphgrad.ops import (
     broadcast_to,
+    clip,
     concat,
     exp,
     log,
@@ -23,17 +33,20 @@ from graphgrad.ops import (
     relu,
     sigmoid,
     softmax,
+    softplus,
     stack,
     tanh,
 )
+from graphgrad.random import manual_seed
 from graphgrad.tensor import Tensor, from_numpy, is_tensor, tensor
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Function", "GradcheckError", "GraphReleasedError", "GraphgradError", "ShapeError",
-    "Tensor", "backward", "broadcast_to", "concat", "enable_grad", "exp", "from_numpy",
-    "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "is_tensor", "log",
-    "log_softmax", "matmul", "no_grad", "relu", "set_grad_enabled", "sigmoid", "softmax",
-    "stack", "tanh", "tensor",
+    "CheckpointError", "Function", "GradcheckError", "GraphReleasedError", "GraphgradError",
+    "ShapeError", "StateDictError", "Tensor", "backward", "broadcast_to", "clip", "concat",
+    "data", "enable_grad", "exp", "from_numpy", "grad", "gradcheck", "gradgradcheck",
+    "is_grad_enabled", "is_tensor", "load", "log", "log_softmax", "manual_seed", "matmul",
+    "nn", "no_grad", "optim", "relu", "save", "set_grad_enabled", "sigmoid", "softmax",
+    "softplus", "stack", "tanh", "tensor",
 ]  # fmt: skip

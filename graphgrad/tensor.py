@@ -304,7 +304,7 @@ class Tensor:
 
     # ------------------------------------------------------------------ shape methods
     @property
-    def T(self) -> Tensor:  # noqa: N802 (NumPy's name)
+    def T(self) -> Tensor:
         """Reversed axes (the matrix transpose for 2-D)."""
         return _ops.Transpose.apply(self, None)
 
@@ -372,6 +372,18 @@ class Tensor:
     def relu(self) -> Tensor:
         """max(x, 0), with relu'(0) = 0."""
         return _ops.ReLU.apply(self)
+
+    def softplus(self) -> Tensor:
+        """log(1 + eˣ), computed stably."""
+        return _ops.Softplus.apply(self)
+
+    def clip(self, low: float | None = None, high: float | None = None) -> Tensor:
+        """Clamp to [low, high]; the gradient passes where low ≤ x ≤ high."""
+        return _ops.Clip.apply(self, low, high)
+
+    def abs(self) -> Tensor:
+        """|x| = relu(x) + relu(−x); its derivative at 0 is 0 (from relu'(0) = 0)."""
+        return _ops.ReLU.apply(self) + _ops.ReLU.apply(-self)
 
     def sqrt(self) -> Tensor:
         return _ops.Pow.apply(self, 0.5)

@@ -42,8 +42,14 @@ def unary(low: float = -2.0, high: float = 2.0, avoid: tuple[float, ...] = ()) -
 
 
 @st.composite
-def binary(draw: Any, low_b: float = -2.0, high_b: float = 2.0, low_a: float = -2.0,
-           high_a: float = 2.0, avoid_b: tuple[float, ...] = ()) -> Any:  # fmt: skip
+def binary(
+    draw: Any,
+    low_b: float = -2.0,
+    high_b: float = 2.0,
+    low_a: float = -2.0,
+    high_a: float = 2.0,
+    avoid_b: tuple[float, ...] = (),
+) -> Any:
     sa, sb = draw(ggt.broadcastable_shapes(2))
     a = draw(ggt.arrays(sa, low_a, high_a))
     b = draw(ggt.arrays(sb, low_b, high_b, avoid=avoid_b, margin=0.5))
@@ -175,6 +181,11 @@ SPECS = [
     OpSpec("tanh", unary(), lambda x: x.tanh(), np.tanh),
     OpSpec("sigmoid", unary(-4.0, 4.0), lambda x: x.sigmoid(), _sigmoid),
     OpSpec("relu", unary(avoid=(0.0,)), lambda x: x.relu(), lambda x: np.maximum(x, 0)),
+    OpSpec("softplus", unary(-30.0, 30.0), lambda x: x.softplus(),
+           lambda x: np.logaddexp(0.0, x)),
+    OpSpec("clip", unary(avoid=(-0.5, 1.0)), lambda x: x.clip(-0.5, 1.0),
+           lambda x: np.clip(x, -0.5, 1.0)),
+    OpSpec("clip_low", unary(avoid=(0.25,)), lambda x: x.clip(0.25), lambda x: np.maximum(x, 0.25)),
     OpSpec("softmax", softmax_input(), lambda x, axis: gg.softmax(x, axis),
            lambda x, axis: _softmax(x, axis)),
     OpSpec("log_softmax", softmax_input(), lambda x, axis: gg.log_softmax(x, axis),

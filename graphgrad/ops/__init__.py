@@ -18,6 +18,8 @@ Sum, Mean, Max     reductions over axes                         reduce
 Exp, Log           eˣ, ln x                                     elementwise
 Tanh, Sigmoid      tanh x, 1/(1+e⁻ˣ)                            elementwise
 ReLU               max(x, 0)                                    elementwise
+Softplus           log(1 + eˣ), stable                          elementwise
+Clip               min(max(x, low), high)                       elementwise
 Softmax            stable softmax along an axis                 softmax
 LogSoftmax         stable log-softmax along an axis             softmax
 =================  ==========================================  ====================
@@ -28,7 +30,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from graphgrad.ops.arithmetic import Add, Div, Mul, Neg, Pow, Sub
-from graphgrad.ops.elementwise import Exp, Log, ReLU, Sigmoid, Tanh
+from graphgrad.ops.elementwise import Clip, Exp, Log, ReLU, Sigmoid, Softplus, Tanh
 from graphgrad.ops.linalg import MatMul
 from graphgrad.ops.reduce import Max, Mean, Sum
 from graphgrad.ops.shape import (
@@ -45,11 +47,11 @@ from graphgrad.ops.softmax import LogSoftmax, Softmax
 from graphgrad.tensor import Tensor
 
 __all__ = [
-    "Add", "BroadcastTo", "Cast", "Concat", "Div", "Exp", "GetItem", "Log", "LogSoftmax",
-    "MatMul", "Max", "Mean", "Mul", "Neg", "Pow", "ReLU", "Reshape", "ScatterAdd",
-    "Sigmoid", "Softmax", "Stack", "Sub", "Sum", "Tanh", "Transpose",
-    "broadcast_to", "concat", "exp", "log", "log_softmax", "matmul", "relu", "sigmoid",
-    "softmax", "stack", "tanh",
+    "Add", "BroadcastTo", "Cast", "Clip", "Concat", "Div", "Exp", "GetItem", "Log",
+    "LogSoftmax", "MatMul", "Max", "Mean", "Mul", "Neg", "Pow", "ReLU", "Reshape",
+    "ScatterAdd", "Sigmoid", "Softmax", "Softplus", "Stack", "Sub", "Sum", "Tanh",
+    "Transpose", "broadcast_to", "clip", "concat", "exp", "log", "log_softmax", "matmul",
+    "relu", "sigmoid", "softmax", "softplus", "stack", "tanh",
 ]  # fmt: skip
 
 
@@ -98,3 +100,11 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     return LogSoftmax.apply(x, axis)
+
+
+def softplus(x: Any) -> Tensor:
+    return Softplus.apply(x)
+
+
+def clip(x: Any, low: float | None = None, high: float | None = None) -> Tensor:
+    return Clip.apply(x, low, high)

@@ -101,3 +101,49 @@ class ReLU(Function):
     def backward(ctx: Any, g: Any) -> Any:
         (y,) = ctx.saved_tensors
         return g * (y > 0)
+
+
+class Softplus(Function):
+    """y = log(1 + eˣ), computed as max(x, 0) + log1p(e^{−|x|}) (no overflow).
+
+    ∂L/∂x = g ∘ σ(x), with σ(x) = 1 − e^{−y} taken from the output.
+    """
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> np.ndarray:
+        out = np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        (y,) = ctx.saved_tensors
+        return g * (1 - np.exp(-y))
+
+
+class Clip(Function):
+    """y = min(max(x, low), high).   ∂L/∂x = g ∘ [low ≤ x ≤ high]   (None = unbounded).
+
+    Convention: at x = low or x = high the gradient passes (as in PyTorch's clamp).
+    """
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: Any, low: float | None = None, high: float | None = None
+    ) -> np.ndarray:
+        inside = np.ones(np.shape(x), dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        ctx.save_for_backward(inside)
+        return np.clip(x, low, high)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        (inside,) = ctx.saved_tensors
+        return g * inside
