@@ -82,7 +82,7 @@ def grad(
             raise RuntimeError(f"gg.grad: inputs[{i}] (shape {t.shape}) does not require grad")
     capture: dict[int, Any] = {id(t): None for t in ins}
     retain = create_graph if retain_graph is None else retain_graph
-    _run(roots, seeds, retain, create_graph, capture)
+    _run(roots, seeds, retain, create_graph, capture, _needed(roots, capture))
     result: list[Tensor | None] = []
     for i, t in enumerate(ins):
         g = capture[id(t)]
@@ -153,7 +153,11 @@ def _run(
     retain: bool,
     graph_mode: bool,
     capture: dict[int, Any] | None,
+    needed: set[int] | None = None,
 ) -> None:
+    """Propagate ``seeds`` from ``roots``. With ``capture`` (gg.grad), the gradients of the
+    captured tensors are stored there instead of in ``.grad``, and only ops with an input
+    in ``needed`` (on a path to a captured tensor) run."""
     pending: dict[int, Any] = {}  # id(non-leaf) -> sum of the contributions so far
     owned: set[int] = set()  # pending sums that only the engine references: safe to +=
     leaves: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, gradient sum, owned]
@@ -179,6 +183,8 @@ def _run(
             if capture is not None and k in capture:
                 capture[k] = g if (own or graph_mode) else g.copy()
             inputs = node.inputs
+            if needed is not None and not any(id(x) in needed for x in inputs or ()):
+                continue  # nothing behind this op is asked for
             if inputs is None:
                 raise GraphReleasedError(_RELEASED)
             if graph_mode:
@@ -196,6 +202,8 @@ def _run(
                     continue
                 inp = inputs[i]
                 if not isinstance(inp, Tensor) or not inp._rg:
+                    continue
+                if needed is not None and id(inp) not in needed:
                     continue
                 if graph_mode:
                     if not isinstance(gi, Tensor):
@@ -257,6 +265,35 @@ def _run(
                 capture[k] = g if (own or graph_mode) else g.copy()
         else:
             _accumulate_leaf(leaf, g, own, graph_mode)
+
+
+def _needed(roots: list[Tensor], targets: dict[int, Any]) -> set[int]:
+    """Ids of the tensors whose gradient gg.grad must compute: the targets and every tensor
+    from which a target can be reached by following inputs (iterative post-order DFS)."""
+    needed: set[int] = set()
+    done: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots]
+    while stack:
+        t, expanded = stack.pop()
+        k = id(t)
+        node = t._node
+        if expanded:
+            done.add(k)
+            if k in targets or any(id(x) in needed for x in node.inputs):
+                needed.add(k)
+            continue
+        if k in done:
+            continue
+        if node is None or node.inputs is None:  # a leaf, or a released part of the graph
+            done.add(k)
+            if k in targets:
+                needed.add(k)
+            continue
+        stack.append((t, True))
+        for x in node.inputs:
+            if isinstance(x, Tensor) and x._rg and id(x) not in done:
+                stack.append((x, False))
+    return needed
 
 
 def _contribute_indexed(
