@@ -19,20 +19,22 @@ import numpy as np
 from graphgrad import ops
 from graphgrad.tensor import Tensor
 
-_UFUNCS: dict[Any, Callable[..., Tensor]] = {
-    np.add: ops.Add.apply,
-    np.subtract: ops.Sub.apply,
-    np.multiply: ops.Mul.apply,
-    np.true_divide: ops.Div.apply,
-    np.power: ops.Pow.apply,
-    np.matmul: ops.MatMul.apply,
-    np.negative: ops.Neg.apply,
-    np.positive: lambda x: x,
-    np.exp: ops.Exp.apply,
-    np.log: ops.Log.apply,
-    np.tanh: ops.Tanh.apply,
-    np.sqrt: lambda x: ops.Pow.apply(x, 0.5),
-}
+
+def _ufunc_table() -> dict[Any, Callable[..., Tensor]]:
+    return {
+        np.add: ops.Add.apply,
+        np.subtract: ops.Sub.apply,
+        np.multiply: ops.Mul.apply,
+        np.true_divide: ops.Div.apply,
+        np.power: ops.Pow.apply,
+        np.matmul: ops.MatMul.apply,
+        np.negative: ops.Neg.apply,
+        np.positive: lambda x: x,
+        np.exp: ops.Exp.apply,
+        np.log: ops.Log.apply,
+        np.tanh: ops.Tanh.apply,
+        np.sqrt: lambda x: ops.Pow.apply(x, 0.5),
+    }
 
 
 def _t(x: Any) -> Tensor:
@@ -40,8 +42,14 @@ def _t(x: Any) -> Tensor:
 
 
 def _reduction(name: str) -> Callable[..., Tensor]:
-    def reduce(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
-               keepdims: Any = False, **unused: Any) -> Tensor:  # fmt: skip
+    def reduce(
+        a: Any,
+        axis: Any = None,
+        dtype: Any = None,
+        out: Any = None,
+        keepdims: Any = False,
+        **unused: Any,
+    ) -> Tensor:
         if out is not None or dtype is not None or unused:
             raise TypeError(f"np.{name} on a Tensor supports axis= and keepdims= only")
         return getattr(_t(a), name)(axis=axis, keepdims=bool(keepdims))
@@ -49,23 +57,24 @@ def _reduction(name: str) -> Callable[..., Tensor]:
     return reduce
 
 
-_FUNCTIONS: dict[Any, Callable[..., Tensor]] = {
-    np.sum: _reduction("sum"),
-    np.mean: _reduction("mean"),
-    np.max: _reduction("max"),
-    np.amax: _reduction("max"),
-    np.min: _reduction("min"),
-    np.amin: _reduction("min"),
-    np.reshape: lambda a, shape=None, **kw: _t(a).reshape(kw.get("newshape", shape)),
-    np.transpose: lambda a, axes=None: _t(a).transpose(axes),
-    np.swapaxes: lambda a, axis1, axis2: _t(a).swapaxes(axis1, axis2),
-    np.squeeze: lambda a, axis=None: _t(a).squeeze(axis),
-    np.expand_dims: lambda a, axis: _t(a).unsqueeze(axis),
-    np.broadcast_to: lambda array, shape, subok=False: ops.broadcast_to(array, shape),
-    np.concatenate: lambda arrays, axis=0, **kw: ops.concat(arrays, axis=axis),
-    np.stack: lambda arrays, axis=0, **kw: ops.stack(arrays, axis=axis),
-    np.matmul: ops.matmul,
-}
+def _function_table() -> dict[Any, Callable[..., Tensor]]:
+    return {
+        np.sum: _reduction("sum"),
+        np.mean: _reduction("mean"),
+        np.max: _reduction("max"),
+        np.amax: _reduction("max"),
+        np.min: _reduction("min"),
+        np.amin: _reduction("min"),
+        np.reshape: lambda a, shape=None, **kw: _t(a).reshape(kw.get("newshape", shape)),
+        np.transpose: lambda a, axes=None: _t(a).transpose(axes),
+        np.swapaxes: lambda a, axis1, axis2: _t(a).swapaxes(axis1, axis2),
+        np.squeeze: lambda a, axis=None: _t(a).squeeze(axis),
+        np.expand_dims: lambda a, axis: _t(a).unsqueeze(axis),
+        np.broadcast_to: lambda array, shape, subok=False: ops.broadcast_to(array, shape),
+        np.concatenate: lambda arrays, axis=0, **kw: ops.concat(arrays, axis=axis),
+        np.stack: lambda arrays, axis=0, **kw: ops.stack(arrays, axis=axis),
+        np.matmul: ops.matmul,
+    }
 
 
 def _needs_grad(args: Any) -> bool:
@@ -100,7 +109,14 @@ def _undifferentiable(name: str, args: Any, result: Any) -> Any:
     return result
 
 
+# Built on first use: graphgrad.ops is not importable yet when tensor.py imports this module.
+_UFUNCS: dict[Any, Callable[..., Tensor]] = {}
+_FUNCTIONS: dict[Any, Callable[..., Tensor]] = {}
+
+
 def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict) -> Any:
+    if not _UFUNCS:
+        _UFUNCS.update(_ufunc_table())
     op = _UFUNCS.get(ufunc)
     if op is not None and method == "__call__" and not kwargs:
         return op(*inputs)
@@ -109,6 +125,8 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
 
 
 def array_function(func: Any, args: tuple[Any, ...], kwargs: dict) -> Any:
+    if not _FUNCTIONS:
+        _FUNCTIONS.update(_function_table())
     op = _FUNCTIONS.get(func)
     if op is not None:
         return op(*args, **kwargs)

@@ -17,3 +17,11 @@ class GraphReleasedError(GraphgradError, RuntimeError):
 
 class GradcheckError(GraphgradError, AssertionError):
     """Analytical and numerical gradients disagree (see the message for the element)."""
+
+
+class StateDictError(GraphgradError, ValueError):
+    """A state dict does not fit the model (names or shapes); nothing was loaded."""
+
+
+class CheckpointError(GraphgradError, OSError):
+    """A file is not a readable graphgrad checkpoint (truncated, corrupt, pickled...)."""

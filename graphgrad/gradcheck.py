@@ -112,12 +112,21 @@ def gradgradcheck(
         pairs = [(o, v) for o, v in zip(outs, args[n:]) if o.requires_grad]
         if not pairs:
             return tuple(Tensor(np.zeros(a.shape)) for a in wrt)
-        grads = _grad([o for o, _ in pairs], wrt, [v for _, v in pairs],
-                      create_graph=True, allow_unused=True)  # fmt: skip
+        grads = _grad(
+            [o for o, _ in pairs], wrt, [v for _, v in pairs], create_graph=True, allow_unused=True
+        )
         return tuple(Tensor(np.zeros(a.shape)) if g is None else g for g, a in zip(grads, wrt))
 
-    return gradcheck(first_derivative, (*inputs, *vs), eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception, fast_mode=fast_mode, seed=seed)  # fmt: skip
+    return gradcheck(
+        first_derivative,
+        (*inputs, *vs),
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        raise_exception=raise_exception,
+        fast_mode=fast_mode,
+        seed=seed,
+    )
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -190,8 +199,10 @@ def _analytical_rows(
     seed = np.zeros(out.shape)
     seed.reshape(-1)[flat_index] = 1.0
     grads = _grad(out, wrt, seed, retain_graph=True, allow_unused=True)
-    return [np.zeros(s) if g is None else g.data.astype(np.float64).ravel()
-            for g, s in zip(grads, sizes)]  # fmt: skip
+    return [
+        np.zeros(s) if g is None else g.data.astype(np.float64).ravel()
+        for g, s in zip(grads, sizes)
+    ]
 
 
 def _check_full(fn, inputs, diff, outputs, eps, atol, rtol):  # type: ignore[no-untyped-def]
@@ -224,8 +235,9 @@ def _check_projection(fn, inputs, diff, outputs, eps, atol, rtol, rng):  # type:
     wrt = [inputs[i] for i in diff]
     pairs = [(o, v) for o, v in zip(outputs, vs) if o.requires_grad]
     if pairs:
-        grads = _grad([o for o, _ in pairs], wrt, [v for _, v in pairs],
-                      retain_graph=True, allow_unused=True)  # fmt: skip
+        grads = _grad(
+            [o for o, _ in pairs], wrt, [v for _, v in pairs], retain_graph=True, allow_unused=True
+        )
     else:
         grads = (None,) * len(wrt)
 

@@ -50,8 +50,16 @@ def test_numpy_interop() -> None:
     assert np.allclose(t, [[1, 2], [3, 4]])
     assert np.isnan(t).sum() == 0
     # Differentiable NumPy functions dispatch to graphgrad ops and record the graph.
-    for y in (np.exp(t), np.sum(t, axis=0), np.concatenate([t, t]), np.arange(2.0) @ t,
-              np.ones(2) * t, np.transpose(t), np.mean(t), np.tanh(t)):  # fmt: skip
+    for y in (
+        np.exp(t),
+        np.sum(t, axis=0),
+        np.concatenate([t, t]),
+        np.arange(2.0) @ t,
+        np.ones(2) * t,
+        np.transpose(t),
+        np.mean(t),
+        np.tanh(t),
+    ):
         assert isinstance(y, gg.Tensor) and y.requires_grad
     (np.ones(2) * t).sum().backward()
     np.testing.assert_array_equal(t.grad, np.ones((2, 2)))

@@ -1,0 +1,17 @@
+"""Neural-network building blocks composed of graphgrad primitives only.
+
+Nothing in ``graphgrad.nn`` has a hand-written backward pass: layers, recurrent cells and
+losses are compositions of the primitives in ``graphgrad.ops``, so every gradient —
+backpropagation through time included — is produced by the engine's graph traversal.
+"""
+
+from graphgrad.nn import functional, init, utils
+from graphgrad.nn.layers import Embedding, Linear, ReLU, Sigmoid, Tanh
+from graphgrad.nn.module import Module, ModuleList, Parameter, Sequential
+from graphgrad.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+
+__all__ = [
+    "GRU", "LSTM", "RNN", "Embedding", "GRUCell", "LSTMCell", "Linear", "Module", "ModuleList",
+    "Parameter", "RNNCell", "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "init",
+    "utils",
+]  # fmt: skip

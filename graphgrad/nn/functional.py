@@ -1,0 +1,156 @@
+"""Functional forms: activations, ``linear`` and the losses.
+
+Every loss computes an elementwise loss ℓ, multiplies it by an optional ``mask``
+(broadcastable to ℓ's shape; 0 drops an element), and reduces it:
+
+* ``reduction="sum"``:  Σ mask ∘ ℓ  (the seeds' convention: sequence losses sum over
+  time, samples and units — seed 000 eqs. 11, 13);
+* ``"mean"``:  Σ mask ∘ ℓ / Σ mask  (the mean over the unmasked elements; 0 if none);
+* ``"none"``:  mask ∘ ℓ, unreduced.
+
+A masked element contributes exactly zero gradient: with targets only for t ≥ τ
+(seed 000 eq. 13) or for variable-length sequences, ∂L/∂Φ_t = 0 at the masked steps
+(eq. 14). Prediction and target shapes must match exactly: silent broadcasting of an
+(N, 1) prediction against an (N,) target is a classic source of wrong losses, so it is
+an error here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from graphgrad import ops
+from graphgrad.errors import ShapeError
+from graphgrad.ops import log_softmax, relu, sigmoid, softmax, softplus, tanh
+from graphgrad.tensor import Tensor
+
+__all__ = [
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "linear",
+    "log_softmax", "mse_loss", "relu", "sigmoid", "softmax", "softplus", "squared_error", "tanh",
+]  # fmt: skip
+
+_LOG_FLOOR = math.exp(-100.0)  # log(p) ≥ −100 in binary_cross_entropy, as in PyTorch
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """x W + b, with W of shape (in, out) (graphgrad's Linear layout)."""
+    y = ops.MatMul.apply(x, weight)
+    return y if bias is None else y + bias
+
+
+def _array(x: Any) -> np.ndarray:
+    return np.asarray(x.data if isinstance(x, Tensor) else x)
+
+
+def _same_shape(name: str, pred: Any, target: Any) -> None:
+    ps, ts = np.shape(_array(pred)), np.shape(_array(target))
+    if ps != ts:
+        raise ShapeError(
+            f"{name}: prediction shape {ps} and target shape {ts} differ; reshape one of them "
+            "(broadcasting here would silently compute a different loss)"
+        )
+
+
+def _reduce(name: str, loss: Tensor, reduction: str, mask: Any) -> Tensor:
+    count = float(loss.data.size)
+    if mask is not None:
+        m = _array(mask)
+        if m.dtype.kind not in "biuf":
+            raise TypeError(f"{name}: mask must be numeric or bool, got dtype {m.dtype}")
+        try:
+            full = np.broadcast_to(m, loss.shape)
+        except ValueError:
+            raise ShapeError(
+                f"{name}: mask of shape {m.shape} does not broadcast to the loss shape {loss.shape}"
+            ) from None
+        loss = loss * m.astype(loss.dtype)
+        count = float(full.sum())
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "mean":
+        return loss.sum() / count if count > 0 else loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def squared_error(pred: Any, target: Any, reduction: str = "sum", mask: Any = None) -> Tensor:
+    """L = Σ ½ (target − pred)² (seed 000 eq. 11, seed 004); ∂L/∂pred = −(target − pred)."""
+    _same_shape("squared_error", pred, target)
+    diff = ops.Sub.apply(pred, target)
+    return _reduce("squared_error", 0.5 * diff * diff, reduction, mask)
+
+
+def mse_loss(pred: Any, target: Any, reduction: str = "mean", mask: Any = None) -> Tensor:
+    """Mean squared error: mean of (pred − target)² (PyTorch's ``mse_loss``)."""
+    _same_shape("mse_loss", pred, target)
+    diff = ops.Sub.apply(pred, target)
+    return _reduce("mse_loss", diff * diff, reduction, mask)
+
+
+def cross_entropy(logits: Any, target: Any, reduction: str = "mean", mask: Any = None) -> Tensor:
+    """Softmax cross-entropy, classes along the last axis of ``logits`` (..., C).
+
+    ``target`` is either integer class indices of shape (...) or probabilities of shape
+    (..., C). ℓ = −Σ_c t_c log softmax(logits)_c, computed through ``log_softmax`` so that
+    logits of ±1000 give a finite loss and gradient. Masked positions may hold any class
+    index (e.g. padding).
+    """
+    logp = log_softmax(logits, axis=-1)
+    t = _array(target)
+    C = logp.shape[-1]
+    if t.dtype.kind in "iu":
+        if t.shape != logp.shape[:-1]:
+            raise ShapeError(
+                f"cross_entropy: class-index targets must have shape {logp.shape[:-1]} for "
+                f"logits of shape {logp.shape}, got {t.shape}"
+            )
+        if mask is not None:
+            t = np.where(np.broadcast_to(_array(mask), t.shape).astype(bool), t, 0)
+        bad = (t < 0) | (t >= C)
+        if bad.any():
+            raise ValueError(f"cross_entropy: target class {t[bad][0]} is not in [0, {C})")
+        index = (*np.indices(t.shape, sparse=True), t)
+        loss = -logp[index]
+    else:
+        _same_shape("cross_entropy", logp, target)
+        loss = -(logp * target).sum(axis=-1)
+    return _reduce("cross_entropy", loss, reduction, mask)
+
+
+def binary_cross_entropy(
+    probs: Any, target: Any, reduction: str = "mean", mask: Any = None
+) -> Tensor:
+    """ℓ = −(t log p + (1 − t) log(1 − p)) for probabilities p (e.g. sigmoid outputs).
+
+    Each log is kept ≥ −100 (PyTorch's convention), so p = 0 or 1 gives a large finite
+    loss, not inf/NaN. Prefer ``binary_cross_entropy_with_logits`` for stability.
+    """
+    _same_shape("binary_cross_entropy", probs, target)
+    log_p = ops.Clip.apply(probs, _LOG_FLOOR, None).log()
+    log_1mp = ops.Clip.apply(1 - _tensor(probs), _LOG_FLOOR, None).log()
+    loss = -(target * log_p + (1 - _tensor(target)) * log_1mp)
+    return _reduce("binary_cross_entropy", loss, reduction, mask)
+
+
+def binary_cross_entropy_with_logits(
+    logits: Any, target: Any, reduction: str = "mean", mask: Any = None
+) -> Tensor:
+    """ℓ = −(t log σ(z) + (1 − t) log σ(−z)) = t·softplus(−z) + (1 − t)·softplus(z).
+
+    Stable for any |z| (softplus never overflows) and, for hard labels, free of the
+    cancellation in softplus(z) − t z; the gradient is σ(z) − t, also at z = 0.
+    """
+    _same_shape("binary_cross_entropy_with_logits", logits, target)
+    z = _tensor(logits)
+    loss = ops.Mul.apply(target, softplus(-z)) + ops.Mul.apply(
+        ops.Sub.apply(1.0, target), softplus(z)
+    )
+    return _reduce("binary_cross_entropy_with_logits", loss, reduction, mask)
+
+
+def _tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)

@@ -1,0 +1,129 @@
+"""Parameter initialisers. Each fills ``tensor.data`` in place and returns the tensor.
+
+2-D weights are read as ``(fan_in, fan_out)``, graphgrad's ``Linear`` layout (Y = XW + b);
+for another layout — e.g. the PyTorch-shaped ``(4H, input)`` LSTM weights — pass
+``fan_in=`` / ``fan_out=`` explicitly. ``rng`` is a ``np.random.Generator``, an int seed,
+or None for the default generator (``gg.manual_seed``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from graphgrad.random import get_rng
+from graphgrad.tensor import Tensor
+
+Rng = np.random.Generator | int | None
+
+
+def calculate_fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight of this shape, in the (in, out) layout."""
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    return shape[0] * receptive, shape[1] * receptive
+
+
+def _fans(t: Tensor, fan_in: int | None, fan_out: int | None) -> tuple[int, int]:
+    fi, fo = calculate_fans(t.shape)
+    return (fan_in or fi), (fan_out or fo)
+
+
+def _fill(t: Tensor, values: np.ndarray) -> Tensor:
+    t.data[...] = values
+    return t
+
+
+def uniform_(t: Tensor, low: float = 0.0, high: float = 1.0, rng: Rng = None) -> Tensor:
+    """U(low, high)."""
+    return _fill(t, get_rng(rng).uniform(low, high, t.shape))
+
+
+def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, rng: Rng = None) -> Tensor:
+    """N(mean, std²)."""
+    return _fill(t, get_rng(rng).normal(mean, std, t.shape))
+
+
+def constant_(t: Tensor, value: float) -> Tensor:
+    return _fill(t, np.full(t.shape, value))
+
+
+def zeros_(t: Tensor) -> Tensor:
+    return constant_(t, 0.0)
+
+
+def ones_(t: Tensor) -> Tensor:
+    return constant_(t, 1.0)
+
+
+def scaled_normal_(t: Tensor, rng: Rng = None, fan_in: int | None = None) -> Tensor:
+    """randn / √fan_in — the seeds' initialisation (seed 002: ``np.random.randn(n_in, n_out)
+    / np.sqrt(n_in)``)."""
+    fi, _ = _fans(t, fan_in, None)
+    return _fill(t, get_rng(rng).standard_normal(t.shape) / math.sqrt(fi))
+
+
+def xavier_uniform_(
+    t: Tensor,
+    gain: float = 1.0,
+    rng: Rng = None,
+    fan_in: int | None = None,
+    fan_out: int | None = None,
+) -> Tensor:
+    """U(−a, a), a = gain·√(6 / (fan_in + fan_out))  (Glorot & Bengio)."""
+    fi, fo = _fans(t, fan_in, fan_out)
+    a = gain * math.sqrt(6.0 / (fi + fo))
+    return uniform_(t, -a, a, rng)
+
+
+def xavier_normal_(
+    t: Tensor,
+    gain: float = 1.0,
+    rng: Rng = None,
+    fan_in: int | None = None,
+    fan_out: int | None = None,
+) -> Tensor:
+    """N(0, σ²), σ = gain·√(2 / (fan_in + fan_out))."""
+    fi, fo = _fans(t, fan_in, fan_out)
+    return normal_(t, 0.0, gain * math.sqrt(2.0 / (fi + fo)), rng)
+
+
+def kaiming_uniform_(
+    t: Tensor, gain: float = math.sqrt(2.0), rng: Rng = None, fan_in: int | None = None
+) -> Tensor:
+    """U(−a, a), a = gain·√(3 / fan_in)  (He et al.; gain √2 suits ReLU)."""
+    fi, _ = _fans(t, fan_in, None)
+    a = gain * math.sqrt(3.0 / fi)
+    return uniform_(t, -a, a, rng)
+
+
+def kaiming_normal_(
+    t: Tensor, gain: float = math.sqrt(2.0), rng: Rng = None, fan_in: int | None = None
+) -> Tensor:
+    """N(0, σ²), σ = gain / √fan_in."""
+    fi, _ = _fans(t, fan_in, None)
+    return normal_(t, 0.0, gain / math.sqrt(fi), rng)
+
+
+def orthogonal_(t: Tensor, gain: float = 1.0, rng: Rng = None) -> Tensor:
+    """A (semi-)orthogonal matrix times ``gain`` (Saxe et al.), from the QR decomposition
+    of a Gaussian matrix with the signs of R's diagonal fixed (uniform over O(n))."""
+    if t.ndim < 2:
+        raise ValueError(f"orthogonal_ needs at least 2 dimensions, got shape {t.shape}")
+    rows, cols = t.shape[0], int(np.prod(t.shape[1:]))
+    a = get_rng(rng).standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(a)
+    q = q * np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _fill(t, gain * q.reshape(t.shape))
+
+
+def spectral_radius(w: Any) -> float:
+    """Largest |eigenvalue| of a square matrix (Tensor or array)."""
+    return float(np.max(np.abs(np.linalg.eigvals(np.asarray(w)))))

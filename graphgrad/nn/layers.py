@@ -1,0 +1,129 @@
+"""Feed-forward layers: ``Linear``, activations, ``Embedding``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from graphgrad import ops
+from graphgrad.errors import ShapeError
+from graphgrad.nn import init
+from graphgrad.nn.module import Module, Parameter
+from graphgrad.random import get_rng
+from graphgrad.tensor import Tensor
+
+
+def check_features(layer: Module, x: Any, size: int, what: str = "input") -> None:
+    """Raise a ShapeError naming the layer when the last axis of ``x`` is not ``size``."""
+    shape = np.shape(x.data if isinstance(x, Tensor) else x)
+    if len(shape) == 0 or shape[-1] != size:
+        raise ShapeError(
+            f"{type(layer).__name__}: expected {what} with last axis {size}, got shape {shape}"
+        )
+
+
+class Linear(Module):
+    """Y = X W + b (seed 004).   X (..., in_features) -> Y (..., out_features).
+
+    ``weight`` has shape (in_features, out_features), the seeds' layout, so the graph's
+    gradients are literally ∂E/∂X = ∂E/∂Y Wᵀ, ∂E/∂W = Xᵀ ∂E/∂Y, ∂E/∂b = Σ ∂E/∂Y
+    (torch.nn.Linear stores the transpose). Init as in PyTorch: W, b ~ U(−k, k),
+    k = 1/√in_features.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        dtype: Any = np.float64,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        rng = get_rng(rng)
+        k = 1.0 / math.sqrt(in_features)
+        self.weight = Parameter(np.zeros((in_features, out_features)), dtype=dtype)
+        init.uniform_(self.weight, -k, k, rng)
+        self.bias = None
+        if bias:
+            self.bias = Parameter(np.zeros(out_features), dtype=dtype)
+            init.uniform_(self.bias, -k, k, rng)
+
+    def forward(self, x: Any) -> Tensor:
+        check_features(self, x, self.in_features)
+        y = ops.MatMul.apply(x, self.weight)
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class Tanh(Module):
+    """tanh, elementwise."""
+
+    def forward(self, x: Any) -> Tensor:
+        return ops.Tanh.apply(x)
+
+
+class Sigmoid(Module):
+    """σ(x) = 1 / (1 + e⁻ˣ), elementwise."""
+
+    def forward(self, x: Any) -> Tensor:
+        return ops.Sigmoid.apply(x)
+
+
+class ReLU(Module):
+    """max(x, 0), elementwise (relu'(0) = 0)."""
+
+    def forward(self, x: Any) -> Tensor:
+        return ops.ReLU.apply(x)
+
+
+class Embedding(Module):
+    """Row lookup: indices (...) of ints in [0, num_embeddings) -> (..., embedding_dim).
+
+    The backward pass adds each output row's gradient into its weight row (repeated
+    indices accumulate), without materialising a dense (num_embeddings, dim) gradient
+    per lookup. With ``padding_idx``, that index maps to a zero vector and its row gets no
+    gradient. Init: N(0, 1), as in PyTorch.
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        dtype: Any = np.float64,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.padding_idx = padding_idx
+        self.weight = Parameter(np.zeros((num_embeddings, embedding_dim)), dtype=dtype)
+        init.normal_(self.weight, 0.0, 1.0, get_rng(rng))
+        if padding_idx is not None:
+            self.weight.data[padding_idx] = 0.0
+
+    def forward(self, indices: Any) -> Tensor:
+        idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"Embedding: indices must be integers, got dtype {idx.dtype}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
+            bad = idx[(idx < 0) | (idx >= self.num_embeddings)][0]
+            raise IndexError(
+                f"Embedding: index {bad} is out of range for {self.num_embeddings} embeddings"
+            )
+        out = ops.GetItem.apply(self.weight, idx)
+        if self.padding_idx is not None:
+            out = out * (idx != self.padding_idx)[..., None]
+        return out
+
+    def extra_repr(self) -> str:
+        pad = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"

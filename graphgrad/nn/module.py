@@ -1,0 +1,245 @@
+"""``Module`` (parameter registration, state dicts), ``Parameter``, ``Sequential``,
+``ModuleList``."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Iterable, Iterator, Mapping
+
+import numpy as np
+
+from graphgrad.errors import StateDictError
+from graphgrad.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A leaf tensor that a ``Module`` registers as trainable (``requires_grad=True``).
+
+    ``Parameter(data)`` copies ``data``; it must be floating-point.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True, dtype: Any = None) -> None:
+        super().__init__(data, dtype=dtype)
+        if self.data.dtype.kind != "f":
+            raise TypeError(f"a Parameter needs floating-point data, got dtype {self.data.dtype}")
+        self.requires_grad = requires_grad
+
+    def __repr__(self) -> str:
+        return "Parameter(" + super().__repr__() + ")"
+
+
+class Module:
+    """Base class of layers and models.
+
+    Assigning a ``Parameter`` or a ``Module`` to an attribute registers it, so
+    ``parameters()`` / ``named_parameters()`` find it (in assignment order, nested
+    modules included, dotted names such as ``"cells.0.W"``). Subclasses call
+    ``super().__init__()`` first and define ``forward``; calling the module calls it.
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        d = self.__dict__
+        d["_parameters"] = {}
+        d["_modules"] = {}
+        d["training"] = True
+
+    # ------------------------------------------------------------------ registration
+    def __setattr__(self, name: str, value: Any) -> None:
+        params = self.__dict__.get("_parameters")
+        if params is None:
+            raise AttributeError(
+                f"cannot assign {name!r} before Module.__init__(): call super().__init__() "
+                f"first in {type(self).__name__}.__init__"
+            )
+        modules = self.__dict__["_modules"]
+        if isinstance(value, Parameter):
+            modules.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            params.pop(name, None)
+            modules[name] = value
+        else:
+            params.pop(name, None)
+            modules.pop(name, None)
+        # Also a plain instance attribute, so reading it in forward costs nothing extra.
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` under ``name`` (None registers nothing but sets the attribute)."""
+        setattr(self, name, param)
+
+    # ------------------------------------------------------------------ traversal
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and every descendant, with dotted names ("" for this one)."""
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, mod = stack.pop()
+            if id(mod) in seen:
+                continue
+            seen.add(id(mod))
+            yield name, mod
+            children = list(mod._modules.items())
+            for child_name, child in reversed(children):
+                stack.append((f"{name}.{child_name}" if name else child_name, child))
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        yield from self._modules.items()
+
+    def children(self) -> Iterator[Module]:
+        yield from self._modules.values()
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """``(dotted name, parameter)`` pairs; a parameter shared by two modules appears once."""
+        seen: set[int] = set()
+        for mod_name, mod in self.named_modules(prefix):
+            for name, p in mod._parameters.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{mod_name}.{name}" if mod_name else name), p
+
+    def parameters(self) -> Iterator[Parameter]:
+        for _, p in self.named_parameters():
+            yield p
+
+    def zero_grad(self) -> None:
+        """Clear every parameter's ``.grad`` (set it to None)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> Module:
+        for m in self.modules():
+            m.__dict__["training"] = mode
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def astype(self, dtype: Any) -> Module:
+        """Convert every parameter's data to ``dtype`` in place (e.g. float32 for speed)."""
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            p.grad = None
+        return self
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """``{dotted name: copy of the parameter's array}``."""
+        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+
+    def load_state_dict(
+        self, state: Mapping[str, Any], strict: bool = True
+    ) -> tuple[list[str], list[str]]:
+        """Copy arrays from ``state`` into the parameters (in place, keeping their dtype).
+
+        Every name and shape is checked before anything is copied: a shape mismatch, or
+        with ``strict`` a missing or unexpected name, raises ``StateDictError`` listing
+        all of them, and leaves the parameters unchanged. Returns ``(missing,
+        unexpected)`` names.
+        """
+        own = dict(self.named_parameters())
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        mismatched = [
+            f"  {k}: checkpoint {np.shape(state[k])}, model {own[k].shape}"
+            for k in own
+            if k in state and np.shape(state[k]) != own[k].shape
+        ]
+        problems = []
+        if mismatched:
+            problems.append("shape mismatch:\n" + "\n".join(mismatched))
+        if strict and missing:
+            problems.append("missing from the checkpoint: " + ", ".join(missing))
+        if strict and unexpected:
+            problems.append("not in the model: " + ", ".join(unexpected))
+        if problems:
+            raise StateDictError(
+                f"cannot load the state dict into {type(self).__name__}:\n" + "\n".join(problems)
+            )
+        for k, p in own.items():
+            if k in state:
+                value = state[k]
+                p.data[...] = value.data if isinstance(value, Tensor) else np.asarray(value)
+        return missing, unexpected
+
+    # ------------------------------------------------------------------ calling, repr
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        """The arguments shown inside ``Name(...)`` by ``repr``."""
+        return ""
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        lines = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        return (
+            f"{type(self).__name__}(\n  " + "\n  ".join(([extra] if extra else []) + lines) + "\n)"
+        )
+
+
+class Sequential(Module):
+    """Apply modules in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``."""
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential argument {i} is a {type(m).__name__}, not a Module")
+            setattr(self, str(i), m)
+
+    def forward(self, x: Any) -> Any:
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self._modules.values())[i]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered (names ``"0"``, ``"1"``, ...)."""
+
+    def __init__(self, modules: Iterable[Module] = ()) -> None:
+        super().__init__()
+        for m in modules:
+            self.append(m)
+
+    def append(self, module: Module) -> ModuleList:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList holds Modules, got {type(module).__name__}")
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self._modules.values())[i]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())

@@ -1,0 +1,388 @@
+"""Recurrent cells and sequence layers, composed of graphgrad primitives only.
+
+There is no backward pass in this file: unrolling a cell over T steps records a graph in
+which the weights are used T times, and the engine's traversal of that graph *is*
+backpropagation through time (the shared weights receive Σ_t of the per-step gradients).
+Truncated BPTT is ``state = state.detach()`` (for an LSTM, detach both h and c) between
+chunks of a sequence.
+
+Every cell splits its work into an input projection, which the sequence layers compute
+for all T steps in one matrix product, and a ``step`` that applies the recurrence.
+Sequences are batch-first (N, T, F) by default — the seeds' φ[i, t, j].
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from graphgrad import ops
+from graphgrad.errors import ShapeError
+from graphgrad.nn import init
+from graphgrad.nn.layers import check_features
+from graphgrad.nn.module import Module, ModuleList, Parameter
+from graphgrad.random import get_rng
+from graphgrad.tensor import Tensor
+
+Rng = np.random.Generator | int | None
+
+
+def _as_tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _uniform(
+    shape: tuple[int, ...], hidden: int, dtype: Any, rng: np.random.Generator
+) -> Parameter:
+    """PyTorch's recurrent init: U(−1/√H, 1/√H)."""
+    k = 1.0 / math.sqrt(hidden)
+    return Parameter(rng.uniform(-k, k, shape), dtype=dtype)
+
+
+class RNNCell(Module):
+    """The Elman RNN block of seed 000, eqs. (1)–(2):
+
+        Z_t  = Φ_t W + Φ'_{t−1} V + b,        Φ'_t = f(Z_t),   Φ'_0 = 0
+
+    x (N, input_size), h (N, hidden_size). Parameters in the seed's layout: W
+    (input_size, hidden_size), V (hidden_size, hidden_size), b (hidden_size,). f = tanh
+    (default) or relu. Init as in seeds 000/002: W = randn/√input_size,
+    V = randn/√hidden_size, b = 0.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        dtype: Any = np.float64,
+        rng: Rng = None,
+    ) -> None:
+        super().__init__()
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(
+                f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}"
+            )
+        rng = get_rng(rng)
+        self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
+        self.W = init.scaled_normal_(
+            Parameter(np.zeros((input_size, hidden_size)), dtype=dtype), rng
+        )
+        self.V = init.scaled_normal_(
+            Parameter(np.zeros((hidden_size, hidden_size)), dtype=dtype), rng
+        )
+        self.b = Parameter(np.zeros(hidden_size), dtype=dtype) if bias else None
+        self._act = ops.Tanh.apply if nonlinearity == "tanh" else ops.ReLU.apply
+
+    def input_projection(self, x: Any) -> Tensor:
+        """Φ W + b, for one step (N, F) or all steps at once (T, N, F)."""
+        z = ops.MatMul.apply(x, self.W)
+        return z if self.b is None else z + self.b
+
+    def recurrent_weight(self) -> Tensor:
+        return self.V
+
+    def step(self, xp: Tensor, h: Tensor | None, V: Tensor) -> Tensor:
+        """Φ'_t = f(xp_t + Φ'_{t−1} V), where xp_t = Φ_t W + b."""
+        return self._act(xp if h is None else xp + h @ V)
+
+    def forward(self, x: Any, h: Any = None) -> Tensor:
+        _check_step(self, x, h, self.hidden_size)
+        return self.step(self.input_projection(x), None if h is None else _as_tensor(h), self.V)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"
+
+
+class LSTMCell(Module):
+    """LSTM cell with PyTorch's equations and parameter shapes (gates in order i, f, g, o):
+
+        [i, f, g, o] = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh        (N, 4H)
+        i, f, o = σ(·),  g = tanh(·)
+        c' = f ∘ c + i ∘ g,        h' = o ∘ tanh(c')
+
+    weight_ih (4H, input_size), weight_hh (4H, H), bias_ih, bias_hh (4H,); init
+    U(−1/√H, 1/√H). The cell path c → c' has only ∘ and +, so a gradient that the
+    forget gate keeps does not vanish (seed 001). State: (h, c), each (N, H).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        dtype: Any = np.float64,
+        rng: Rng = None,
+    ) -> None:
+        super().__init__()
+        rng = get_rng(rng)
+        self.input_size, self.hidden_size = input_size, hidden_size
+        H = hidden_size
+        self.weight_ih = _uniform((4 * H, input_size), H, dtype, rng)
+        self.weight_hh = _uniform((4 * H, H), H, dtype, rng)
+        self.bias_ih = _uniform((4 * H,), H, dtype, rng) if bias else None
+        self.bias_hh = _uniform((4 * H,), H, dtype, rng) if bias else None
+
+    def input_projection(self, x: Any) -> Tensor:
+        """x W_ihᵀ + (b_ih + b_hh): both biases add to the same pre-activation."""
+        z = ops.MatMul.apply(x, self.weight_ih.T)
+        return z if self.bias_ih is None else z + (self.bias_ih + self.bias_hh)
+
+    def recurrent_weight(self) -> Tensor:
+        return self.weight_hh.T
+
+    def step(
+        self, xp: Tensor, state: tuple[Tensor, Tensor] | None, U: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        H = self.hidden_size
+        gates = xp if state is None else xp + state[0] @ U
+        i = gates[..., :H].sigmoid()
+        f = gates[..., H : 2 * H].sigmoid()
+        g = gates[..., 2 * H : 3 * H].tanh()
+        o = gates[..., 3 * H :].sigmoid()
+        c = i * g if state is None else f * state[1] + i * g
+        return o * c.tanh(), c
+
+    def forward(self, x: Any, state: Any = None) -> tuple[Tensor, Tensor]:
+        if state is not None:
+            if not (isinstance(state, (tuple, list)) and len(state) == 2):
+                raise TypeError("LSTMCell: state must be a pair (h, c)")
+            _check_step(self, x, state[0], self.hidden_size)
+            _check_step(self, x, state[1], self.hidden_size)
+            state = (_as_tensor(state[0]), _as_tensor(state[1]))
+        else:
+            _check_step(self, x, None, self.hidden_size)
+        return self.step(self.input_projection(x), state, self.weight_hh.T)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}"
+
+
+class GRUCell(Module):
+    """GRU cell with PyTorch's equations and parameter shapes (gates in order r, z, n):
+
+        r = σ(x W_irᵀ + b_ir + h W_hrᵀ + b_hr)
+        z = σ(x W_izᵀ + b_iz + h W_hzᵀ + b_hz)
+        n = tanh(x W_inᵀ + b_in + r ∘ (h W_hnᵀ + b_hn))
+        h' = (1 − z) ∘ n + z ∘ h
+
+    weight_ih (3H, input_size), weight_hh (3H, H), bias_ih, bias_hh (3H,); init
+    U(−1/√H, 1/√H). (Seed 001 writes the update with z and 1 − z swapped; the two are the
+    same model with z ↔ 1 − z.)
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        dtype: Any = np.float64,
+        rng: Rng = None,
+    ) -> None:
+        super().__init__()
+        rng = get_rng(rng)
+        self.input_size, self.hidden_size = input_size, hidden_size
+        H = hidden_size
+        self.weight_ih = _uniform((3 * H, input_size), H, dtype, rng)
+        self.weight_hh = _uniform((3 * H, H), H, dtype, rng)
+        self.bias_ih = _uniform((3 * H,), H, dtype, rng) if bias else None
+        self.bias_hh = _uniform((3 * H,), H, dtype, rng) if bias else None
+
+    def input_projection(self, x: Any) -> Tensor:
+        z = ops.MatMul.apply(x, self.weight_ih.T)
+        return z if self.bias_ih is None else z + self.bias_ih
+
+    def recurrent_weight(self) -> Tensor:
+        return self.weight_hh.T
+
+    def step(self, xp: Tensor, h: Tensor | None, U: Tensor) -> Tensor:
+        H = self.hidden_size
+        if h is None:  # h = 0: the recurrent term is just the bias
+            hp = self.bias_hh
+            if hp is None:
+                rz = xp[..., : 2 * H].sigmoid()
+                n = xp[..., 2 * H :].tanh()
+                return n - rz[..., H:] * n
+        else:
+            hp = h @ U if self.bias_hh is None else h @ U + self.bias_hh
+        r = (xp[..., :H] + hp[..., :H]).sigmoid()
+        z = (xp[..., H : 2 * H] + hp[..., H : 2 * H]).sigmoid()
+        n = (xp[..., 2 * H :] + r * hp[..., 2 * H :]).tanh()
+        return n - z * n if h is None else n + z * (h - n)
+
+    def forward(self, x: Any, h: Any = None) -> Tensor:
+        _check_step(self, x, h, self.hidden_size)
+        return self.step(
+            self.input_projection(x), None if h is None else _as_tensor(h), self.weight_hh.T
+        )
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}"
+
+
+def _check_step(cell: Module, x: Any, h: Any, hidden: int) -> None:
+    check_features(cell, x, cell.input_size)  # type: ignore[attr-defined]
+    xs = np.shape(x.data if isinstance(x, Tensor) else x)
+    if len(xs) != 2:
+        raise ShapeError(
+            f"{type(cell).__name__}: expected x of shape (N, {cell.input_size}), got {xs}"
+        )  # type: ignore[attr-defined]
+    if h is not None:
+        hs = np.shape(h.data if isinstance(h, Tensor) else h)
+        if hs != (xs[0], hidden):
+            raise ShapeError(
+                f"{type(cell).__name__}: expected a state of shape {(xs[0], hidden)} for x of "
+                f"shape {xs}, got {hs}"
+            )
+
+
+class _Recurrent(Module):
+    """A stack of ``num_layers`` cells unrolled over time; layer l's output sequence is
+    layer l+1's input."""
+
+    cell_type: type[Module]
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = True,
+        dtype: Any = np.float64,
+        rng: Rng = None,
+        **cell_args: Any,
+    ) -> None:
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"{type(self).__name__}: num_layers must be ≥ 1, got {num_layers}")
+        rng = get_rng(rng)
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.num_layers, self.batch_first = num_layers, batch_first
+        self.cells = ModuleList(
+            self.cell_type(
+                input_size if layer == 0 else hidden_size,
+                hidden_size,  # type: ignore[call-arg]
+                bias=bias,
+                dtype=dtype,
+                rng=rng,
+                **cell_args,
+            )
+            for layer in range(num_layers)
+        )
+
+    def forward(self, x: Any, state: Any = None) -> tuple[Tensor, Any]:
+        """x (N, T, F) (or (T, N, F) without batch_first) -> (outputs (N, T, H), final state).
+
+        The state (initial and final) is (num_layers, N, H) — a pair of those for LSTM; for
+        ``num_layers=1`` an (N, H) initial state is accepted too. None means zeros.
+        """
+        x = _as_tensor(x)
+        if x.ndim != 3:
+            layout = "(N, T, F)" if self.batch_first else "(T, N, F)"
+            raise ShapeError(f"{type(self).__name__}: expected input {layout}, got shape {x.shape}")
+        check_features(self, x, self.input_size)
+        seq = x.transpose(1, 0, 2) if self.batch_first else x  # time-major: seq[t] is contiguous
+        T, N = seq.shape[0], seq.shape[1]
+        if T == 0:
+            raise ShapeError(f"{type(self).__name__}: got a sequence of length 0")
+        initial = self._initial_states(state, N)
+        finals = []
+        for layer, cell in enumerate(self.cells):
+            xp = cell.input_projection(seq)  # (T, N, G): every step's input term at once
+            U = cell.recurrent_weight()
+            s = initial[layer]
+            outs = []
+            for t in range(T):
+                s = cell.step(xp[t], s, U)
+                outs.append(self._output(s))
+            seq = ops.stack(outs, axis=0)
+            finals.append(s)
+        outputs = seq.transpose(1, 0, 2) if self.batch_first else seq
+        return outputs, self._final_state(finals)
+
+    # Plain RNN / GRU: the state is h. LSTM overrides these for (h, c).
+    def _output(self, s: Any) -> Tensor:
+        return s
+
+    def _final_state(self, finals: list[Any]) -> Any:
+        return ops.stack(finals, axis=0)
+
+    def _initial_states(self, state: Any, N: int) -> list[Any]:
+        if state is None:
+            return [None] * self.num_layers
+        return _split_layers(self, _as_tensor(state), N)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+            f"batch_first={self.batch_first}"
+        )
+
+
+def _split_layers(layer: _Recurrent, h: Tensor, N: int) -> list[Tensor]:
+    L, H = layer.num_layers, layer.hidden_size
+    if L == 1 and h.shape == (N, H):
+        return [h]
+    if h.shape != (L, N, H):
+        raise ShapeError(
+            f"{type(layer).__name__}: expected an initial state of shape {(L, N, H)}, got {h.shape}"
+        )
+    return [h[i] for i in range(L)]
+
+
+class RNN(_Recurrent):
+    """Elman RNN over a sequence (seed 000), ``num_layers`` deep; see ``RNNCell``.
+
+    ``RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+    batch_first=True)``; ``forward(x, h0=None) -> (outputs (N, T, H), h_T (L, N, H))``.
+    """
+
+    cell_type = RNNCell
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(input_size, hidden_size, num_layers, nonlinearity=nonlinearity, **kwargs)
+
+
+class GRU(_Recurrent):
+    """GRU over a sequence, ``num_layers`` deep; see ``GRUCell``.
+
+    ``forward(x, h0=None) -> (outputs (N, T, H), h_T (L, N, H))``.
+    """
+
+    cell_type = GRUCell
+
+
+class LSTM(_Recurrent):
+    """LSTM over a sequence, ``num_layers`` deep; see ``LSTMCell``.
+
+    ``forward(x, (h0, c0)=None) -> (outputs (N, T, H), (h_T, c_T))``, h_T and c_T of shape
+    (L, N, H).
+    """
+
+    cell_type = LSTMCell
+
+    def _output(self, s: Any) -> Tensor:
+        return s[0]
+
+    def _final_state(self, finals: list[Any]) -> Any:
+        return ops.stack([h for h, _ in finals], axis=0), ops.stack([c for _, c in finals], axis=0)
+
+    def _initial_states(self, state: Any, N: int) -> list[Any]:
+        if state is None:
+            return [None] * self.num_layers
+        if not (isinstance(state, (tuple, list)) and len(state) == 2):
+            raise TypeError("LSTM: the initial state must be a pair (h0, c0)")
+        hs = _split_layers(self, _as_tensor(state[0]), N)
+        cs = _split_layers(self, _as_tensor(state[1]), N)
+        return list(zip(hs, cs))

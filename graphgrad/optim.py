@@ -1,0 +1,295 @@
+"""Optimizers: SGD (momentum, weight decay), Adam, RMSprop, AdaGrad.
+
+Each takes parameters or *parameter groups* — ``[{"params": [...], "lr": 0.001}, ...]``,
+each group with its own hyperparameters (seed 002 trains the recurrent weight and bias with
+lr 0.001 and the rest with 0.1). Updates are in-place NumPy operations on ``p.data``
+(nothing is recorded); parameters whose ``.grad`` is None are skipped. ``state_dict()`` /
+``load_state_dict()`` capture everything needed to resume training bit-identically.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterable
+
+import numpy as np
+
+from graphgrad.tensor import Tensor
+
+ParamsOrGroups = Iterable[Tensor] | Iterable[dict[str, Any]]
+
+
+class Optimizer:
+    """Base class: parameter groups, per-parameter state, ``zero_grad``, state dicts."""
+
+    def __init__(self, params: ParamsOrGroups, defaults: dict[str, Any]) -> None:
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict[str, Any]] = []
+        self.state: dict[int, dict[str, Any]] = {}  # keyed by id(param)
+        items = list(params)
+        if not items:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        groups = items if isinstance(items[0], dict) else [{"params": items}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        """Add a group ``{"params": [...], <hyperparameter overrides>}``."""
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError("a parameter group is a dict with a 'params' entry")
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(
+                    f"{type(self).__name__} can only optimize Tensors, got {type(p).__name__}"
+                )
+            if not p.requires_grad:
+                raise ValueError(
+                    f"{type(self).__name__}: a parameter of shape {p.shape} does not require grad"
+                )
+            if id(p) in seen:
+                raise ValueError(
+                    f"{type(self).__name__}: a parameter appears in more than one group"
+                )
+            seen.add(id(p))
+        unknown = set(group) - set(self.defaults) - {"params"}
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unknown hyperparameter(s) {sorted(unknown)}")
+        full = {**self.defaults, **group, "params": params}
+        self._validate(full)
+        self.param_groups.append(full)
+
+    def _validate(self, group: dict[str, Any]) -> None:
+        if group["lr"] < 0:
+            raise ValueError(f"{type(self).__name__}: learning rate must be ≥ 0, got {group['lr']}")
+
+    def zero_grad(self) -> None:
+        """Clear every parameter's gradient (``p.grad = None``)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+
+    def step(self) -> None:
+        """Apply one update to every parameter that has a gradient."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                if isinstance(g, Tensor):
+                    g = g.data
+                self._update(p, g, self.state.setdefault(id(p), {}), group)
+
+    def _update(
+        self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ state dicts
+    def state_dict(self) -> dict[str, Any]:
+        """``{"state": {index: {...}}, "param_groups": [{hyperparameters, "params": [index]}]}``
+        with parameters numbered in group order; arrays are copies."""
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            ids = []
+            for p in group["params"]:
+                index[id(p)] = len(index)
+                ids.append(index[id(p)])
+            groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": ids})
+        state = {index[k]: copy.deepcopy(v) for k, v in self.state.items() if k in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore hyperparameters and per-parameter state saved by ``state_dict()``."""
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(
+                f"{type(self).__name__}: the state dict has {len(groups)} parameter groups, "
+                f"this optimizer has {len(self.param_groups)}"
+            )
+        params: dict[int, Tensor] = {}
+        for saved, group in zip(groups, self.param_groups):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    f"{type(self).__name__}: a saved group has {len(saved['params'])} "
+                    f"parameters, the matching group has {len(group['params'])}"
+                )
+            for i, p in zip(saved["params"], group["params"]):
+                params[int(i)] = p
+        new_state: dict[int, dict[str, Any]] = {}
+        for i, s in state_dict["state"].items():
+            p = params[int(i)]
+            entry = {}
+            for k, v in s.items():
+                if isinstance(v, np.ndarray):
+                    if v.shape != p.shape:
+                        raise ValueError(
+                            f"{type(self).__name__}: saved state {k!r} of shape {v.shape} "
+                            f"does not fit a parameter of shape {p.shape}"
+                        )
+                    v = v.astype(p.dtype, copy=True)
+                entry[k] = v
+            new_state[id(p)] = entry
+        for saved, group in zip(groups, self.param_groups):
+            group.update({k: _plain(v) for k, v in saved.items() if k != "params"})
+        self.state = new_state
+
+
+def _plain(v: Any) -> Any:
+    """NumPy scalars (as loaded from .npz) back to Python numbers; tuples stay tuples."""
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, list):
+        return tuple(_plain(x) for x in v)
+    return v
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, PyTorch's formulation:
+
+    d = g + weight_decay · p
+    b = momentum · b + d      (b = d at the first step),   d = b   (or d + momentum · b, Nesterov)
+    p ← p − lr · d
+    """
+
+    def __init__(
+        self,
+        params: ParamsOrGroups,
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ) -> None:
+        super().__init__(
+            params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
+        )
+
+    def _update(
+        self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
+        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+        if wd:
+            g = g + wd * p.data
+        if mu:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.array(g, dtype=p.dtype, copy=True)
+            else:
+                buf *= mu
+                buf += g
+            g = g + mu * buf if group["nesterov"] else buf
+        p.data -= lr * g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba):  m = β₁m + (1−β₁)g,  v = β₂v + (1−β₂)g²,
+    p ← p − lr · m̂ / (√v̂ + ε),  m̂ = m/(1−β₁ᵗ),  v̂ = v/(1−β₂ᵗ).  ``weight_decay`` adds
+    weight_decay · p to g (L2, as torch.optim.Adam)."""
+
+    def __init__(
+        self,
+        params: ParamsOrGroups,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(
+            params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+        )
+
+    def _update(
+        self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
+        b1, b2 = group["betas"]
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p.data
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(p.data)
+            state["exp_avg_sq"] = np.zeros_like(p.data)
+        state["step"] += 1
+        t = state["step"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * (g * g)
+        step_size = group["lr"] / (1 - b1**t)
+        denom = np.sqrt(v / (1 - b2**t)) + group["eps"]
+        p.data -= step_size * (m / denom)
+
+
+class RMSprop(Optimizer):
+    """RMSprop:  v = α v + (1−α) g²,  p ← p − lr · g / (√v + ε)  (optionally with momentum
+    on the scaled step)."""
+
+    def __init__(
+        self,
+        params: ParamsOrGroups,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(
+            params, dict(lr=lr, alpha=alpha, eps=eps, momentum=momentum, weight_decay=weight_decay)
+        )
+
+    def _update(
+        self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p.data
+        if not state:
+            state["square_avg"] = np.zeros_like(p.data)
+        v = state["square_avg"]
+        v *= group["alpha"]
+        v += (1 - group["alpha"]) * (g * g)
+        step = g / (np.sqrt(v) + group["eps"])
+        if group["momentum"]:
+            buf = state.setdefault("momentum_buffer", np.zeros_like(p.data))
+            buf *= group["momentum"]
+            buf += step
+            step = buf
+        p.data -= group["lr"] * step
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad:  s = s + g²,  p ← p − lr · g / (√s + ε)."""
+
+    def __init__(
+        self,
+        params: ParamsOrGroups,
+        lr: float = 1e-2,
+        eps: float = 1e-10,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                eps=eps,
+                weight_decay=weight_decay,
+                initial_accumulator_value=initial_accumulator_value,
+            ),
+        )
+
+    def _update(
+        self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p.data
+        if not state:
+            state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
+        s = state["sum"]
+        s += g * g
+        p.data -= group["lr"] * g / (np.sqrt(s) + group["eps"])
+
+
+Adagrad = AdaGrad  # PyTorch's spelling

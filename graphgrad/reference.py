@@ -1,0 +1,228 @@
+"""Hand-written NumPy forward and backward passes of the seeds' models — no graph.
+
+These are the equations of the seed documents written out by hand, loop by loop, as an
+independent ground truth: the tests check that graphgrad's graph traversal gives the same
+gradients, ``examples/bptt_equations.py`` prints the comparison, and ``benchmarks/``
+times graphgrad against them (hand-written NumPy is the physical limit for a NumPy-based
+engine). Nothing here imports the engine.
+
+Shapes follow the seeds: sequences are (N, T, F) — sample, time, unit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+Array = np.ndarray
+
+
+def _sigmoid(x: Array) -> Array:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+# ------------------------------------------------------------------ seed 000: Elman RNN BPTT
+def elman_forward(
+    X: Array, W: Array, V: Array, b: Array, f: str = "tanh", h0: Array | None = None
+) -> tuple[Array, Array]:
+    """Eqs. (1)–(2): Z_t = Φ_t W + Φ'_{t−1} V + b, Φ'_t = f(Z_t), Φ'_0 = h0 (default 0).
+
+    X (N, T, F), W (F, H), V (H, H), b (H,) -> (Φ' (N, T, H), Z (N, T, H)).
+    """
+    N, T, _ = X.shape
+    H = W.shape[1]
+    out = np.zeros((N, T, H))
+    Z = np.zeros((N, T, H))
+    prev = np.zeros((N, H)) if h0 is None else h0
+    for t in range(T):
+        Z[:, t] = X[:, t] @ W + prev @ V + b
+        out[:, t] = np.tanh(Z[:, t]) if f == "tanh" else np.maximum(Z[:, t], 0.0)
+        prev = out[:, t]
+    return out, Z
+
+
+def elman_backward(
+    X: Array,
+    W: Array,
+    V: Array,
+    out: Array,
+    Z: Array,
+    dL_dout: Array,
+    f: str = "tanh",
+    h0: Array | None = None,
+) -> dict[str, Array]:
+    """Eqs. (3)–(10), from t = T down to 1 with Δ_{T+1} = 0:
+
+        Δ_t       = (∂L/∂Φ'_t + Δ_{t+1} Vᵀ) ∘ f'(Z_t)      (3)
+        ∂L/∂Φ_t   = Δ_t Wᵀ                                 (4)
+        ∂L/∂b     = Σ_t [1 … 1] Δ_t                        (8)
+        ∂L/∂W     = Σ_t Φ_tᵀ Δ_t                           (9)
+        ∂L/∂V     = Σ_t Φ'_{t−1}ᵀ Δ_t                      (10)
+
+    ``dL_dout`` (N, T, H) is ∂L/∂Φ'_t from the loss. Returns dW, dV, db, dX (= ∂L/∂Φ_t,
+    (N, T, F)) and dh0.
+    """
+    N, T, _ = X.shape
+    dW, dV, db = np.zeros_like(W), np.zeros_like(V), np.zeros(W.shape[1])
+    dX = np.zeros_like(X)
+    delta_next = np.zeros((N, W.shape[1]))  # Δ_{T+1} = 0
+    for t in reversed(range(T)):
+        fprime = 1.0 - out[:, t] ** 2 if f == "tanh" else (Z[:, t] > 0).astype(float)
+        delta = (dL_dout[:, t] + delta_next @ V.T) * fprime  # (3)
+        dX[:, t] = delta @ W.T  # (4)
+        db += np.ones(N) @ delta  # (8)
+        dW += X[:, t].T @ delta  # (9)
+        prev = out[:, t - 1] if t > 0 else (np.zeros((N, W.shape[1])) if h0 is None else h0)
+        dV += prev.T @ delta  # (10)
+        delta_next = delta
+    return {"W": dW, "V": dV, "b": db, "X": dX, "h0": delta_next @ V.T}
+
+
+def squared_error_grad(out: Array, Y: Array, tau: int = 0) -> tuple[float, Array]:
+    """Eqs. (11)–(14): L = Σ_{t ≥ τ} ½ ‖Y_t − Φ_t‖², ∂L/∂Φ_t = −(Y_t − Φ_t) for t ≥ τ and
+    0 for t < τ (τ counts from 0 here). Returns (L, ∂L/∂Φ)."""
+    diff = out - Y
+    diff[:, :tau] = 0.0
+    return 0.5 * float(np.sum(diff * diff)), diff
+
+
+# ------------------------------------------------------------------ seed 002: the article's loop
+def seed002_rnn(
+    x: Array, y: Array, W_in: Array, W: Array, b: Array, W_out: Array, b_out: Array
+) -> tuple[float, Array, dict[str, Array]]:
+    """Seed 002's RNN for one sequence, forward and backward exactly as the article's loop:
+    tanh hidden, sigmoid output, squared error summed over time, batch size 1.
+
+    x, y (T,); W_in (1, H), W (H, H), b (H,), W_out (H, 1), b_out (1,).
+    Returns (loss, outputs (T,), gradients).
+    """
+    T = len(x)
+    H = W.shape[0]
+    u = np.zeros((H, T))
+    z = np.zeros((H, T + 1))  # z[:, 0] = 0: the initial state
+    out = np.zeros(T)
+    for t in range(T):
+        u[:, t] = x[t] * W_in[0] + z[:, t] @ W + b
+        z[:, t + 1] = np.tanh(u[:, t])
+        out[t] = _sigmoid(z[:, t + 1] @ W_out[:, 0] + b_out[0])
+    loss = 0.5 * float(np.sum((out - y) ** 2))
+    grads = {
+        k: np.zeros_like(v) for k, v in dict(W_in=W_in, W=W, b=b, W_out=W_out, b_out=b_out).items()
+    }
+    delta = np.zeros(H)  # delta[:, T] = 0
+    for t in reversed(range(T)):
+        delta_out = (out[t] - y[t]) * (1 - out[t]) * out[t]
+        delta_out_2 = delta_out * W_out[:, 0]
+        delta_ = (delta_out_2 + delta) * (1 - np.tanh(u[:, t]) ** 2)
+        delta = delta_ @ W.T
+        grads["W_out"][:, 0] += z[:, t + 1] * delta_out
+        grads["b_out"] += delta_out
+        grads["W"] += np.outer(z[:, t], delta_)
+        grads["W_in"][0] += x[t] * delta_
+        grads["b"] += delta_
+    return loss, out, grads
+
+
+# ------------------------------------------------------------------ LSTM and GRU (PyTorch layout)
+def lstm_forward(
+    x: Array, W_ih: Array, W_hh: Array, b_ih: Array, b_hh: Array
+) -> tuple[Array, dict[str, Any]]:
+    """LSTM over x (N, T, F) from zero state, gates (i, f, g, o); W_ih (4H, F), W_hh (4H, H).
+    Returns (h (N, T, H), cache for ``lstm_backward``)."""
+    N, T, _ = x.shape
+    H = W_hh.shape[1]
+    h, c = np.zeros((N, H)), np.zeros((N, H))
+    hs, cache = [], []
+    for t in range(T):
+        a = x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh
+        i, f, g, o = (
+            _sigmoid(a[:, :H]),
+            _sigmoid(a[:, H : 2 * H]),
+            np.tanh(a[:, 2 * H : 3 * H]),
+            _sigmoid(a[:, 3 * H :]),
+        )
+        c_new = f * c + i * g
+        tc = np.tanh(c_new)
+        cache.append((h, c, i, f, g, o, tc))
+        h, c = o * tc, c_new
+        hs.append(h)
+    return np.stack(hs, axis=1), {"x": x, "W_ih": W_ih, "W_hh": W_hh, "steps": cache}
+
+
+def lstm_backward(dout: Array, cache: dict[str, Any]) -> dict[str, Array]:
+    """Backward of ``lstm_forward`` given ∂L/∂h_t (N, T, H); returns dW_ih, dW_hh, db_ih,
+    db_hh, dx."""
+    x, W_ih, W_hh = cache["x"], cache["W_ih"], cache["W_hh"]
+    N, T, _ = x.shape
+    H = W_hh.shape[1]
+    dW_ih, dW_hh, db = np.zeros_like(W_ih), np.zeros_like(W_hh), np.zeros(4 * H)
+    dx = np.zeros_like(x)
+    dh_next, dc_next = np.zeros((N, H)), np.zeros((N, H))
+    for t in reversed(range(T)):
+        h_prev, c_prev, i, f, g, o, tc = cache["steps"][t]
+        dh = dout[:, t] + dh_next
+        do = dh * tc
+        dc = dh * o * (1 - tc * tc) + dc_next
+        da = np.concatenate(
+            [
+                dc * g * i * (1 - i),
+                dc * c_prev * f * (1 - f),
+                dc * i * (1 - g * g),
+                do * o * (1 - o),
+            ],
+            axis=1,
+        )
+        dW_ih += da.T @ x[:, t]
+        dW_hh += da.T @ h_prev
+        db += da.sum(axis=0)
+        dx[:, t] = da @ W_ih
+        dh_next, dc_next = da @ W_hh, dc * f
+    return {"W_ih": dW_ih, "W_hh": dW_hh, "b_ih": db, "b_hh": db.copy(), "x": dx}
+
+
+def gru_forward(
+    x: Array, W_ih: Array, W_hh: Array, b_ih: Array, b_hh: Array
+) -> tuple[Array, dict[str, Any]]:
+    """GRU over x (N, T, F) from zero state, gates (r, z, n), PyTorch's equations:
+    h' = (1 − z) ∘ n + z ∘ h. W_ih (3H, F), W_hh (3H, H). Returns (h (N, T, H), cache)."""
+    N, T, _ = x.shape
+    H = W_hh.shape[1]
+    h = np.zeros((N, H))
+    hs, cache = [], []
+    for t in range(T):
+        gi = x[:, t] @ W_ih.T + b_ih
+        gh = h @ W_hh.T + b_hh
+        r = _sigmoid(gi[:, :H] + gh[:, :H])
+        z = _sigmoid(gi[:, H : 2 * H] + gh[:, H : 2 * H])
+        n = np.tanh(gi[:, 2 * H :] + r * gh[:, 2 * H :])
+        cache.append((h, r, z, n, gh[:, 2 * H :]))
+        h = (1 - z) * n + z * h
+        hs.append(h)
+    return np.stack(hs, axis=1), {"x": x, "W_ih": W_ih, "W_hh": W_hh, "steps": cache}
+
+
+def gru_backward(dout: Array, cache: dict[str, Any]) -> dict[str, Array]:
+    """Backward of ``gru_forward`` given ∂L/∂h_t; returns dW_ih, dW_hh, db_ih, db_hh, dx."""
+    x, W_ih, W_hh = cache["x"], cache["W_ih"], cache["W_hh"]
+    N, T, _ = x.shape
+    H = W_hh.shape[1]
+    dW_ih, dW_hh = np.zeros_like(W_ih), np.zeros_like(W_hh)
+    db_ih, db_hh = np.zeros(3 * H), np.zeros(3 * H)
+    dx = np.zeros_like(x)
+    dh_next = np.zeros((N, H))
+    for t in reversed(range(T)):
+        h_prev, r, z, n, hn = cache["steps"][t]
+        dh = dout[:, t] + dh_next
+        dn = dh * (1 - z) * (1 - n * n)
+        dz = dh * (h_prev - n) * z * (1 - z)
+        dr = dn * hn * r * (1 - r)
+        dgi = np.concatenate([dr, dz, dn], axis=1)
+        dgh = np.concatenate([dr, dz, dn * r], axis=1)
+        dW_ih += dgi.T @ x[:, t]
+        db_ih += dgi.sum(axis=0)
+        dW_hh += dgh.T @ h_prev
+        db_hh += dgh.sum(axis=0)
+        dx[:, t] = dgi @ W_ih
+        dh_next = dh * z + dgh @ W_hh
+    return {"W_ih": dW_ih, "W_hh": dW_hh, "b_ih": db_ih, "b_hh": db_hh, "x": dx}

@@ -1,0 +1,162 @@
+"""Losses: gradcheck (all reductions, masks), closed forms, stability, clear errors."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import graphgrad as gg
+from graphgrad.nn import functional as F
+
+REDUCTIONS = ["mean", "sum", "none"]
+seeds = st.integers(0, 2**31)
+
+
+def _masks(rng: np.random.Generator, shape: tuple[int, ...], use: bool) -> Any:
+    return (rng.random(shape[:2])[..., None] > 0.4) if use else None
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("loss", [F.squared_error, F.mse_loss])
+@given(seeds, st.booleans())
+def test_regression_losses(loss: Callable, reduction: str, seed: int, masked: bool) -> None:
+    rng = np.random.default_rng(seed)
+    pred = gg.tensor(rng.standard_normal((2, 3, 2)), requires_grad=True)
+    target = rng.standard_normal((2, 3, 2))
+    mask = _masks(rng, pred.shape, masked)
+    assert gg.gradcheck(lambda p: loss(p, target, reduction=reduction, mask=mask), (pred,))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(seeds, st.booleans(), st.booleans())
+def test_cross_entropy(reduction: str, seed: int, masked: bool, prob_targets: bool) -> None:
+    rng = np.random.default_rng(seed)
+    logits = gg.tensor(rng.standard_normal((2, 3, 4)) * 2, requires_grad=True)
+    if prob_targets:
+        target = rng.dirichlet(np.ones(4), size=(2, 3))
+    else:
+        target = rng.integers(0, 4, size=(2, 3))
+    mask = rng.random((2, 3)) > 0.4 if masked else None
+    assert gg.gradcheck(
+        lambda z: F.cross_entropy(z, target, reduction=reduction, mask=mask), (logits,)
+    )
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(seeds, st.booleans())
+def test_binary_cross_entropies(reduction: str, seed: int, masked: bool) -> None:
+    rng = np.random.default_rng(seed)
+    z = gg.tensor(rng.standard_normal((3, 4)) * 3, requires_grad=True)
+    t = (rng.random((3, 4)) > 0.5).astype(float)
+    mask = rng.random((3, 4)) > 0.3 if masked else None
+    assert gg.gradcheck(
+        lambda z: F.binary_cross_entropy_with_logits(z, t, reduction=reduction, mask=mask), (z,)
+    )
+    assert gg.gradcheck(
+        lambda z: F.binary_cross_entropy(z.sigmoid(), t, reduction=reduction, mask=mask), (z,)
+    )
+    assert gg.gradgradcheck(
+        lambda z: F.binary_cross_entropy_with_logits(z, t, reduction=reduction), (z,)
+    )
+
+
+def test_closed_forms() -> None:
+    rng = np.random.default_rng(0)
+    p = gg.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    y = rng.standard_normal((4, 3))
+    F.squared_error(p, y).backward()  # seed 000 eq. 12: ∂L/∂Φ = −(Y − Φ)
+    np.testing.assert_allclose(p.grad, -(y - p.data), rtol=1e-14)
+    assert F.squared_error(p, y).item() == pytest.approx(0.5 * np.sum((p.data - y) ** 2))
+    assert F.mse_loss(p, y).item() == pytest.approx(np.mean((p.data - y) ** 2))
+
+    z = gg.tensor(rng.standard_normal((5, 3)), requires_grad=True)
+    cls = np.array([0, 2, 1, 1, 0])
+    F.cross_entropy(z, cls).backward()  # (softmax − onehot) / N
+    soft = np.exp(z.data) / np.exp(z.data).sum(1, keepdims=True)
+    np.testing.assert_allclose(z.grad, (soft - np.eye(3)[cls]) / 5, rtol=1e-12)
+
+    s = gg.tensor(rng.standard_normal(6), requires_grad=True)
+    t = np.array([1.0, 0, 1, 0, 1, 1])
+    F.binary_cross_entropy_with_logits(s, t, reduction="sum").backward()  # σ(z) − t
+    np.testing.assert_allclose(s.grad, 1 / (1 + np.exp(-s.data)) - t, rtol=1e-12)
+
+
+def test_bce_with_logits_is_exact_at_zero_and_stable_at_extremes() -> None:
+    z = gg.tensor([0.0, 0.0, 1000.0, -1000.0, 40.0], requires_grad=True)
+    t = np.array([1.0, 0.0, 0.0, 1.0, 1.0])
+    loss = F.binary_cross_entropy_with_logits(z, t, reduction="none")
+    np.testing.assert_allclose(
+        loss.data, [np.log(2), np.log(2), 1000.0, 1000.0, np.log1p(np.exp(-40.0))], rtol=1e-12
+    )
+    loss.sum().backward()
+    np.testing.assert_allclose(
+        z.grad, [-0.5, 0.5, 1.0, -1.0, 1 / (1 + np.exp(-40.0)) - 1], atol=1e-15
+    )
+
+
+def test_cross_entropy_of_huge_logits_is_finite() -> None:
+    z = gg.tensor([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 999.0]], requires_grad=True)
+    loss = F.cross_entropy(z, np.array([1, 2]))
+    loss.backward()
+    assert np.isfinite(loss.item()) and np.all(np.isfinite(z.grad))
+    assert loss.item() == pytest.approx((2000.0 + 1.0 + np.log1p(np.exp(-1.0))) / 2)
+
+
+def test_bce_on_saturated_probabilities_is_finite() -> None:
+    p = gg.tensor([0.0, 1.0, 1.0, 0.0], requires_grad=True)
+    t = np.array([1.0, 0.0, 1.0, 0.0])
+    loss = F.binary_cross_entropy(p, t, reduction="none")
+    np.testing.assert_allclose(loss.data, [100.0, 100.0, 0.0, 0.0])
+    loss.sum().backward()
+    assert np.all(np.isfinite(p.grad))
+
+
+def test_masked_elements_get_exactly_zero_gradient_and_mean_counts_unmasked() -> None:
+    rng = np.random.default_rng(2)
+    pred = gg.tensor(rng.standard_normal((2, 5, 3)), requires_grad=True)
+    y = rng.standard_normal((2, 5, 3))
+    lengths = np.array([5, 2])
+    mask = (np.arange(5)[None, :] < lengths[:, None])[..., None]  # variable-length sequences
+    loss = F.mse_loss(pred, y, mask=mask)
+    loss.backward()
+    assert np.all(pred.grad[1, 2:] == 0.0)
+    valid = np.broadcast_to(mask, pred.shape)
+    assert loss.item() == pytest.approx(np.sum(((pred.data - y) ** 2)[valid]) / valid.sum())
+
+    logits = gg.tensor(rng.standard_normal((2, 5, 4)), requires_grad=True)
+    targets = np.full((2, 5), -1)  # padding holds an invalid class: masked, so allowed
+    targets[0], targets[1, :2] = [0, 1, 2, 3, 0], [3, 3]
+    F.cross_entropy(logits, targets, mask=mask[..., 0]).backward()
+    assert np.all(logits.grad[1, 2:] == 0.0) and np.any(logits.grad[1, :2] != 0.0)
+
+
+def test_all_masked_mean_is_zero_not_nan() -> None:
+    p = gg.tensor(np.ones(3), requires_grad=True)
+    loss = F.mse_loss(p, np.zeros(3), mask=np.zeros(3))
+    loss.backward()
+    assert loss.item() == 0.0 and np.all(p.grad == 0.0)
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [F.squared_error, F.mse_loss, F.binary_cross_entropy, F.binary_cross_entropy_with_logits],
+)
+def test_shape_mismatch_is_an_error_not_a_broadcast(loss: Callable) -> None:
+    with pytest.raises(gg.ShapeError, match=r"prediction shape \(4, 1\) and target shape \(4,\)"):
+        loss(gg.tensor(np.full((4, 1), 0.5), requires_grad=True), np.ones(4))
+
+
+def test_cross_entropy_target_errors() -> None:
+    z = gg.tensor(np.zeros((3, 4)), requires_grad=True)
+    with pytest.raises(ValueError, match=r"target class 4 is not in \[0, 4\)"):
+        F.cross_entropy(z, np.array([0, 4, 1]))
+    with pytest.raises(gg.ShapeError, match=r"must have shape \(3,\)"):
+        F.cross_entropy(z, np.array([0, 1]))
+    with pytest.raises(ValueError, match="reduction"):
+        F.cross_entropy(z, np.array([0, 1, 2]), reduction="avg")
+    with pytest.raises(gg.ShapeError, match="does not broadcast"):
+        F.mse_loss(z, np.zeros((3, 4)), mask=np.ones(3))

@@ -1,0 +1,201 @@
+"""gradcheck of every layer and cell, on small hypothesis-drawn sizes, plus their errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import graphgrad as gg
+from graphgrad import nn
+
+sizes = st.integers(1, 3)
+seeds = st.integers(0, 2**31)
+
+
+def params_and(module: nn.Module, *inputs: gg.Tensor) -> tuple[gg.Tensor, ...]:
+    """gradcheck inputs: the inputs, then every parameter (perturbed in place)."""
+    return (*inputs, *module.parameters())
+
+
+@given(sizes, sizes, sizes, seeds, st.booleans())
+def test_linear(n: int, d_in: int, d_out: int, seed: int, bias: bool) -> None:
+    rng = np.random.default_rng(seed)
+    layer = nn.Linear(d_in, d_out, bias=bias, rng=rng)
+    x = gg.tensor(rng.standard_normal((n, 2, d_in)), requires_grad=True)
+    args = params_and(layer, x)
+    assert gg.gradcheck(lambda x, *_: layer(x), args)
+    assert gg.gradgradcheck(lambda x, *_: layer(x).tanh(), args)
+
+
+@pytest.mark.parametrize("act", [nn.Tanh(), nn.Sigmoid(), nn.ReLU()])
+def test_activation_modules(act: nn.Module) -> None:
+    x = gg.tensor([[-1.5, -0.2, 0.3, 2.0]], requires_grad=True)
+    assert gg.gradcheck(act, (x,))
+    np.testing.assert_allclose(
+        act(x).data,
+        {
+            "Tanh": np.tanh,
+            "Sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+            "ReLU": lambda v: np.maximum(v, 0),
+        }[type(act).__name__](x.data),
+        rtol=1e-15,
+    )
+
+
+def test_sequential_mlp() -> None:
+    model = nn.Sequential(nn.Linear(3, 4, rng=0), nn.Tanh(), nn.Linear(4, 2, rng=1), nn.Sigmoid())
+    x = gg.tensor(np.random.default_rng(0).standard_normal((5, 3)))
+    assert gg.gradcheck(lambda *_: model(x), tuple(model.parameters()))
+
+
+@given(st.integers(2, 6), st.integers(1, 3), seeds, st.booleans())
+def test_embedding_lookup_and_gradient(vocab: int, dim: int, seed: int, pad: bool) -> None:
+    rng = np.random.default_rng(seed)
+    emb = nn.Embedding(vocab, dim, padding_idx=0 if pad else None, rng=rng)
+    idx = rng.integers(0, vocab, size=(3, 4))  # repeats: gradients must accumulate
+    np.testing.assert_array_equal(
+        emb(idx).data, emb.weight.data[idx] * ((idx != 0)[..., None] if pad else 1)
+    )
+    upstream = rng.standard_normal((3, 4, dim))
+    emb(idx).backward(upstream)
+    expected = np.zeros((vocab, dim))
+    np.add.at(expected, idx, upstream)
+    if pad:
+        expected[0] = 0.0
+    np.testing.assert_allclose(emb.weight.grad, expected, atol=1e-12)
+    assert gg.gradcheck(lambda w: emb(idx), (emb.weight,))
+
+
+def test_embedding_errors() -> None:
+    emb = nn.Embedding(5, 2)
+    with pytest.raises(IndexError, match="index 7 is out of range for 5"):
+        emb(np.array([[1, 7]]))
+    with pytest.raises(TypeError, match="integers"):
+        emb(np.array([0.5]))
+
+
+# ------------------------------------------------------------------ recurrent
+def _cell(kind: str, f_in: int, h: int, rng: np.random.Generator) -> nn.Module:
+    return {
+        "rnn": lambda: nn.RNNCell(f_in, h, rng=rng),
+        "rnn_relu": lambda: nn.RNNCell(f_in, h, "relu", rng=rng),
+        "lstm": lambda: nn.LSTMCell(f_in, h, rng=rng),
+        "gru": lambda: nn.GRUCell(f_in, h, rng=rng),
+    }[kind]()
+
+
+@pytest.mark.parametrize("kind", ["rnn", "rnn_relu", "lstm", "gru"])
+@given(sizes, sizes, sizes, seeds, st.booleans())
+def test_cells(kind: str, n: int, f_in: int, h: int, seed: int, with_state: bool) -> None:
+    rng = np.random.default_rng(seed)
+    cell = _cell(kind, f_in, h, rng)
+    x = gg.tensor(rng.standard_normal((n, f_in)), requires_grad=True)
+    h0 = gg.tensor(rng.standard_normal((n, h)) * 0.5, requires_grad=True)
+    c0 = gg.tensor(rng.standard_normal((n, h)) * 0.5, requires_grad=True)
+
+    def run(x: gg.Tensor, h0: gg.Tensor, c0: gg.Tensor, *_: Any) -> Any:
+        if kind == "lstm":
+            return cell(x, (h0, c0) if with_state else None)
+        return cell(x, h0 if with_state else None)
+
+    assert gg.gradcheck(run, params_and(cell, x, h0, c0))
+
+
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+@given(
+    sizes, st.integers(1, 4), sizes, sizes, st.integers(1, 2), seeds, st.booleans(), st.booleans()
+)
+def test_sequence_layers(
+    cls: type,
+    n: int,
+    t: int,
+    f_in: int,
+    h: int,
+    layers: int,
+    seed: int,
+    with_state: bool,
+    batch_first: bool,
+) -> None:
+    rng = np.random.default_rng(seed)
+    layer = cls(f_in, h, num_layers=layers, batch_first=batch_first, rng=rng)
+    shape = (n, t, f_in) if batch_first else (t, n, f_in)
+    x = gg.tensor(rng.standard_normal(shape), requires_grad=True)
+    h0 = gg.tensor(rng.standard_normal((layers, n, h)) * 0.5, requires_grad=True)
+    c0 = gg.tensor(rng.standard_normal((layers, n, h)) * 0.5, requires_grad=True)
+
+    def run(x: gg.Tensor, h0: gg.Tensor, c0: gg.Tensor, *_: Any) -> Any:
+        state = ((h0, c0) if cls is nn.LSTM else h0) if with_state else None
+        out, final = layer(x, state)
+        return (out, *final) if cls is nn.LSTM else (out, final)
+
+    out, final = layer(x)
+    assert out.shape == ((n, t, h) if batch_first else (t, n, h))
+    np.testing.assert_array_equal(
+        (final[0] if cls is nn.LSTM else final).data[-1],
+        (out.data[:, -1] if batch_first else out.data[-1]),
+    )
+    assert gg.gradcheck(run, params_and(layer, x, h0, c0), fast_mode=True)
+
+
+def test_recurrent_layer_gradgradcheck() -> None:
+    rng = np.random.default_rng(0)
+    for layer in (nn.RNN(2, 2, rng=rng), nn.GRU(2, 2, rng=rng), nn.LSTM(2, 2, rng=rng)):
+        x = gg.tensor(rng.standard_normal((2, 3, 2)), requires_grad=True)
+        assert gg.gradgradcheck(lambda x, layer=layer: layer(x)[0], (x,), fast_mode=True)
+
+
+def test_truncated_bptt_by_detach() -> None:
+    rng = np.random.default_rng(1)
+    lstm = nn.LSTM(2, 3, rng=rng)
+    x = rng.standard_normal((1, 8, 2))
+    _, (h, c) = lstm(x[:, :4])
+    out, _ = lstm(x[:, 4:], (h.detach(), c.detach()))
+    out.sum().backward()
+    grads_truncated = [p.grad.copy() for p in lstm.parameters()]
+    lstm.zero_grad()
+    # the same as a fresh graph over the second chunk from a constant state
+    out2, _ = lstm(x[:, 4:], (gg.tensor(h.data), gg.tensor(c.data)))
+    out2.sum().backward()
+    for a, p in zip(grads_truncated, lstm.parameters()):
+        np.testing.assert_array_equal(a, p.grad)
+
+
+def test_recurrent_shape_errors() -> None:
+    rnn = nn.RNN(3, 4)
+    with pytest.raises(gg.ShapeError, match=r"RNN: expected input \(N, T, F\), got shape \(5, 3\)"):
+        rnn(np.zeros((5, 3)))
+    with pytest.raises(
+        gg.ShapeError, match=r"RNN: expected input with last axis 3, got shape \(2, 5, 4\)"
+    ):
+        rnn(np.zeros((2, 5, 4)))
+    with pytest.raises(gg.ShapeError, match=r"initial state of shape \(1, 2, 4\), got \(2, 2, 4\)"):
+        rnn(np.zeros((2, 5, 3)), np.zeros((2, 2, 4)))
+    with pytest.raises(gg.ShapeError, match="length 0"):
+        rnn(np.zeros((2, 0, 3)))
+    with pytest.raises(gg.ShapeError, match=r"LSTMCell: expected a state of shape \(2, 4\)"):
+        nn.LSTMCell(3, 4)(np.zeros((2, 3)), (np.zeros((2, 4)), np.zeros((3, 4))))
+    with pytest.raises(ValueError, match="nonlinearity"):
+        nn.RNNCell(3, 4, nonlinearity="sigmoid")
+
+
+def test_rnn_accepts_single_layer_state_of_shape_n_h() -> None:
+    rnn = nn.RNN(2, 3, rng=0)
+    x = np.ones((4, 5, 2))
+    h0 = np.full((4, 3), 0.1)
+    a, _ = rnn(x, h0)
+    b, _ = rnn(x, h0[None])
+    np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_float32_layers_stay_float32() -> None:
+    for layer in (nn.Linear(3, 2, dtype=np.float32), nn.LSTM(3, 2, dtype=np.float32)):
+        x = np.ones((2, 4, 3), dtype=np.float32)
+        out = layer(x)
+        out = out[0] if isinstance(out, tuple) else out
+        assert out.dtype == np.float32
+        out.sum().backward()
+        assert all(p.grad.dtype == np.float32 for p in layer.parameters())

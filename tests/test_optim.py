@@ -1,0 +1,153 @@
+"""Optimizers against their update formulas, parameter groups, clipping, state round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+from graphgrad import nn, optim
+
+
+def _param(values: list[float]) -> gg.Tensor:
+    return nn.Parameter(np.array(values))
+
+
+def test_sgd_plain_momentum_nesterov_weight_decay() -> None:
+    p = _param([1.0, -2.0])
+    g1, g2 = np.array([0.5, 1.0]), np.array([-1.0, 0.25])
+    opt = optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.01)
+    expected = p.data.copy()
+    buf = None
+    for g in (g1, g2):
+        p.grad = g.copy()
+        opt.step()
+        d = g + 0.01 * expected
+        buf = d if buf is None else 0.9 * buf + d
+        expected = expected - 0.1 * buf
+        np.testing.assert_allclose(p.data, expected, rtol=1e-15)
+    q = _param([1.0])
+    nest = optim.SGD([q], lr=0.1, momentum=0.5, nesterov=True)
+    q.grad = np.array([2.0])
+    nest.step()
+    np.testing.assert_allclose(q.data, [1.0 - 0.1 * (2.0 + 0.5 * 2.0)])
+
+
+def test_parameter_groups_have_their_own_lr() -> None:
+    w, r = _param([1.0]), _param([1.0])
+    opt = optim.SGD([{"params": [w]}, {"params": [r], "lr": 0.001}], lr=0.1)
+    w.grad, r.grad = np.array([1.0]), np.array([1.0])
+    opt.step()
+    assert w.data[0] == pytest.approx(0.9) and r.data[0] == pytest.approx(0.999)
+
+
+def test_adam_rmsprop_adagrad_formulas() -> None:
+    g = np.array([0.3, -0.7])
+    p = _param([0.5, 0.5])
+    opt = optim.Adam([p], lr=0.01)
+    m = v = np.zeros(2)
+    x = p.data.copy()
+    for t in range(1, 4):
+        p.grad = g * t
+        opt.step()
+        m = 0.9 * m + 0.1 * (g * t)
+        v = 0.999 * v + 0.001 * (g * t) ** 2
+        x = x - 0.01 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        np.testing.assert_allclose(p.data, x, rtol=1e-12)
+
+    p = _param([0.5, 0.5])
+    opt = optim.RMSprop([p], lr=0.01, alpha=0.9)
+    p.grad = g.copy()
+    opt.step()
+    np.testing.assert_allclose(p.data, 0.5 - 0.01 * g / (np.sqrt(0.1 * g * g) + 1e-8))
+
+    p = _param([0.5, 0.5])
+    opt = optim.AdaGrad([p], lr=0.1)
+    for _ in range(2):
+        p.grad = g.copy()
+        opt.step()
+    np.testing.assert_allclose(
+        p.data, 0.5 - 0.1 * g / np.abs(g) - 0.1 * g / np.sqrt(2 * g * g), rtol=1e-9
+    )
+
+
+def test_step_skips_params_without_grad_and_zero_grad_clears() -> None:
+    a, b = _param([1.0]), _param([1.0])
+    opt = optim.Adam([a, b])
+    a.grad = np.array([1.0])
+    opt.step()
+    assert b.data[0] == 1.0 and a.data[0] != 1.0
+    opt.zero_grad()
+    assert a.grad is None
+
+
+def test_optimizer_argument_errors() -> None:
+    with pytest.raises(ValueError, match="empty parameter list"):
+        optim.SGD([], lr=0.1)
+    with pytest.raises(ValueError, match="does not require grad"):
+        optim.SGD([gg.tensor([1.0])], lr=0.1)
+    p = _param([1.0])
+    with pytest.raises(ValueError, match="more than one group"):
+        optim.SGD([{"params": [p]}, {"params": [p]}], lr=0.1)
+    with pytest.raises(TypeError, match="unknown hyperparameter"):
+        optim.SGD([{"params": [p], "learning_rate": 0.1}], lr=0.1)
+    with pytest.raises(ValueError, match="learning rate"):
+        optim.Adam([p], lr=-1.0)
+
+
+def test_clip_grad_norm_returns_total_norm_and_scales_jointly() -> None:
+    a, b = _param([0.0, 0.0]), _param([0.0])
+    a.grad, b.grad = np.array([3.0, 0.0]), np.array([4.0])
+    total = nn.utils.clip_grad_norm_([a, b], max_norm=1.0)
+    assert total == pytest.approx(5.0)
+    np.testing.assert_allclose(np.concatenate([a.grad, b.grad]), [0.6, 0.0, 0.8], rtol=1e-6)
+    assert nn.utils.clip_grad_norm_([a, b], max_norm=10.0) == pytest.approx(1.0, rel=1e-6)
+    np.testing.assert_allclose(a.grad, [0.6, 0.0], rtol=1e-6)  # below the limit: unchanged
+    a.grad = np.array([-7.0, 2.0])
+    assert nn.utils.clip_grad_norm_([a], 1.0, norm_type=float("inf")) == 7.0
+    a.grad = np.array([np.inf, 1.0])
+    with pytest.raises(RuntimeError, match="total gradient norm is inf"):
+        nn.utils.clip_grad_norm_([a], 1.0, error_if_nonfinite=True)
+
+
+def test_clip_grad_value() -> None:
+    a = _param([0.0, 0.0, 0.0])
+    a.grad = np.array([-3.0, 0.5, 2.0])
+    nn.utils.clip_grad_value_([a], 1.0)
+    np.testing.assert_array_equal(a.grad, [-1.0, 0.5, 1.0])
+
+
+def _train(model: nn.Module, opt: optim.Optimizer, steps: int, rng: np.random.Generator) -> None:
+    for _ in range(steps):
+        x = rng.standard_normal((4, 3, 2))
+        out, _ = model(x)
+        loss = (out * out).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
+    lambda ps: optim.Adam(ps, lr=0.01),
+    lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.5),
+    lambda ps: optim.AdaGrad(ps, lr=0.1),
+])  # fmt: skip
+def test_resume_from_saved_state_is_bit_identical(make, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    model = nn.LSTM(2, 3, rng=0)
+    opt = make(model.parameters())
+    _train(model, opt, 3, np.random.default_rng(1))
+    gg.save({"model": model.state_dict(), "optim": opt.state_dict()}, tmp_path / "ckpt.npz")
+    _train(model, opt, 4, np.random.default_rng(2))
+    reference = model.state_dict()
+
+    resumed = nn.LSTM(2, 3, rng=99)
+    opt2 = make(resumed.parameters())
+    ckpt = gg.load(tmp_path / "ckpt.npz")
+    resumed.load_state_dict(ckpt["model"])
+    opt2.load_state_dict(ckpt["optim"])
+    _train(resumed, opt2, 4, np.random.default_rng(2))
+    for k, v in resumed.state_dict().items():
+        np.testing.assert_array_equal(v, reference[k])
