@@ -30,7 +30,7 @@ import numpy as np
 from graphgrad.errors import GraphReleasedError, ShapeError
 from graphgrad.grad_mode import _mode
 from graphgrad.indexed_grad import IndexedGrad
-from graphgrad.tensor import RETAIN_GRAD, Tensor, _make
+from graphgrad.tensor import RETAIN_GRAD, Tensor, _make, hooks_registered
 
 _ndarray = np.ndarray
 
@@ -80,12 +80,12 @@ def grad(
             raise TypeError(f"gg.grad: inputs[{i}] is a {type(t).__name__}, not a Tensor")
         if not t._rg:
             raise RuntimeError(f"gg.grad: inputs[{i}] (shape {t.shape}) does not require grad")
-    capture: dict[int, Any] = {id(t): None for t in ins}
+    capture: dict[int, Any] = {id(_vertex(t)): None for t in ins}
     retain = create_graph if retain_graph is None else retain_graph
     _run(roots, seeds, retain, create_graph, capture, _needed(roots, capture))
     result: list[Tensor | None] = []
     for i, t in enumerate(ins):
-        g = capture[id(t)]
+        g = capture[id(_vertex(t))]
         if g is None:
             if not allow_unused:
                 raise RuntimeError(
@@ -147,6 +147,12 @@ def _roots_and_seeds(
     return roots, seeds
 
 
+def _vertex(t: Tensor) -> Any:
+    """A tensor's place in the graph: the node that produced it, or the leaf itself."""
+    node = t._node
+    return t if node is None else node
+
+
 def _run(
     roots: list[Tensor],
     seeds: list[Any],
@@ -156,108 +162,99 @@ def _run(
     needed: set[int] | None = None,
 ) -> None:
     """Propagate ``seeds`` from ``roots``. With ``capture`` (gg.grad), the gradients of the
-    captured tensors are stored there instead of in ``.grad``, and only ops with an input
-    in ``needed`` (on a path to a captured tensor) run."""
-    pending: dict[int, Any] = {}  # id(non-leaf) -> sum of the contributions so far
+    captured vertices are stored there instead of in ``.grad``, and only ops with an input
+    in ``needed`` (on a path to a captured vertex) run.
+
+    Gradients are keyed by vertex: ``id(node)`` for an op's output, ``id(leaf)`` for leaves.
+    """
+    pending: dict[int, Any] = {}  # id(node) -> sum of the contributions to its output so far
     owned: set[int] = set()  # pending sums that only the engine references: safe to +=
     leaves: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, gradient sum, owned]
-    heap: list[tuple[int, Tensor]] = []  # (-seq, tensor): newest node first
+    heap: list[tuple[int, Any]] = []  # (-seq, node): the newest node first
     for r, s in zip(roots, seeds):
-        _contribute(r, s, pending, owned, leaves, heap)
+        _seed(_vertex(r), s, pending, leaves, heap)
 
     push, pop = heapq.heappush, heapq.heappop
+    hooks_on = hooks_registered()  # no tensor has hooks: skip looking for them
     prev_mode = _mode.enabled
     _mode.enabled = graph_mode
     try:
         while heap:
-            t = pop(heap)[1]
-            k = id(t)
+            node = pop(heap)[1]
+            k = id(node)
             g = pending.pop(k)
-            own = k in owned
-            if own:
+            own = False
+            if owned and k in owned:
                 owned.discard(k)
-            node = t._node
-            if t._hooks is not None:
-                g = _run_hooks(t, g, graph_mode, capture is None)
+                own = True
+            if hooks_on and getattr(node, "_hooks", None) is not None:
+                g = _run_hooks(node._hooks, g, graph_mode, capture is None)
                 own = False
-            if capture is not None and k in capture:
-                capture[k] = g if (own or graph_mode) else g.copy()
             inputs = node.inputs
-            if needed is not None and not any(id(x) in needed for x in inputs or ()):
-                continue  # nothing behind this op is asked for
+            needs = node.needs_input_grad
+            if capture is not None:
+                if k in capture:
+                    capture[k] = g if (own or graph_mode) else g.copy()
+                needs = tuple(n and id(x) in needed for x, n in zip(inputs or (), needs))  # type: ignore[operator]
+                if not any(needs):
+                    continue  # nothing behind this op is asked for
             if inputs is None:
                 raise GraphReleasedError(_RELEASED)
             if graph_mode:
-                node._out = t
-                try:
-                    grads = type(node).backward(node, g)
-                finally:
-                    node._out = None
+                grads = _backward_on_tensors(node, g)
             else:
                 grads = type(node).backward(node, g)
-            if type(grads) is not tuple:
-                grads = (grads,)
-            for i, gi in enumerate(grads):
-                if gi is None:
+                if type(grads) is not tuple:
+                    grads = (grads,)
+            for inp, gi, need in zip(inputs, grads, needs):
+                if gi is None or not need:
                     continue
-                inp = inputs[i]
-                if not isinstance(inp, Tensor) or not inp._rg:
-                    continue
-                if needed is not None and id(inp) not in needed:
-                    continue
-                if graph_mode:
-                    if not isinstance(gi, Tensor):
-                        gi = _make(np.asarray(gi), None)
-                elif type(gi) is not _ndarray:
+                if type(gi) is not _ndarray and not graph_mode:
                     if type(gi) is IndexedGrad:
                         _contribute_indexed(inp, gi, pending, owned, leaves, heap)
                         continue
                     gi = np.asarray(gi.data if isinstance(gi, Tensor) else gi)
-                if gi.shape != inp.data.shape:
-                    gi = _reduce_to(gi, inp.data.shape, node, i)
                 ki = id(inp)
-                inode = inp._node
-                if inode is None:
+                if isinstance(inp, Tensor):  # a leaf
+                    if gi.shape != inp.data.shape:
+                        gi = _reduce_to(gi, inp.data.shape, node, inp)
                     entry = leaves.get(ki)
                     if entry is None:
-                        # A rule's result is ours alone unless it is the upstream grad,
-                        # a view, a saved array, or returned for two inputs.
-                        own = not graph_mode and gi is not g and gi.base is None
-                        if own:
-                            for x in node.saved:
-                                if x is gi:
-                                    own = False
-                            for j in range(i):
-                                if grads[j] is gi:
-                                    own = False
-                        leaves[ki] = [inp, gi, own]
+                        leaves[ki] = [inp, gi, not graph_mode and _exclusive(gi, g, node, grads)]
                     elif entry[2]:
                         entry[1] += gi
                     else:
                         entry[1] = _sum(entry[1], gi)
                         entry[2] = not graph_mode
                     continue
+                if gi.shape != inp._shape:
+                    gi = _reduce_to(gi, inp._shape, node, inp)
                 prev = pending.get(ki)
                 if prev is None:
                     pending[ki] = gi
-                    push(heap, (-inode.seq, inp))
+                    push(heap, (-inp._seq, inp))
                 elif ki in owned:
                     prev += gi
+                elif graph_mode:
+                    pending[ki] = prev + gi
                 else:
-                    pending[ki] = _sum(prev, gi)
-                    if not graph_mode:
-                        owned.add(ki)
+                    if gi.dtype == prev.dtype and _exclusive(gi, g, node, grads):  # no new buffer
+                        gi += prev
+                    else:
+                        gi = _sum(prev, gi)
+                    pending[ki] = gi
+                    owned.add(ki)
             if not retain:
                 node.inputs = None
-                node.saved = None
+                node.saved = ()
     finally:
         _mode.enabled = prev_mode
 
     # Leaves last: each leaf's hooks see its total gradient once, and a failure above
     # (e.g. a released graph) leaves every .grad untouched.
     for leaf, g, own in leaves.values():
-        if leaf._hooks is not None:
-            g = _run_hooks(leaf, g, graph_mode, False)
+        if hooks_on and getattr(leaf, "_hooks", None) is not None:
+            g = _run_hooks(leaf._hooks, g, graph_mode, False)
             own = False
         if capture is not None:
             k = id(leaf)
@@ -267,49 +264,92 @@ def _run(
             _accumulate_leaf(leaf, g, own, graph_mode)
 
 
+def _backward_on_tensors(node: Any, g: Tensor) -> tuple[Any, ...]:
+    """Run a rule under create_graph: its saved arrays become Tensors at their place in the
+    graph (the op's inputs or output, so second derivatives flow through them) or constants,
+    and what it returns becomes Tensors."""
+    saved = getattr(node, "saved", ())
+    node.saved = tuple(_as_graph_value(s, node) for s in saved)
+    try:
+        grads = type(node).backward(node, g)
+    finally:
+        node.saved = saved
+    if type(grads) is not tuple:
+        grads = (grads,)
+    return tuple(
+        x if x is None or isinstance(x, Tensor) else _make(np.asarray(x), None) for x in grads
+    )
+
+
+def _as_graph_value(value: Any, node: Any) -> Any:
+    # Identity by id() is sound here: a node's saved arrays and its inputs' outputs were all
+    # alive together during its forward, so equal ids mean the same array.
+    if type(value) is not _ndarray:
+        return value
+    vid = id(value)
+    if vid == node._out_id:
+        return _make(value, node)
+    for x in node.inputs:
+        if isinstance(x, Tensor):
+            if x.data is value:
+                return x
+        elif x is not None and x._out_id == vid:
+            return _make(value, x)
+    return _make(value, None)
+
+
+def _exclusive(gi: np.ndarray, g: Any, node: Any, grads: tuple[Any, ...]) -> bool:
+    """Whether a rule's result is referenced by nothing but the engine: not the upstream
+    gradient, not a view, not a saved array, not returned for two inputs."""
+    if gi is g or gi.base is not None:
+        return False
+    if any(gi is s for s in getattr(node, "saved", ())):
+        return False
+    return sum(x is gi for x in grads) == 1
+
+
 def _needed(roots: list[Tensor], targets: dict[int, Any]) -> set[int]:
-    """Ids of the tensors whose gradient gg.grad must compute: the targets and every tensor
+    """Ids of the vertices whose gradient gg.grad must compute: the targets and every vertex
     from which a target can be reached by following inputs (iterative post-order DFS)."""
     needed: set[int] = set()
     done: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots]
+    stack: list[tuple[Any, bool]] = [(_vertex(r), False) for r in roots]
     while stack:
-        t, expanded = stack.pop()
-        k = id(t)
-        node = t._node
+        v, expanded = stack.pop()
+        k = id(v)
         if expanded:
             done.add(k)
-            if k in targets or any(id(x) in needed for x in node.inputs):
+            if k in targets or any(id(x) in needed for x in v.inputs):
                 needed.add(k)
             continue
         if k in done:
             continue
-        if node is None or node.inputs is None:  # a leaf, or a released part of the graph
+        if isinstance(v, Tensor) or v.inputs is None:  # a leaf, or a released part
             done.add(k)
             if k in targets:
                 needed.add(k)
             continue
-        stack.append((t, True))
-        for x in node.inputs:
-            if isinstance(x, Tensor) and x._rg and id(x) not in done:
+        stack.append((v, True))
+        for x in v.inputs:
+            if x is not None and id(x) not in done and (not isinstance(x, Tensor) or x._rg):
                 stack.append((x, False))
     return needed
 
 
 def _contribute_indexed(
-    t: Tensor,
+    v: Any,
     ig: IndexedGrad,
     pending: dict[int, Any],
     owned: set[int],
     leaves: dict[int, list[Any]],
-    heap: list[tuple[int, Tensor]],
+    heap: list[tuple[int, Any]],
 ) -> None:
-    """Add a sparse contribution into the tensor's gradient buffer (made ours first)."""
-    k = id(t)
-    if t._node is None:
+    """Add a sparse contribution into a vertex's gradient buffer (made ours first)."""
+    k = id(v)
+    if isinstance(v, Tensor):
         entry = leaves.get(k)
         if entry is None:
-            leaves[k] = [t, ig.dense(), True]
+            leaves[k] = [v, ig.dense(), True]
             return
         if not entry[2]:
             entry[1], entry[2] = entry[1].copy(), True
@@ -319,7 +359,7 @@ def _contribute_indexed(
     if prev is None:
         pending[k] = ig.dense()
         owned.add(k)
-        heapq.heappush(heap, (-t._node.seq, t))
+        heapq.heappush(heap, (-v._seq, v))
         return
     if k not in owned:
         prev = pending[k] = prev.copy()
@@ -327,27 +367,26 @@ def _contribute_indexed(
     ig.add_to(prev)
 
 
-def _contribute(
-    t: Tensor,
+def _seed(
+    v: Any,
     g: Any,
     pending: dict[int, Any],
-    owned: set[int],
     leaves: dict[int, list[Any]],
-    heap: list[tuple[int, Tensor]],
+    heap: list[tuple[int, Any]],
 ) -> None:
     """Add a root's seed gradient (roots may repeat, or be leaves)."""
-    k = id(t)
-    if t._node is None:
+    k = id(v)
+    if isinstance(v, Tensor):
         entry = leaves.get(k)
         if entry is None:
-            leaves[k] = [t, g, False]
+            leaves[k] = [v, g, False]
         else:
             entry[1], entry[2] = _sum(entry[1], g), not isinstance(g, Tensor)
     elif k in pending:
         pending[k] = _sum(pending[k], g)
     else:
         pending[k] = g
-        heapq.heappush(heap, (-t._node.seq, t))
+        heapq.heappush(heap, (-v._seq, v))
 
 
 def _sum(a: Any, b: Any) -> Any:
@@ -370,13 +409,15 @@ def _accumulate_leaf(t: Tensor, g: Any, own: bool, graph_mode: bool) -> None:
         cur += g
 
 
-def _run_hooks(t: Tensor, g: Any, graph_mode: bool, retain: bool) -> Any:
-    """Call the tensor's hooks in registration order; ``retain_grad``'s marker stores the
-    gradient in ``.grad`` (only in ``backward``, not ``gg.grad``)."""
-    for hook in list(t._hooks.values()):  # type: ignore[union-attr]
-        if hook is RETAIN_GRAD:
-            if retain:
-                t._grad = g if t._grad is None else _sum(t._grad, g)
+def _run_hooks(hooks: dict[Any, Any], g: Any, graph_mode: bool, retain: bool) -> Any:
+    """Call a vertex's hooks in registration order; ``retain_grad``'s entry (a weak reference
+    to the tensor) stores the gradient in its ``.grad`` (in ``backward``, not ``gg.grad``)."""
+    for key, hook in list(hooks.items()):
+        if key is RETAIN_GRAD:
+            t = hook()
+            if retain and t is not None:
+                cur = getattr(t, "_grad", None)
+                t._grad = g if cur is None else _sum(cur, g)
             continue
         r = hook(g)
         if r is not None:
@@ -386,15 +427,16 @@ def _run_hooks(t: Tensor, g: Any, graph_mode: bool, retain: bool) -> Any:
                 r = np.asarray(r.data if isinstance(r, Tensor) else r)
             if r.shape != g.shape:
                 raise ShapeError(
-                    f"a hook on a tensor of shape {t.shape} returned a gradient of shape "
+                    f"a hook on a tensor of shape {g.shape} returned a gradient of shape "
                     f"{r.shape}; a hook must return None or an array of shape {g.shape}"
                 )
             g = r
     return g
 
 
-def _reduce_to(g: Any, shape: tuple[int, ...], node: Any, i: int) -> Any:
-    """Sum a broadcast gradient back to ``shape`` (the one place broadcasting is undone)."""
+def _reduce_to(g: Any, shape: tuple[int, ...], node: Any, inp: Any) -> Any:
+    """Sum a broadcast gradient back to the input's shape (the one place broadcasting is
+    undone)."""
     gshape = g.shape
     lead = len(gshape) - len(shape)
     if lead >= 0 and all(s == 1 or s == gshape[lead + j] for j, s in enumerate(shape)):
@@ -402,6 +444,7 @@ def _reduce_to(g: Any, shape: tuple[int, ...], node: Any, i: int) -> Any:
             lead + j for j, s in enumerate(shape) if s == 1 and gshape[lead + j] != 1
         )
         return g.sum(axis=axes, keepdims=True).reshape(shape)
+    i = next(j for j, x in enumerate(node.inputs) if x is inp)
     raise ShapeError(
         f"backward of {type(node).__name__} returned a gradient of shape {gshape} for its "
         f"input {i} of shape {shape}, and it cannot be summed back to that shape"

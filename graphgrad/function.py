@@ -16,8 +16,9 @@ A primitive is a subclass with two static methods side by side::
     y = Cube.apply(t)
 
 ``forward`` receives ndarrays (Tensor arguments are unwrapped; other arguments such as
-axes pass through unchanged) and returns one ndarray. ``backward`` receives the upstream
-gradient and returns one gradient per positional forward argument (a tuple, or a single
+axes pass through unchanged) and returns one ndarray. ``ctx.save_for_backward(...)`` (or
+assigning a tuple to ``ctx.saved``) keeps what the rule will need. ``backward`` receives
+the upstream gradient and returns one gradient per positional forward argument (a tuple, or a single
 value for one argument; None where no gradient is needed — ``ctx.needs_input_grad[i]``
 says which are). A returned gradient may have a broadcast shape: the engine sums it back
 to the input's shape, in one place, for every op (DESIGN rule 2).
@@ -41,7 +42,7 @@ import numpy as np
 
 from graphgrad.errors import GraphgradError, ShapeError
 from graphgrad.grad_mode import _mode
-from graphgrad.tensor import Tensor, _make
+from graphgrad.tensor import Tensor
 
 _new = object.__new__
 _ndarray = np.ndarray
@@ -50,14 +51,26 @@ _ndarray = np.ndarray
 class Function:
     """Base class of graph ops. Subclass it and define static ``forward``/``backward``.
 
-    An instance is the *context* of one application of the op, and the node of the graph:
-    ``inputs`` (the positional arguments as given: Tensors and constants), ``saved`` (what
-    forward saved), ``needs_input_grad`` (one bool per positional argument) and ``seq``
-    (creation order: a node's inputs were all created before it, so visiting nodes by
-    decreasing ``seq`` is a reverse topological order).
+    An instance is the *context* of one application of the op, and the node of the graph.
+    Public: ``saved`` (what forward saved; ``saved_tensors`` is the same), and
+    ``needs_input_grad`` (one bool per positional argument). ``inputs`` holds, per
+    positional argument, the node that produced it, the leaf Tensor itself, or None for
+    a constant — never an intermediate Tensor, so an intermediate array stays alive only
+    if some rule saved it. Engine bookkeeping: ``_seq`` (creation order: a node's inputs
+    were all created before it, so decreasing ``_seq`` is a reverse topological order),
+    ``_shape`` and ``_out_id`` (the output's shape and array identity), ``_hooks``.
     """
 
-    __slots__ = ("_out", "inputs", "needs_input_grad", "saved", "seq")
+    __slots__ = (
+        "__weakref__",
+        "_hooks",
+        "_out_id",
+        "_seq",
+        "_shape",
+        "inputs",
+        "needs_input_grad",
+        "saved",
+    )
 
     @staticmethod
     def forward(ctx: Any, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -77,23 +90,13 @@ class Function:
 
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
-        """What ``save_for_backward`` stored: ndarrays normally; under ``create_graph`` the
-        input/output Tensors they belong to (so gradients of gradients flow), constants
-        for other arrays."""
-        out = self._out
-        if out is None:
+        """What ``save_for_backward`` stored: ndarrays normally; while the rule runs under
+        ``create_graph``, Tensors at the inputs' / output's place in the graph (so gradients
+        of gradients flow) and constants for other arrays."""
+        try:
             return self.saved
-        return tuple(self._graph_value(s, out) for s in self.saved)
-
-    def _graph_value(self, value: Any, out: Tensor) -> Any:
-        if type(value) is not _ndarray:
-            return value
-        if value is out.data:
-            return out
-        for t in self.inputs:
-            if isinstance(t, Tensor) and t.data is value:
-                return t
-        return _make(value, None)
+        except AttributeError:
+            return ()
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
@@ -102,40 +105,47 @@ class Function:
         # The per-op overhead matters (an RNN step is dozens of small ops), so one- and
         # two-argument calls, nearly all of them, skip building lists.
         ctx = _new(cls)
-        ctx.saved = ()
-        ctx._out = None
         n = len(args)
         try:
             if n == 2:
                 a, b = args
                 if isinstance(a, Tensor):
                     ra = a._rg
+                    ea = a._node or a  # where a sits in the graph: its node, or the leaf
                     a = a.data
                 else:
                     ra = False
+                    ea = None
                 if isinstance(b, Tensor):
                     rb = b._rg
+                    eb = b._node or b
                     b = b.data
                 else:
                     rb = False
+                    eb = None
                 record = (ra or rb) and _mode.enabled
                 ctx.needs_input_grad = (ra, rb) if record else _NO_GRAD2
-                out = cls.forward(ctx, a, b, **kwargs)
+                out = cls.forward(ctx, a, b, **kwargs) if kwargs else cls.forward(ctx, a, b)
+                entries: tuple[Any, ...] = (ea, eb)
             elif n == 1:
-                (a,) = args
+                a = args[0]
                 if isinstance(a, Tensor):
                     record = a._rg and _mode.enabled
+                    ea = a._node or a
                     a = a.data
                 else:
                     record = False
+                    ea = None
                 ctx.needs_input_grad = _GRAD1 if record else _NO_GRAD1
-                out = cls.forward(ctx, a, **kwargs)
+                out = cls.forward(ctx, a, **kwargs) if kwargs else cls.forward(ctx, a)
+                entries = (ea,)
             else:
                 needs = tuple([isinstance(a, Tensor) and a._rg for a in args])
                 record = any(needs) and _mode.enabled
                 ctx.needs_input_grad = needs if record else (False,) * n
                 datas = [a.data if isinstance(a, Tensor) else a for a in args]
                 out = cls.forward(ctx, *datas, **kwargs)
+                entries = tuple([(a._node or a) if isinstance(a, Tensor) else None for a in args])
         except GraphgradError:
             raise
         except ValueError as exc:
@@ -146,11 +156,11 @@ class Function:
             out = _output_array(cls, ctx, out)
         t = _new(Tensor)
         t.data = out
-        t._grad = None
-        t._hooks = None
         if record:
-            ctx.inputs = args
-            ctx.seq = next(_sequence)
+            ctx.inputs = entries
+            ctx._seq = next(_sequence)
+            ctx._shape = out.shape
+            ctx._out_id = id(out)
             t._rg = True
             t._node = ctx
         else:
@@ -174,8 +184,9 @@ def _output_array(cls: type, ctx: Function, out: Any) -> np.ndarray:
     if not isinstance(out, (np.generic, int, float, bool)):
         raise TypeError(f"{cls.__name__}.forward must return one ndarray, got {type(out).__name__}")
     arr = np.asarray(out)
-    if any(s is out for s in ctx.saved):
-        ctx.saved = tuple(arr if s is out else s for s in ctx.saved)
+    saved = getattr(ctx, "saved", ())
+    if any(s is out for s in saved):
+        ctx.saved = tuple(arr if s is out else s for s in saved)
     return arr
 
 

@@ -85,7 +85,10 @@ class Tensor:
     @property
     def grad(self) -> Any:
         """Accumulated gradient (ndarray of ``self.shape``), or None. Assign None to clear."""
-        return self._grad
+        try:
+            return self._grad
+        except AttributeError:  # op outputs get the slot only when a gradient is retained
+            return None
 
     @grad.setter
     def grad(self, value: Any) -> None:
@@ -206,14 +209,13 @@ class Tensor:
         hook that the engine recognises.)"""
         if not self._rg:
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
-        if self._node is not None:
-            if self._hooks is None:
-                self._hooks = {}
-            self._hooks[RETAIN_GRAD] = RETAIN_GRAD
+        if self._node is not None:  # the graph holds nodes, not tensors: refer back weakly
+            _hook_dict(self._node)[RETAIN_GRAD] = weakref.ref(self)
 
     @property
     def retains_grad(self) -> bool:
-        return self._hooks is not None and RETAIN_GRAD in self._hooks
+        hooks = getattr(self._node, "_hooks", None)
+        return hooks is not None and RETAIN_GRAD in hooks and hooks[RETAIN_GRAD]() is self
 
     def register_hook(self, hook: Callable[[Any], Any]) -> RemovableHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed during backward.
@@ -224,10 +226,9 @@ class Tensor:
         """
         if not self._rg:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
-        if self._hooks is None:
-            self._hooks = {}
-        handle = RemovableHandle(self)
-        self._hooks[handle.id] = hook
+        owner = self if self._node is None else self._node  # where the engine looks
+        handle = RemovableHandle(owner)
+        _hook_dict(owner)[handle.id] = hook
         return handle
 
     # ------------------------------------------------------------------ operators
@@ -404,17 +405,36 @@ class RemovableHandle:
     __slots__ = ("_ref", "id")
     _next_id = 0
 
-    def __init__(self, tensor: Tensor) -> None:
-        self._ref = weakref.ref(tensor)
+    def __init__(self, owner: Any) -> None:
+        self._ref = weakref.ref(owner)
         RemovableHandle._next_id += 1
         self.id = RemovableHandle._next_id
 
     def remove(self) -> None:
         t = self._ref()
-        if t is not None and t._hooks is not None:
-            t._hooks.pop(self.id, None)
-            if not t._hooks:
-                t._hooks = None
+        hooks = None if t is None else getattr(t, "_hooks", None)
+        if hooks is not None:
+            hooks.pop(self.id, None)
+            if not hooks:
+                t._hooks = None  # type: ignore[union-attr]
+
+
+# Tensors made by ops leave the ``_hooks`` slot unset (one store fewer per op); the engine
+# only looks for hooks once any tensor has had one registered.
+_hooks_ever_registered = [False]
+
+
+def hooks_registered() -> bool:
+    return _hooks_ever_registered[0]
+
+
+def _hook_dict(owner: Any) -> dict[Any, Any]:
+    """The hook dict of a leaf tensor or of the node that produced a non-leaf tensor."""
+    _hooks_ever_registered[0] = True
+    hooks = getattr(owner, "_hooks", None)
+    if hooks is None:
+        hooks = owner._hooks = {}
+    return hooks
 
 
 def _make(data: np.ndarray, node: Function | None) -> Tensor:

@@ -120,7 +120,7 @@ def test_backward_frees_saved_arrays() -> None:
     h = x.tanh()
     node = h.grad_fn
     h.sum().backward()
-    assert node.saved is None and node.inputs is None
+    assert node.saved == () and node.inputs is None
 
 
 # ------------------------------------------------------------------ higher order
@@ -373,13 +373,30 @@ def test_graph_objects_are_freed_by_refcount_alone() -> None:
         x = leaf(np.ones(3))
         mid = (x * 2).tanh()
         y = (mid @ gg.tensor(np.ones(3))).exp()
-        mid_ref, out_ref = weakref.ref(mid), weakref.ref(y)
+        node_ref, out_ref = weakref.ref(mid.grad_fn), weakref.ref(y)
         del mid
-        assert mid_ref() is not None  # kept alive by the graph (y -> node -> inputs)
+        assert node_ref() is not None  # y's graph holds mid's node (y -> node -> inputs)
         del y
-        assert mid_ref() is None and out_ref() is None  # freed without the cyclic GC
+        assert node_ref() is None and out_ref() is None  # freed without the cyclic GC
     finally:
         gc.enable()
+
+
+def test_unsaved_intermediate_arrays_are_freed_during_forward() -> None:
+    """The graph references producer nodes, not tensors: an intermediate array that no
+    backward rule saved is freed as soon as the user drops it, before backward."""
+    x = leaf(np.ones(1000))
+    pre = x * 2 + 1  # Add saves nothing
+    pre_data = weakref.ref(pre.data)
+    out = pre.tanh()  # Tanh saves its output, not its input
+    del pre
+    assert pre_data() is None
+    kept = weakref.ref(out.data)
+    total = out.sum()
+    del out
+    assert kept() is not None  # saved by tanh's rule, needed in backward
+    total.backward()
+    np.testing.assert_allclose(x.grad, 2 * (1 - np.tanh(3.0) ** 2))
 
 
 # ------------------------------------------------------------------ sparse getitem gradients

@@ -139,11 +139,11 @@ class LSTMCell(Module):
     ) -> tuple[Tensor, Tensor]:
         H = self.hidden_size
         gates = xp if state is None else xp + state[0] @ U
-        i = gates[..., :H].sigmoid()
-        f = gates[..., H : 2 * H].sigmoid()
+        i_f = gates[..., : 2 * H].sigmoid()  # i and f are adjacent: one sigmoid for both
         g = gates[..., 2 * H : 3 * H].tanh()
         o = gates[..., 3 * H :].sigmoid()
-        c = i * g if state is None else f * state[1] + i * g
+        i = i_f[..., :H]
+        c = i * g if state is None else i_f[..., H:] * state[1] + i * g
         return o * c.tanh(), c
 
     def forward(self, x: Any, state: Any = None) -> tuple[Tensor, Tensor]:
@@ -192,32 +192,38 @@ class GRUCell(Module):
         self.bias_hh = _uniform((3 * H,), H, dtype, rng) if bias else None
 
     def input_projection(self, x: Any) -> Tensor:
+        """x W_ihᵀ + b_ih, plus b_hr and b_hz (they add to the same r, z pre-activations;
+        b_hn cannot move: it sits inside r ∘ (h W_hnᵀ + b_hn))."""
         z = ops.MatMul.apply(x, self.weight_ih.T)
-        return z if self.bias_ih is None else z + self.bias_ih
-
-    def recurrent_weight(self) -> Tensor:
-        return self.weight_hh.T
-
-    def step(self, xp: Tensor, h: Tensor | None, U: Tensor) -> Tensor:
+        if self.bias_ih is None:
+            return z
         H = self.hidden_size
-        if h is None:  # h = 0: the recurrent term is just the bias
-            hp = self.bias_hh
-            if hp is None:
-                rz = xp[..., : 2 * H].sigmoid()
-                n = xp[..., 2 * H :].tanh()
-                return n - rz[..., H:] * n
-        else:
-            hp = h @ U if self.bias_hh is None else h @ U + self.bias_hh
-        r = (xp[..., :H] + hp[..., :H]).sigmoid()
-        z = (xp[..., H : 2 * H] + hp[..., H : 2 * H]).sigmoid()
-        n = (xp[..., 2 * H :] + r * hp[..., 2 * H :]).tanh()
-        return n - z * n if h is None else n + z * (h - n)
+        folded = ops.concat([self.bias_ih[: 2 * H] + self.bias_hh[: 2 * H], self.bias_ih[2 * H :]])
+        return z + folded
+
+    def recurrent_weight(self) -> tuple[Tensor, Tensor | None]:
+        """(W_hhᵀ, b_hn): what every step needs, prepared once per sequence."""
+        b_hn = None if self.bias_hh is None else self.bias_hh[2 * self.hidden_size :]
+        return self.weight_hh.T, b_hn
+
+    def step(self, xp: Tensor, h: Tensor | None, U: tuple[Tensor, Tensor | None]) -> Tensor:
+        H = self.hidden_size
+        W_hhT, b_hn = U
+        if h is None:  # h = 0: the recurrent terms vanish but for b_hn
+            rz = xp[..., : 2 * H].sigmoid()
+            pre_n = xp[..., 2 * H :] if b_hn is None else xp[..., 2 * H :] + rz[..., :H] * b_hn
+            n = pre_n.tanh()
+            return n - rz[..., H:] * n
+        hp = h @ W_hhT
+        rz = (xp[..., : 2 * H] + hp[..., : 2 * H]).sigmoid()  # r and z with one sigmoid
+        hn = hp[..., 2 * H :] if b_hn is None else hp[..., 2 * H :] + b_hn
+        n = (xp[..., 2 * H :] + rz[..., :H] * hn).tanh()
+        return n + rz[..., H:] * (h - n)
 
     def forward(self, x: Any, h: Any = None) -> Tensor:
         _check_step(self, x, h, self.hidden_size)
-        return self.step(
-            self.input_projection(x), None if h is None else _as_tensor(h), self.weight_hh.T
-        )
+        h = None if h is None else _as_tensor(h)
+        return self.step(self.input_projection(x), h, self.recurrent_weight())
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}"

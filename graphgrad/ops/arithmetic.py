@@ -63,12 +63,12 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
-        ctx.save_for_backward(a, b)
+        ctx.saved = (a, b)
         return a * b
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> tuple[Any, Any]:
-        a, b = ctx.saved_tensors
+        a, b = ctx.saved
         need = ctx.needs_input_grad
         return (g * b if need[0] else None), (g * a if need[1] else None)
 
@@ -80,12 +80,12 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
-        ctx.save_for_backward(a, b)
+        ctx.saved = (a, b)
         return a / b
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> tuple[Any, Any]:
-        a, b = ctx.saved_tensors
+        a, b = ctx.saved
         need = ctx.needs_input_grad
         return (g / b if need[0] else None), (-g * a / (b * b) if need[1] else None)
 
@@ -102,12 +102,12 @@ class Pow(Function):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
         out = a**b
-        ctx.save_for_backward(a, b, out)
+        ctx.saved = (a, b, out)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> tuple[Any, Any]:
-        a, b, out = ctx.saved_tensors
+        a, b, out = ctx.saved
         need = ctx.needs_input_grad
         ga = g * b * a ** (b - 1) if need[0] else None
         gb = g * out * np.log(a) if need[1] else None

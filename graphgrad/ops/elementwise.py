@@ -12,6 +12,9 @@ import numpy as np
 
 from graphgrad.function import Function
 
+# Largest exponent before exp overflows (in-place operations below avoid temporaries).
+_EXP_MAX = {np.dtype(np.float64): 709.0, np.dtype(np.float32): 88.0, np.dtype(np.float16): 11.0}
+
 
 class Exp(Function):
     """y = eˣ.   ∂L/∂x = g ∘ y."""
@@ -21,12 +24,12 @@ class Exp(Function):
     @staticmethod
     def forward(ctx: Any, x: Any) -> np.ndarray:
         out = np.exp(x)
-        ctx.save_for_backward(out)
+        ctx.saved = (out,)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (y,) = ctx.saved_tensors
+        (y,) = ctx.saved
         return g * y
 
 
@@ -37,12 +40,12 @@ class Log(Function):
 
     @staticmethod
     def forward(ctx: Any, x: Any) -> np.ndarray:
-        ctx.save_for_backward(x)
+        ctx.saved = (x,)
         return np.log(x)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (x,) = ctx.saved_tensors
+        (x,) = ctx.saved
         return g / x
 
 
@@ -54,35 +57,41 @@ class Tanh(Function):
     @staticmethod
     def forward(ctx: Any, x: Any) -> np.ndarray:
         out = np.tanh(x)
-        ctx.save_for_backward(out)
+        ctx.saved = (out,)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (y,) = ctx.saved_tensors
+        (y,) = ctx.saved
         return g * (1 - y * y)
 
 
 class Sigmoid(Function):
     """y = σ(x) = 1 / (1 + e⁻ˣ).   ∂L/∂x = g ∘ y ∘ (1 − y).
 
-    Computed as 1/(1 + e^{−|x|}) or e^{−|x|}/(1 + e^{−|x|}) by sign, so no exp overflows
-    and small outputs keep full relative precision.
+    1/(1 + e⁻ˣ) is accurate for every x (1 + e⁻ˣ never cancels); only e⁻ˣ can overflow,
+    so its exponent is capped where exp stays finite (709 in float64, 88 in float32). For x
+    below that cap σ(x) is returned as σ(cap) ≈ 1e-308 (float64) instead of underflowing
+    further — an absolute difference far below the dtype's resolution of 1.
     """
 
     __slots__ = ()
 
     @staticmethod
     def forward(ctx: Any, x: Any) -> np.ndarray:
-        e = np.exp(-np.abs(x))
-        r = 1 / (1 + e)
-        out = np.where(x >= 0, r, e * r)
-        ctx.save_for_backward(out)
+        e = np.negative(x, dtype=np.result_type(x, np.float32))  # ints -> float, like np.exp
+        if type(e) is not np.ndarray:  # a 0-d input gives a NumPy scalar
+            e = np.asarray(e)
+        np.minimum(e, _EXP_MAX.get(e.dtype, 709.0), out=e)
+        np.exp(e, out=e)
+        e += 1
+        out = np.reciprocal(e, out=e)
+        ctx.saved = (out,)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (y,) = ctx.saved_tensors
+        (y,) = ctx.saved
         return g * y * (1 - y)
 
 
@@ -94,12 +103,12 @@ class ReLU(Function):
     @staticmethod
     def forward(ctx: Any, x: Any) -> np.ndarray:
         out = np.maximum(x, 0)
-        ctx.save_for_backward(out)
+        ctx.saved = (out,)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (y,) = ctx.saved_tensors
+        (y,) = ctx.saved
         return g * (y > 0)
 
 
@@ -114,12 +123,12 @@ class Softplus(Function):
     @staticmethod
     def forward(ctx: Any, x: Any) -> np.ndarray:
         out = np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
-        ctx.save_for_backward(out)
+        ctx.saved = (out,)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (y,) = ctx.saved_tensors
+        (y,) = ctx.saved
         return g * (1 - np.exp(-y))
 
 
@@ -140,10 +149,10 @@ class Clip(Function):
             inside &= x >= low
         if high is not None:
             inside &= x <= high
-        ctx.save_for_backward(inside)
+        ctx.saved = (inside,)
         return np.clip(x, low, high)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (inside,) = ctx.saved_tensors
+        (inside,) = ctx.saved
         return g * inside

@@ -23,12 +23,12 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
-        ctx.save_for_backward(a, b)
+        ctx.saved = (a, b)
         return a @ b
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> tuple[Any, Any]:
-        a, b = ctx.saved_tensors
+        a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
         if a.ndim == 2 and b.ndim == 2:
             return (g @ b.T if need_a else None), (a.T @ g if need_b else None)

@@ -23,12 +23,12 @@ class Softmax(Function):
         e = np.exp(x - x.max(axis=axis, keepdims=True))
         out = e / e.sum(axis=axis, keepdims=True)
         ctx.axis = axis
-        ctx.save_for_backward(out)
+        ctx.saved = (out,)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (y,) = ctx.saved_tensors
+        (y,) = ctx.saved
         return y * (g - (g * y).sum(axis=ctx.axis, keepdims=True))
 
 
@@ -45,10 +45,10 @@ class LogSoftmax(Function):
         shifted = x - x.max(axis=axis, keepdims=True)
         out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.axis = axis
-        ctx.save_for_backward(out)
+        ctx.saved = (out,)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (y,) = ctx.saved_tensors
+        (y,) = ctx.saved
         return g - np.exp(y) * g.sum(axis=ctx.axis, keepdims=True)
