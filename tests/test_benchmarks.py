@@ -1,0 +1,89 @@
+"""The benchmark harness: the quick run passes, its gradient agreement check is real, and
+the memory of one deep-graph step grows linearly in T."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import run  # noqa: E402
+from workloads import Workload, _xor_graphgrad, _xor_make, _xor_numpy  # noqa: E402
+
+
+def test_quick_run_passes_and_writes_results(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "| op-overhead | float64 |" in result.stdout and "threads pinned to 1" in result.stdout
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    names = {r["workload"] for r in rows}
+    assert {"op-overhead", "mlp", "rnn-batch", "lstm-batch", "gru-batch", "xor-mlp"} <= names
+    for r in rows:
+        assert (
+            r["backends"]["graphgrad"]["status"] == "ok" and r["backends"]["graphgrad"]["ratio"] > 0
+        )
+    deep = next(
+        r for r in rows if r["workload"].startswith("deep-graph") and r["dtype"] == "float64"
+    )
+    assert deep["backends"]["graphgrad"]["peak_mib"] is not None
+
+
+def _args() -> argparse.Namespace:
+    return argparse.Namespace(
+        seed=0, min_time=0.0, min_repeats=2, max_repeats=2, memory=False, quick=True, threads=1
+    )
+
+
+def test_a_backend_with_wrong_gradients_is_reported_failed_and_not_timed() -> None:
+    def wrong(problem):  # type: ignore[no-untyped-def]
+        step = _xor_graphgrad(problem)
+
+        def bad_step():  # type: ignore[no-untyped-def]
+            loss, grads = step()
+            return loss, {k: g * (1 + 1e-6) if k == "W2" else g for k, g in grads.items()}
+
+        return bad_step
+
+    w = Workload(
+        "xor-mlp", _xor_make, {"numpy": _xor_numpy, "graphgrad": _xor_graphgrad, "bad": wrong}
+    )
+    row = run.evaluate(w, "float64", _args(), {"numpy", "graphgrad", "bad"})
+    assert row["backends"]["bad"]["status"].startswith("failed: gradient W2: relative error")
+    assert "median" not in row["backends"]["bad"]
+    assert (
+        row["backends"]["graphgrad"]["status"] == "ok" and "median" in row["backends"]["graphgrad"]
+    )
+
+
+def test_a_wrong_numpy_reference_is_caught_before_anything_is_timed() -> None:
+    def broken_reference(problem):  # type: ignore[no-untyped-def]
+        step = _xor_numpy(problem)
+        return lambda: (step()[0], {k: g * 2 for k, g in step()[1].items()})
+
+    w = Workload("xor-mlp", _xor_make, {"numpy": broken_reference, "graphgrad": _xor_graphgrad})
+    row = run.evaluate(w, "float64", _args(), {"numpy", "graphgrad"})
+    assert row["error"].startswith("NumPy reference gradient of")
+
+
+def test_disagreement_measures_relative_error() -> None:
+    ref = (1.0, {"w": np.array([1.0, -2.0])})
+    assert run.disagreement(ref, (1.0, {"w": np.array([1.0, -2.0 + 1e-12])}), 1e-8) is None
+    assert "relative error" in run.disagreement(ref, (1.0, {"w": np.array([1.0, -2.1])}), 1e-8)
+    assert "loss" in run.disagreement(ref, (1.5, {"w": ref[1]["w"]}), 1e-8)
+
+
+def test_deep_graph_memory_grows_linearly_in_T() -> None:
+    small, large = run.graph_memory(1000), run.graph_memory(4000)
+    assert 3.0 <= large / small <= 5.0, (small, large)
