@@ -188,12 +188,14 @@ def _mlp_graphgrad(p: Problem) -> Step:
     names = {f"{2 * (i - 1)}.weight": f"W{i}" for i in range(1, L + 1)}
     names |= {f"{2 * (i - 1)}.bias": f"b{i}" for i in range(1, L + 1)}
     x, y = p["x"], p["y"]
+    params = [(names[k], q) for k, q in model.named_parameters()]  # looked up once
 
     def step() -> tuple[float, dict[str, np.ndarray]]:
-        model.zero_grad()
+        for _, q in params:
+            q.grad = None
         loss = F.cross_entropy(model(x), y)
         loss.backward()
-        return loss.item(), {names[k]: q.grad for k, q in model.named_parameters()}
+        return loss.item(), {k: q.grad for k, q in params}
 
     return step
 
