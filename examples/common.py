@@ -44,7 +44,8 @@ def _plain_progress(iterable: Iterable[Any], total: int | None, desc: str) -> It
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     def fmt(v: Any) -> str:
         if isinstance(v, float):
-            return f"{v:.4g}" if abs(v) < 1e-3 and v != 0 else f"{v:.3f}"
+            small_or_huge = (abs(v) < 1e-3 and v != 0) or abs(v) >= 1e5
+            return f"{v:.4g}" if small_or_huge else f"{v:.3f}"
         return str(v)
 
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]

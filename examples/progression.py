@@ -47,6 +47,8 @@ class SequenceModel(nn.Module):
     def __init__(self, kind: str, hidden: int, rng: np.random.Generator) -> None:
         super().__init__()
         self.rnn = RECURRENT[kind](1, hidden, rng=rng)
+        if kind in ("LSTM", "GRU"):  # input weights as the seed's W_in: randn / √fan_in
+            init.scaled_normal_(self.rnn.cells[0].weight_ih, rng, fan_in=1)
         self.out = nn.Linear(hidden, 1, rng=rng)
         init.scaled_normal_(self.out.weight, rng)  # the seed's W_out = randn / √H, b_out = 0
         init.zeros_(self.out.bias)

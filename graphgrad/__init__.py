@@ -9,6 +9,7 @@ traversal, not hand-written code.
 from __future__ import annotations
 
 from graphgrad import data, nn, optim
+from graphgrad.anomaly import AnomalyError, detect_anomaly
 from graphgrad.autograd import backward, grad
 from graphgrad.errors import (
     CheckpointError,
@@ -43,10 +44,10 @@ from graphgrad.tensor import Tensor, from_numpy, is_tensor, tensor
 __version__ = "0.1.0"
 
 __all__ = [
-    "CheckpointError", "Function", "GradcheckError", "GraphReleasedError", "GraphgradError",
-    "ShapeError", "StateDictError", "Tensor", "backward", "broadcast_to", "clip", "concat",
-    "data", "enable_grad", "exp", "from_numpy", "grad", "gradcheck", "gradgradcheck",
-    "is_grad_enabled", "is_tensor", "load", "log", "log_softmax", "manual_seed", "matmul",
-    "nn", "no_grad", "optim", "relu", "save", "set_grad_enabled", "sigmoid", "softmax",
-    "softplus", "stack", "tanh", "tensor",
+    "AnomalyError", "CheckpointError", "Function", "GradcheckError", "GraphReleasedError",
+    "GraphgradError", "ShapeError", "StateDictError", "Tensor", "backward", "broadcast_to",
+    "clip", "concat", "data", "detect_anomaly", "enable_grad", "exp", "from_numpy", "grad",
+    "gradcheck", "gradgradcheck", "is_grad_enabled", "is_tensor", "load", "log",
+    "log_softmax", "manual_seed", "matmul", "nn", "no_grad", "optim", "relu", "save",
+    "set_grad_enabled", "sigmoid", "softmax", "softplus", "stack", "tanh", "tensor",
 ]  # fmt: skip

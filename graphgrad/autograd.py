@@ -28,7 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from graphgrad.errors import GraphReleasedError, ShapeError
-from graphgrad.grad_mode import _mode
+from graphgrad.grad_mode import _anomaly, _mode
 from graphgrad.indexed_grad import IndexedGrad
 from graphgrad.tensor import RETAIN_GRAD, Tensor, _make, hooks_registered
 
@@ -176,6 +176,7 @@ def _run(
 
     push, pop = heapq.heappush, heapq.heappop
     hooks_on = hooks_registered()  # no tensor has hooks: skip looking for them
+    anomaly = _anomaly[0]  # gg.detect_anomaly() is active
     prev_mode = _mode.enabled
     _mode.enabled = graph_mode
     try:
@@ -206,6 +207,10 @@ def _run(
                 grads = type(node).backward(node, g)
                 if type(grads) is not tuple:
                     grads = (grads,)
+            if anomaly:
+                from graphgrad.anomaly import check_backward
+
+                check_backward(node, g, grads)
             for inp, gi, need in zip(inputs, grads, needs):
                 if gi is None or not need:
                     continue

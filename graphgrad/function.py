@@ -67,6 +67,7 @@ class Function:
         "_out_id",
         "_seq",
         "_shape",
+        "_trace",
         "inputs",
         "needs_input_grad",
         "saved",

@@ -60,3 +60,7 @@ class enable_grad(set_grad_enabled):  # noqa: N801 (PyTorch's spelling)
 
     def __init__(self) -> None:
         super().__init__(True)
+
+
+# Set while gg.detect_anomaly() is active (read once per backward pass by the engine).
+_anomaly = [False]

@@ -104,3 +104,21 @@ def test_sentiment_says_what_to_install(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert result.returncode == 2 and "none.csv" in result.stderr
+
+
+def test_gradient_flow_example(tmp_path: Path) -> None:
+    out = run("gradient_flow.py", "--quick", "--out", str(tmp_path), cwd=tmp_path).stdout
+    saved = json.loads((tmp_path / "gradient_flow.json").read_text())
+    flows = saved["flows"]
+    assert flows["RNN ρ=0.5"]["ratio_per_step_back"] < 0.5 + 1e-9
+    assert flows["RNN ρ=1.5 linear"]["ratio_per_step_back"] > 1.4
+    assert flows["LSTM forget bias 3"]["ratio_per_step_back"] > flows["LSTM"]["ratio_per_step_back"]
+    assert "NaN (diverged)" in out  # unclipped, the exploding RNN blows up ...
+    clipped = saved["clipping"]["clip_grad_norm_ ≤ 1"]["loss"]
+    assert all(v == v for v in clipped) and clipped[-1] < clipped[0]  # ... clipped, it trains
+
+
+def test_custom_layer_example(tmp_path: Path) -> None:
+    out = run("custom_layer.py", "--quick", cwd=tmp_path).stdout
+    assert "check_module(GatedLinear): passed" in out
+    assert "FAILED, as it should" in out and "parameter 'gate.bias'" in out

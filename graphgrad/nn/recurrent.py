@@ -41,6 +41,13 @@ def _uniform(
     return Parameter(rng.uniform(-k, k, shape), dtype=dtype)
 
 
+_ACTIVATIONS: dict[str, Any] = {
+    "tanh": ops.Tanh.apply,
+    "relu": ops.ReLU.apply,
+    "linear": lambda z: z,
+}
+
+
 class RNNCell(Module):
     """The Elman RNN block of seed 000, eqs. (1)–(2):
 
@@ -48,7 +55,8 @@ class RNNCell(Module):
 
     x (N, input_size), h (N, hidden_size). Parameters in the seed's layout: W
     (input_size, hidden_size), V (hidden_size, hidden_size), b (hidden_size,). f = tanh
-    (default) or relu. Init as in seeds 000/002: W = randn/√input_size,
+    (default), relu, or linear (f(z) = z, for seed 003's analysis of vanishing and
+    exploding gradients without saturation). Init as in seeds 000/002: W = randn/√input_size,
     V = randn/√hidden_size, b = 0.
     """
 
@@ -62,9 +70,9 @@ class RNNCell(Module):
         rng: Rng = None,
     ) -> None:
         super().__init__()
-        if nonlinearity not in ("tanh", "relu"):
+        if nonlinearity not in _ACTIVATIONS:
             raise ValueError(
-                f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}"
+                f"RNNCell: nonlinearity must be one of {sorted(_ACTIVATIONS)}, got {nonlinearity!r}"
             )
         rng = get_rng(rng)
         self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
@@ -75,7 +83,7 @@ class RNNCell(Module):
             Parameter(np.zeros((hidden_size, hidden_size)), dtype=dtype), rng
         )
         self.b = Parameter(np.zeros(hidden_size), dtype=dtype) if bias else None
-        self._act = ops.Tanh.apply if nonlinearity == "tanh" else ops.ReLU.apply
+        self._act = _ACTIVATIONS[nonlinearity]
 
     def input_projection(self, x: Any) -> Tensor:
         """Φ W + b, for one step (N, F) or all steps at once (T, N, F)."""
@@ -286,6 +294,13 @@ class _Recurrent(Module):
         The state (initial and final) is (num_layers, N, H) — a pair of those for LSTM; for
         ``num_layers=1`` an (N, H) initial state is accepted too. None means zeros.
         """
+        outputs, finals, _ = self.unroll(x, state)
+        return outputs, self._final_state(finals)
+
+    def unroll(self, x: Any, state: Any = None) -> tuple[Tensor, list[Any], list[list[Tensor]]]:
+        """The forward pass, also returning every step's hidden state: (outputs, final state
+        per layer, steps) with ``steps[layer][t]`` the (N, H) tensor h_t — what
+        ``graphgrad.diagnostics.gradient_flow`` differentiates with respect to."""
         x = _as_tensor(x)
         if x.ndim != 3:
             layout = "(N, T, F)" if self.batch_first else "(T, N, F)"
@@ -296,7 +311,7 @@ class _Recurrent(Module):
         if T == 0:
             raise ShapeError(f"{type(self).__name__}: got a sequence of length 0")
         initial = self._initial_states(state, N)
-        finals = []
+        finals, steps = [], []
         for layer, cell in enumerate(self.cells):
             xp = cell.input_projection(seq)  # (T, N, G): every step's input term at once
             U = cell.recurrent_weight()
@@ -307,8 +322,9 @@ class _Recurrent(Module):
                 outs.append(self._output(s))
             seq = ops.stack(outs, axis=0)
             finals.append(s)
+            steps.append(outs)
         outputs = seq.transpose(1, 0, 2) if self.batch_first else seq
-        return outputs, self._final_state(finals)
+        return outputs, finals, steps
 
     # Plain RNN / GRU: the state is h. LSTM overrides these for (h, c).
     def _output(self, s: Any) -> Tensor:

@@ -1,0 +1,188 @@
+"""Pictures of the recorded graph: Graphviz DOT text, rendered to SVG/PNG by ``dot``.
+
+Vertices are the ops (boxes: the op's name and output shape) and the leaf tensors
+(ellipses: name, shape and dtype; parameters filled, constants dashed); the tensor you
+pass is drawn as the output. Edges follow the data from inputs to the ops that use them.
+An unrolled RNN repeats one step's sub-graph T times: ``collapse=True`` merges ops with
+the same name and output shape into one box labelled ×count (one time step, with edge
+multiplicities), and ``max_nodes`` caps the drawing, with a note of how much was left out.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from graphgrad.nn.module import Module, Parameter
+from graphgrad.tensor import Tensor
+
+_INSTALL = (
+    "Graphviz's `dot` program is not installed. Install it (Debian/Ubuntu: apt-get install "
+    "graphviz; macOS: brew install graphviz; conda: conda install graphviz), or save the "
+    "text of graphgrad.viz.to_dot(...) to a .dot file and render it elsewhere."
+)
+
+
+def _walk(root: Tensor, max_nodes: int | None) -> tuple[list[Any], list[tuple[Any, Any]], int]:
+    """Vertices (nodes and leaves) reachable from ``root`` breadth-first, edges
+    (input vertex, consumer node), and how many vertices were left out by ``max_nodes``."""
+    start = root._node if root._node is not None else root
+    order, seen, edges = [start], {id(start)}, []
+    i = 0
+    while i < len(order):
+        v = order[i]
+        i += 1
+        if isinstance(v, Tensor) or v.inputs is None:
+            continue
+        for x in v.inputs:
+            if x is None:
+                continue
+            edges.append((x, v))
+            if id(x) not in seen:
+                seen.add(id(x))
+                order.append(x)
+    cut = 0
+    if max_nodes is not None and len(order) > max_nodes:
+        kept = {id(v) for v in order[:max_nodes]}
+        cut = len(order) - max_nodes
+        order = order[:max_nodes]
+        edges = [(a, b) for a, b in edges if id(a) in kept and id(b) in kept]
+    return order, edges, cut
+
+
+def _names(params: Module | Mapping[str, Tensor] | None) -> dict[int, str]:
+    if params is None:
+        return {}
+    items = params.named_parameters() if isinstance(params, Module) else params.items()
+    return {id(t): name for name, t in items}
+
+
+def _esc(s: str) -> str:
+    return s.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _label(v: Any, names: dict[int, str], show_shapes: bool, show_grads: bool) -> tuple[str, str]:
+    """(label, DOT attributes) of a vertex."""
+    if isinstance(v, Tensor):
+        name = names.get(
+            id(v),
+            "parameter"
+            if isinstance(v, Parameter)
+            else ("input" if v.requires_grad else "constant"),
+        )
+        lines = [name]
+        if show_shapes:
+            lines.append(f"{v.shape} {v.dtype}")
+        if show_grads and v.grad is not None:
+            lines.append(f"‖grad‖ = {float(np.linalg.norm(np.asarray(v.grad))):.3g}")
+        if isinstance(v, Parameter) or id(v) in names:
+            style = 'shape=ellipse, style=filled, fillcolor="#cfe2ff"'
+        elif v.requires_grad:
+            style = 'shape=ellipse, style=filled, fillcolor="#e7f5e7"'
+        else:
+            style = "shape=ellipse, style=dashed"
+        return "\\n".join(_esc(x) for x in lines), style
+    lines = [type(v).__name__]
+    if show_shapes:
+        lines.append(str(v._shape))
+    return "\\n".join(_esc(x) for x in lines), "shape=box"
+
+
+def to_dot(
+    tensor: Tensor,
+    show_shapes: bool = True,
+    show_grads: bool = False,
+    params: Module | Mapping[str, Tensor] | None = None,
+    collapse: bool = False,
+    max_nodes: int | None = None,
+) -> str:
+    """The graph recorded behind ``tensor`` as Graphviz DOT text.
+
+    Args:
+        tensor: usually a loss; its graph must not have been released by backward
+            (call before backward, or backward with retain_graph=True).
+        show_shapes: label ops with their output shape and tensors with shape and dtype.
+        show_grads: add ‖grad‖ to leaves that have a gradient.
+        params: a Module or ``{name: tensor}`` whose tensors are labelled by name.
+        collapse: merge ops with the same name and output shape (e.g. the T copies of one
+            RNN step) into one box "×count"; edges carry their multiplicity.
+        max_nodes: draw at most this many vertices (nearest to the output first) and add a
+            note saying how many were left out.
+    """
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"to_dot expects a Tensor, got {type(tensor).__name__}")
+    if tensor._node is not None and tensor._node.inputs is None:
+        raise RuntimeError(
+            "this tensor's graph was released by backward(); call to_dot before backward, "
+            "or pass retain_graph=True to backward"
+        )
+    order, edges, cut = _walk(tensor, max_nodes)
+    names = _names(params)
+    lines = ["digraph graphgrad {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
+    if collapse:
+        key = {id(v): _collapse_key(v) for v in order}
+        groups = Counter(key[id(v)] for v in order)
+        first: dict[Any, Any] = {}
+        for v in order:
+            first.setdefault(key[id(v)], v)
+        ids = {k: f"v{i}" for i, k in enumerate(first)}
+        for k, v in first.items():
+            label, style = _label(v, names, show_shapes, show_grads)
+            if groups[k] > 1:
+                label += f"\\n×{groups[k]}"
+            lines.append(f'  {ids[k]} [label="{label}", {style}];')
+        for (a, b), n in Counter((key[id(a)], key[id(b)]) for a, b in edges).items():
+            extra = f' [label="×{n}"]' if n > 1 else ""
+            lines.append(f"  {ids[a]} -> {ids[b]}{extra};")
+    else:
+        ids = {id(v): f"v{i}" for i, v in enumerate(order)}
+        for v in order:
+            label, style = _label(v, names, show_shapes, show_grads)
+            lines.append(f'  {ids[id(v)]} [label="{label}", {style}];')
+        for a, b in edges:
+            lines.append(f"  {ids[id(a)]} -> {ids[id(b)]};")
+    out_label = "output\\n" + (_esc(f"{tensor.shape} {tensor.dtype}") if show_shapes else "")
+    lines.append(f'  output [label="{out_label}", shape=ellipse, style=bold];')
+    root = tensor._node if tensor._node is not None else tensor
+    root_id = (ids[_collapse_key(root)] if collapse else ids[id(root)]) if order else None
+    if root_id is not None and root is not tensor:
+        lines.append(f"  {root_id} -> output;")
+    if cut:
+        lines.append(
+            f'  cut [label="… {cut} more vertices not shown (max_nodes={max_nodes})", shape=note];'
+        )
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _collapse_key(v: Any) -> Any:
+    if isinstance(v, Tensor):
+        return ("tensor", id(v))  # leaves are never merged: each parameter is drawn once
+    return (type(v).__name__, v._shape)
+
+
+def render(tensor: Tensor, path: str | Path, **kwargs: Any) -> Path:
+    """Write the graph to ``path`` (SVG, PNG or PDF, by its suffix) using Graphviz's ``dot``.
+    Keyword arguments go to ``to_dot``. Raises RuntimeError saying how to install Graphviz
+    when ``dot`` is missing."""
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower() or "svg"
+    if fmt not in {"svg", "png", "pdf"}:
+        raise ValueError(f"render: unsupported format {fmt!r} (use .svg, .png or .pdf)")
+    exe = shutil.which("dot")
+    if exe is None:
+        raise RuntimeError(_INSTALL)
+    result = subprocess.run(
+        [exe, f"-T{fmt}", "-o", str(path)],
+        input=to_dot(tensor, **kwargs),
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"dot failed: {result.stderr.strip()}")
+    return path
