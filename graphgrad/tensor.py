@@ -177,6 +177,7 @@ class Tensor:
         return self.data.item()
 
     def tolist(self) -> Any:
+        """The data as nested Python lists."""
         return self.data.tolist()
 
     # ------------------------------------------------------------------ autograd
@@ -316,6 +317,7 @@ class Tensor:
         return _ops.Transpose.apply(self, tuple(axes) if axes else None)
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        """Exchange two axes (a transpose); the gradient is transposed back."""
         perm = list(range(self.data.ndim))
         perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
         return _ops.Transpose.apply(self, tuple(perm))
@@ -327,15 +329,19 @@ class Tensor:
         return _ops.Reshape.apply(self, shape)
 
     def flatten(self) -> Tensor:
+        """Reshape to 1-D."""
         return _ops.Reshape.apply(self, (-1,))
 
     def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
+        """Remove size-1 axes (all, or the given ones), as a reshape."""
         return _ops.Reshape.apply(self, np.squeeze(self.data, axis).shape)
 
     def unsqueeze(self, axis: int) -> Tensor:
+        """Insert a size-1 axis at ``axis``, as a reshape."""
         return _ops.Reshape.apply(self, np.expand_dims(self.data, axis).shape)
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        """Broadcast to ``shape``; the gradient is summed back over the broadcast axes."""
         return _ops.BroadcastTo.apply(self, tuple(shape))
 
     def astype(self, dtype: Any) -> Tensor:
@@ -344,9 +350,11 @@ class Tensor:
 
     # ------------------------------------------------------------------ reductions
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Σ over ``axis`` (all axes if None); the gradient is broadcast back."""
         return _ops.Sum.apply(self, axis, keepdims)
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis``; the gradient is g / n broadcast back."""
         return _ops.Mean.apply(self, axis, keepdims)
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
@@ -359,15 +367,19 @@ class Tensor:
 
     # ------------------------------------------------------------------ elementwise
     def exp(self) -> Tensor:
+        """eˣ; ∂L/∂x = g ∘ eˣ."""
         return _ops.Exp.apply(self)
 
     def log(self) -> Tensor:
+        """ln x; ∂L/∂x = g / x."""
         return _ops.Log.apply(self)
 
     def tanh(self) -> Tensor:
+        """tanh x; ∂L/∂x = g ∘ (1 − tanh² x)."""
         return _ops.Tanh.apply(self)
 
     def sigmoid(self) -> Tensor:
+        """σ(x) = 1/(1 + e⁻ˣ); ∂L/∂x = g ∘ σ(1 − σ)."""
         return _ops.Sigmoid.apply(self)
 
     def relu(self) -> Tensor:
@@ -387,12 +399,15 @@ class Tensor:
         return _ops.ReLU.apply(self) + _ops.ReLU.apply(-self)
 
     def sqrt(self) -> Tensor:
+        """√x, as x ** 0.5."""
         return _ops.Pow.apply(self, 0.5)
 
     def softmax(self, axis: int = -1) -> Tensor:
+        """Stable softmax along ``axis``."""
         return _ops.Softmax.apply(self, axis)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
+        """Stable log-softmax along ``axis``."""
         return _ops.LogSoftmax.apply(self, axis)
 
 
@@ -481,6 +496,7 @@ def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:
 
 
 def is_tensor(x: Any) -> bool:
+    """True for graphgrad Tensors (and Parameters)."""
     return isinstance(x, Tensor)
 
 

@@ -28,7 +28,15 @@ def run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     "script",
-    ["xor_train.py", "xor_predict.py", "progression.py", "sentiment.py", "bptt_equations.py"],
+    [
+        "xor_train.py",
+        "xor_predict.py",
+        "progression.py",
+        "sentiment.py",
+        "bptt_equations.py",
+        "gradient_flow.py",
+        "custom_layer.py",
+    ],
 )
 def test_help(script: str, tmp_path: Path) -> None:
     assert "usage:" in run(script, "--help", cwd=tmp_path).stdout

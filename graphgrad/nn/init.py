@@ -50,14 +50,17 @@ def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, rng: Rng = None) -> 
 
 
 def constant_(t: Tensor, value: float) -> Tensor:
+    """Fill with ``value``."""
     return _fill(t, np.full(t.shape, value))
 
 
 def zeros_(t: Tensor) -> Tensor:
+    """Fill with 0."""
     return constant_(t, 0.0)
 
 
 def ones_(t: Tensor) -> Tensor:
+    """Fill with 1."""
     return constant_(t, 1.0)
 
 

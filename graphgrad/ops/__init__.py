@@ -71,40 +71,50 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
 
 
 def matmul(a: Any, b: Any) -> Tensor:
+    """A @ B with NumPy matmul semantics; ∂L/∂A = G Bᵀ, ∂L/∂B = Aᵀ G."""
     return MatMul.apply(a, b)
 
 
 def exp(x: Any) -> Tensor:
+    """eˣ elementwise; ∂L/∂x = g ∘ eˣ."""
     return Exp.apply(x)
 
 
 def log(x: Any) -> Tensor:
+    """ln x elementwise; ∂L/∂x = g / x."""
     return Log.apply(x)
 
 
 def tanh(x: Any) -> Tensor:
+    """tanh x elementwise; ∂L/∂x = g ∘ (1 − tanh² x)."""
     return Tanh.apply(x)
 
 
 def sigmoid(x: Any) -> Tensor:
+    """σ(x) = 1/(1 + e⁻ˣ) elementwise; ∂L/∂x = g ∘ σ(1 − σ)."""
     return Sigmoid.apply(x)
 
 
 def relu(x: Any) -> Tensor:
+    """max(x, 0) elementwise; ∂L/∂x = g ∘ [x > 0] (relu'(0) = 0)."""
     return ReLU.apply(x)
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
+    """e^{x_i} / Σ_j e^{x_j} along ``axis``, computed stably; ∂L/∂x = y ∘ (g − Σ g y)."""
     return Softmax.apply(x, axis)
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """x_i − log Σ_j e^{x_j} along ``axis``, computed stably; ∂L/∂x = g − softmax(x) Σ g."""
     return LogSoftmax.apply(x, axis)
 
 
 def softplus(x: Any) -> Tensor:
+    """log(1 + eˣ) elementwise, without overflow; ∂L/∂x = g ∘ σ(x)."""
     return Softplus.apply(x)
 
 
 def clip(x: Any, low: float | None = None, high: float | None = None) -> Tensor:
+    """min(max(x, low), high); the gradient passes where low ≤ x ≤ high."""
     return Clip.apply(x, low, high)
