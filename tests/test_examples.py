@@ -70,13 +70,13 @@ def test_xor_predict_refuses_a_foreign_file(tmp_path: Path) -> None:
 def test_progression_table_has_every_model_and_length(tmp_path: Path) -> None:
     out = run("progression.py", "--quick", "--out", str(tmp_path), cwd=tmp_path).stdout
     header = next(line for line in out.splitlines() if line.startswith("| model"))
-    assert all(f"L = {n}" in header for n in (8, 16, 32))
+    assert all(f"L = {n}, final" in header for n in (8, 16, 32))
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
-    for model in ("RNN", "DNN", "RNN+clip", "LSTM", "GRU"):
-        cells = [c.strip() for c in rows[model].split("|")[2:5]]
+    for model in ("RNN", "DNN", "RNN+clip", "RNN (Adam)", "LSTM (Adam)", "GRU (Adam)"):
+        cells = [c.strip() for c in rows[model].split("|")[2:8]]
         assert all(0.0 <= float(c) <= 1.0 for c in cells), rows[model]
     results = json.loads((tmp_path / "progression.json").read_text())["results"]
-    assert len(results) == 15 and all(r["curve"] for r in results)
+    assert len(results) == 18 and all(r["curve"] for r in results)
 
 
 def test_bptt_equations_differences_below_1e_10(tmp_path: Path) -> None:
