@@ -80,6 +80,8 @@ class Optimizer:
                     continue
                 if isinstance(g, Tensor):
                     g = g.data
+                if group.get("weight_decay"):  # L2 penalty: every optimizer adds wd · p to g
+                    g = g + group["weight_decay"] * p.data
                 self._update(p, g, self.state.setdefault(id(p), {}), group)
 
     def _update(
@@ -170,9 +172,7 @@ class SGD(Optimizer):
     def _update(
         self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
     ) -> None:
-        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
-        if wd:
-            g = g + wd * p.data
+        lr, mu = group["lr"], group["momentum"]
         if mu:
             buf = state.get("momentum_buffer")
             if buf is None:
@@ -205,8 +205,6 @@ class Adam(Optimizer):
         self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
     ) -> None:
         b1, b2 = group["betas"]
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * p.data
         if not state:
             state["step"] = 0
             state["exp_avg"] = np.zeros_like(p.data)
@@ -243,8 +241,6 @@ class RMSprop(Optimizer):
     def _update(
         self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
     ) -> None:
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * p.data
         if not state:
             state["square_avg"] = np.zeros_like(p.data)
         v = state["square_avg"]
@@ -283,8 +279,6 @@ class AdaGrad(Optimizer):
     def _update(
         self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
     ) -> None:
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * p.data
         if not state:
             state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
         s = state["sum"]

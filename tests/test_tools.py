@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_function import Cube, WrongCube
 
 import graphgrad as gg
 from graphgrad import diagnostics, nn, testing, viz
@@ -194,25 +195,6 @@ def test_gradient_flow_on_gated_and_stacked_layers() -> None:
 
 
 # ------------------------------------------------------------------ check_module
-class Cube(gg.Function):
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(x)
-        return x**3
-
-    @staticmethod
-    def backward(ctx: Any, g: Any) -> Any:
-        (x,) = ctx.saved_tensors
-        return 3 * x**2 * g
-
-
-class WrongCube(Cube):
-    @staticmethod
-    def backward(ctx: Any, g: Any) -> Any:
-        (x,) = ctx.saved_tensors
-        return 2 * x**2 * g
-
-
 class CubeLayer(nn.Module):
     def __init__(self, d: int, rng: np.random.Generator, op: type = Cube) -> None:
         super().__init__()

@@ -196,7 +196,20 @@ class Module:
         )
 
 
-class Sequential(Module):
+class _Container(Module):
+    """Indexing, length and iteration over the registered child modules, in order."""
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self._modules.values())[i]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+
+class Sequential(_Container):
     """Apply modules in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``."""
 
     def __init__(self, *modules: Module) -> None:
@@ -211,17 +224,8 @@ class Sequential(Module):
             x = m(x)
         return x
 
-    def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-
-class ModuleList(Module):
+class ModuleList(_Container):
     """A list of modules whose parameters are registered (names ``"0"``, ``"1"``, ...)."""
 
     def __init__(self, modules: Iterable[Module] = ()) -> None:
@@ -234,12 +238,3 @@ class ModuleList(Module):
             raise TypeError(f"ModuleList holds Modules, got {type(module).__name__}")
         setattr(self, str(len(self._modules)), module)
         return self
-
-    def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())

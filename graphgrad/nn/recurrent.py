@@ -105,17 +105,12 @@ class RNNCell(Module):
         return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"
 
 
-class LSTMCell(Module):
-    """LSTM cell with PyTorch's equations and parameter shapes (gates in order i, f, g, o):
+class _GatedCell(Module):
+    """Shared construction of LSTMCell and GRUCell: PyTorch's parameter shapes, weight_ih
+    (gates·H, input_size), weight_hh (gates·H, H), bias_ih, bias_hh (gates·H,), all
+    initialised U(−1/√H, 1/√H)."""
 
-        [i, f, g, o] = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh        (N, 4H)
-        i, f, o = σ(·),  g = tanh(·)
-        c' = f ∘ c + i ∘ g,        h' = o ∘ tanh(c')
-
-    weight_ih (4H, input_size), weight_hh (4H, H), bias_ih, bias_hh (4H,); init
-    U(−1/√H, 1/√H). The cell path c → c' has only ∘ and +, so a gradient that the
-    forget gate keeps does not vanish (seed 001). State: (h, c), each (N, H).
-    """
+    gates: int
 
     def __init__(
         self,
@@ -128,11 +123,29 @@ class LSTMCell(Module):
         super().__init__()
         rng = get_rng(rng)
         self.input_size, self.hidden_size = input_size, hidden_size
-        H = hidden_size
-        self.weight_ih = _uniform((4 * H, input_size), H, dtype, rng)
-        self.weight_hh = _uniform((4 * H, H), H, dtype, rng)
-        self.bias_ih = _uniform((4 * H,), H, dtype, rng) if bias else None
-        self.bias_hh = _uniform((4 * H,), H, dtype, rng) if bias else None
+        G = self.gates * hidden_size
+        self.weight_ih = _uniform((G, input_size), hidden_size, dtype, rng)
+        self.weight_hh = _uniform((G, hidden_size), hidden_size, dtype, rng)
+        self.bias_ih = _uniform((G,), hidden_size, dtype, rng) if bias else None
+        self.bias_hh = _uniform((G,), hidden_size, dtype, rng) if bias else None
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}"
+
+
+class LSTMCell(_GatedCell):
+    """LSTM cell with PyTorch's equations and parameter shapes (gates in order i, f, g, o):
+
+        [i, f, g, o] = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh        (N, 4H)
+        i, f, o = σ(·),  g = tanh(·)
+        c' = f ∘ c + i ∘ g,        h' = o ∘ tanh(c')
+
+    weight_ih (4H, input_size), weight_hh (4H, H), bias_ih, bias_hh (4H,); init
+    U(−1/√H, 1/√H). The cell path c → c' has only ∘ and +, so a gradient that the
+    forget gate keeps does not vanish (seed 001). State: (h, c), each (N, H).
+    """
+
+    gates = 4
 
     def input_projection(self, x: Any) -> Tensor:
         """x W_ihᵀ + (b_ih + b_hh): both biases add to the same pre-activation."""
@@ -165,11 +178,8 @@ class LSTMCell(Module):
             _check_step(self, x, None, self.hidden_size)
         return self.step(self.input_projection(x), state, self.weight_hh.T)
 
-    def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}"
 
-
-class GRUCell(Module):
+class GRUCell(_GatedCell):
     """GRU cell with PyTorch's equations and parameter shapes (gates in order r, z, n):
 
         r = σ(x W_irᵀ + b_ir + h W_hrᵀ + b_hr)
@@ -182,22 +192,7 @@ class GRUCell(Module):
     same model with z ↔ 1 − z.)
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        dtype: Any = np.float64,
-        rng: Rng = None,
-    ) -> None:
-        super().__init__()
-        rng = get_rng(rng)
-        self.input_size, self.hidden_size = input_size, hidden_size
-        H = hidden_size
-        self.weight_ih = _uniform((3 * H, input_size), H, dtype, rng)
-        self.weight_hh = _uniform((3 * H, H), H, dtype, rng)
-        self.bias_ih = _uniform((3 * H,), H, dtype, rng) if bias else None
-        self.bias_hh = _uniform((3 * H,), H, dtype, rng) if bias else None
+    gates = 3
 
     def input_projection(self, x: Any) -> Tensor:
         """x W_ihᵀ + b_ih, plus b_hr and b_hz (they add to the same r, z pre-activations;
@@ -232,9 +227,6 @@ class GRUCell(Module):
         _check_step(self, x, h, self.hidden_size)
         h = None if h is None else _as_tensor(h)
         return self.step(self.input_projection(x), h, self.recurrent_weight())
-
-    def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}"
 
 
 def _check_step(cell: Module, x: Any, h: Any, hidden: int) -> None:
