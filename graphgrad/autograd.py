@@ -1,13 +1,14 @@
 """The backward engine: reverse traversal of the recorded graph.
 
-Algorithm (DESIGN rules 3, 4, 6): every recorded node carries a sequence number from its
+Algorithm (DESIGN rules 3, 4, 6): the graph's vertices are op nodes (each stands for the
+tensor it produced) and leaf tensors. Every node carries a sequence number from its
 creation, and a node's inputs were all created before it. So visiting nodes in
 *decreasing* sequence order is a reverse topological order, and no discovery pass or
-dependency counting is needed: a max-heap holds the tensors that have received a gradient
-contribution; when one is popped, every consumer that can contribute to it has a larger
-sequence number and has already run. Contributions from several consumers are summed
-(fan-out in the forward pass is a sum in the backward pass; weights shared across time
-steps get Σ_t — that is BPTT). The popped tensor's hooks run, then its op's backward rule
+dependency counting is needed: a max-heap holds the nodes whose output has received a
+gradient contribution; when one is popped, every consumer that can contribute to it has a
+larger sequence number and has already run. Contributions from several consumers are
+summed (fan-out in the forward pass is a sum in the backward pass; weights shared across
+time steps get Σ_t — that is BPTT). The popped node's hooks run, then its backward rule
 sends one contribution to each input that requires grad. Leaves are accumulated into
 ``.grad`` at the end, so each leaf's hooks see its total gradient once.
 
