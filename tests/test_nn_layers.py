@@ -83,12 +83,13 @@ def _cell(kind: str, f_in: int, h: int, rng: np.random.Generator) -> nn.Module:
     return {
         "rnn": lambda: nn.RNNCell(f_in, h, rng=rng),
         "rnn_relu": lambda: nn.RNNCell(f_in, h, "relu", rng=rng),
+        "rnn_linear": lambda: nn.RNNCell(f_in, h, "linear", rng=rng),
         "lstm": lambda: nn.LSTMCell(f_in, h, rng=rng),
         "gru": lambda: nn.GRUCell(f_in, h, rng=rng),
     }[kind]()
 
 
-@pytest.mark.parametrize("kind", ["rnn", "rnn_relu", "lstm", "gru"])
+@pytest.mark.parametrize("kind", ["rnn", "rnn_relu", "rnn_linear", "lstm", "gru"])
 @given(sizes, sizes, sizes, seeds, st.booleans())
 def test_cells(kind: str, n: int, f_in: int, h: int, seed: int, with_state: bool) -> None:
     rng = np.random.default_rng(seed)
