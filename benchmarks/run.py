@@ -47,7 +47,6 @@ if __name__ == "__main__":
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import resource  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -214,6 +213,8 @@ def _peak_rss_kib() -> int:
                     return int(line.split()[1])
     except OSError:
         pass
+    import resource  # Unix only; reached off Linux
+
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
 
 
