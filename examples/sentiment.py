@@ -188,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "\n"
         + markdown_table(
-            ["model", "validation accuracy", "best over epochs", "training time (s)", "parameters"], rows
+            ["model", "validation accuracy", "best over epochs", "training time (s)", "parameters"],
+            rows,
         )
     )
     path = write_results(

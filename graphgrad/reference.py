@@ -32,9 +32,10 @@ def elman_forward(
     """
     N, T, _ = X.shape
     H = W.shape[1]
-    out = np.zeros((N, T, H))
-    Z = np.zeros((N, T, H))
-    prev = np.zeros((N, H)) if h0 is None else h0
+    dt = np.result_type(X, W)  # float32 in, float32 throughout
+    out = np.zeros((N, T, H), dtype=dt)
+    Z = np.zeros((N, T, H), dtype=dt)
+    prev = np.zeros((N, H), dtype=dt) if h0 is None else h0
     for t in range(T):
         Z[:, t] = X[:, t] @ W + prev @ V + b
         out[:, t] = np.tanh(Z[:, t]) if f == "tanh" else np.maximum(Z[:, t], 0.0)
@@ -64,16 +65,19 @@ def elman_backward(
     (N, T, F)) and dh0.
     """
     N, T, _ = X.shape
-    dW, dV, db = np.zeros_like(W), np.zeros_like(V), np.zeros(W.shape[1])
+    dt = np.result_type(X, W)
+    dW, dV, db = np.zeros_like(W), np.zeros_like(V), np.zeros(W.shape[1], dtype=dt)
     dX = np.zeros_like(X)
-    delta_next = np.zeros((N, W.shape[1]))  # Δ_{T+1} = 0
+    delta_next = np.zeros((N, W.shape[1]), dtype=dt)  # Δ_{T+1} = 0
     for t in reversed(range(T)):
         fprime = 1.0 - out[:, t] ** 2 if f == "tanh" else (Z[:, t] > 0).astype(float)
         delta = (dL_dout[:, t] + delta_next @ V.T) * fprime  # (3)
         dX[:, t] = delta @ W.T  # (4)
-        db += np.ones(N) @ delta  # (8)
+        db += np.ones(N, dtype=dt) @ delta  # (8)
         dW += X[:, t].T @ delta  # (9)
-        prev = out[:, t - 1] if t > 0 else (np.zeros((N, W.shape[1])) if h0 is None else h0)
+        prev = (
+            out[:, t - 1] if t > 0 else (np.zeros((N, W.shape[1]), dtype=dt) if h0 is None else h0)
+        )
         dV += prev.T @ delta  # (10)
         delta_next = delta
     return {"W": dW, "V": dV, "b": db, "X": dX, "h0": delta_next @ V.T}
@@ -99,9 +103,10 @@ def seed002_rnn(
     """
     T = len(x)
     H = W.shape[0]
-    u = np.zeros((H, T))
-    z = np.zeros((H, T + 1))  # z[:, 0] = 0: the initial state
-    out = np.zeros(T)
+    dt = np.result_type(x, W)
+    u = np.zeros((H, T), dtype=dt)
+    z = np.zeros((H, T + 1), dtype=dt)  # z[:, 0] = 0: the initial state
+    out = np.zeros(T, dtype=dt)
     for t in range(T):
         u[:, t] = x[t] * W_in[0] + z[:, t] @ W + b
         z[:, t + 1] = np.tanh(u[:, t])
@@ -110,7 +115,7 @@ def seed002_rnn(
     grads = {
         k: np.zeros_like(v) for k, v in dict(W_in=W_in, W=W, b=b, W_out=W_out, b_out=b_out).items()
     }
-    delta = np.zeros(H)  # delta[:, T] = 0
+    delta = np.zeros(H, dtype=dt)  # delta[:, T] = 0
     for t in reversed(range(T)):
         delta_out = (out[t] - y[t]) * (1 - out[t]) * out[t]
         delta_out_2 = delta_out * W_out[:, 0]
@@ -132,7 +137,8 @@ def lstm_forward(
     Returns (h (N, T, H), cache for ``lstm_backward``)."""
     N, T, _ = x.shape
     H = W_hh.shape[1]
-    h, c = np.zeros((N, H)), np.zeros((N, H))
+    dt = np.result_type(x, W_ih)
+    h, c = np.zeros((N, H), dtype=dt), np.zeros((N, H), dtype=dt)
     hs, cache = [], []
     for t in range(T):
         a = x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh
@@ -156,9 +162,10 @@ def lstm_backward(dout: Array, cache: dict[str, Any]) -> dict[str, Array]:
     x, W_ih, W_hh = cache["x"], cache["W_ih"], cache["W_hh"]
     N, T, _ = x.shape
     H = W_hh.shape[1]
-    dW_ih, dW_hh, db = np.zeros_like(W_ih), np.zeros_like(W_hh), np.zeros(4 * H)
+    dt = np.result_type(x, W_ih)
+    dW_ih, dW_hh, db = np.zeros_like(W_ih), np.zeros_like(W_hh), np.zeros(4 * H, dtype=dt)
     dx = np.zeros_like(x)
-    dh_next, dc_next = np.zeros((N, H)), np.zeros((N, H))
+    dh_next, dc_next = np.zeros((N, H), dtype=dt), np.zeros((N, H), dtype=dt)
     for t in reversed(range(T)):
         h_prev, c_prev, i, f, g, o, tc = cache["steps"][t]
         dh = dout[:, t] + dh_next
@@ -188,7 +195,7 @@ def gru_forward(
     h' = (1 − z) ∘ n + z ∘ h. W_ih (3H, F), W_hh (3H, H). Returns (h (N, T, H), cache)."""
     N, T, _ = x.shape
     H = W_hh.shape[1]
-    h = np.zeros((N, H))
+    h = np.zeros((N, H), dtype=np.result_type(x, W_ih))
     hs, cache = [], []
     for t in range(T):
         gi = x[:, t] @ W_ih.T + b_ih
@@ -208,9 +215,10 @@ def gru_backward(dout: Array, cache: dict[str, Any]) -> dict[str, Array]:
     N, T, _ = x.shape
     H = W_hh.shape[1]
     dW_ih, dW_hh = np.zeros_like(W_ih), np.zeros_like(W_hh)
-    db_ih, db_hh = np.zeros(3 * H), np.zeros(3 * H)
+    dt = np.result_type(x, W_ih)
+    db_ih, db_hh = np.zeros(3 * H, dtype=dt), np.zeros(3 * H, dtype=dt)
     dx = np.zeros_like(x)
-    dh_next = np.zeros((N, H))
+    dh_next = np.zeros((N, H), dtype=dt)
     for t in reversed(range(T)):
         h_prev, r, z, n, hn = cache["steps"][t]
         dh = dout[:, t] + dh_next
