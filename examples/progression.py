@@ -167,7 +167,7 @@ def table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         for n in args.lengths:
             cells += [by_len[n]["early_accuracy"], by_len[n]["final_accuracy"]]
         iters = next(iter(by_len.values()))["iterations"]
-        rows.append([*cells, f"{iters:,}", round(sum(r["seconds"] for r in by_len.values()), 1)])
+        rows.append([*cells, f"{iters:,}", f"{sum(r['seconds'] for r in by_len.values()):.1f}"])
     return markdown_table(headers, rows)
 
 

@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             r["model"].upper(),
             r["val_accuracy"],
             r["best_val_accuracy"],
-            round(r["seconds"], 1),
+            f"{r['seconds']:.1f}",
             r["parameters"],
         ]
         for r in results
