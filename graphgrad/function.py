@@ -112,14 +112,16 @@ class Function:
                 a, b = args
                 if isinstance(a, Tensor):
                     ra = a._rg
-                    ea = a._node or a  # where a sits in the graph: its node, or the leaf
+                    ea = (
+                        a if a._node is None else a._node
+                    )  # its place in the graph: node, or the leaf
                     a = a.data
                 else:
                     ra = False
                     ea = None
                 if isinstance(b, Tensor):
                     rb = b._rg
-                    eb = b._node or b
+                    eb = b if b._node is None else b._node
                     b = b.data
                 else:
                     rb = False
@@ -132,7 +134,7 @@ class Function:
                 a = args[0]
                 if isinstance(a, Tensor):
                     record = a._rg and _mode.enabled
-                    ea = a._node or a
+                    ea = a if a._node is None else a._node
                     a = a.data
                 else:
                     record = False
@@ -146,7 +148,12 @@ class Function:
                 ctx.needs_input_grad = needs if record else (False,) * n
                 datas = [a.data if isinstance(a, Tensor) else a for a in args]
                 out = cls.forward(ctx, *datas, **kwargs)
-                entries = tuple([(a._node or a) if isinstance(a, Tensor) else None for a in args])
+                entries = tuple(
+                    [
+                        (a if a._node is None else a._node) if isinstance(a, Tensor) else None
+                        for a in args
+                    ]
+                )
         except GraphgradError:
             raise
         except ValueError as exc:

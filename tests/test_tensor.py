@@ -112,3 +112,12 @@ def test_requires_grad_and_leaf_flags() -> None:
     y = x * 2
     assert not y.is_leaf and y.grad_fn is not None
     assert y.detach().is_leaf
+
+
+def test_abs_values_gradient_and_its_convention_at_zero() -> None:
+    x = gg.tensor([-2.0, -0.5, 0.0, 0.75], requires_grad=True)
+    y = x.abs()
+    np.testing.assert_array_equal(y.data, np.abs(x.data))
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [-1.0, -1.0, 0.0, 1.0])  # |x|'(0) = 0, from relu'(0) = 0
+    assert gg.gradcheck(lambda t: t.abs(), (gg.tensor([-1.5, 0.3, 2.0], requires_grad=True),))
