@@ -65,16 +65,39 @@ def _function_table() -> dict[Any, Callable[..., Tensor]]:
         np.amax: _reduction("max"),
         np.min: _reduction("min"),
         np.amin: _reduction("min"),
-        np.reshape: lambda a, shape=None, **kw: _t(a).reshape(kw.get("newshape", shape)),
+        np.reshape: _reshape,
         np.transpose: lambda a, axes=None: _t(a).transpose(axes),
         np.swapaxes: lambda a, axis1, axis2: _t(a).swapaxes(axis1, axis2),
         np.squeeze: lambda a, axis=None: _t(a).squeeze(axis),
         np.expand_dims: lambda a, axis: _t(a).unsqueeze(axis),
         np.broadcast_to: lambda array, shape, subok=False: ops.broadcast_to(array, shape),
-        np.concatenate: lambda arrays, axis=0, **kw: ops.concat(arrays, axis=axis),
-        np.stack: lambda arrays, axis=0, **kw: ops.stack(arrays, axis=axis),
+        np.concatenate: lambda arrays, axis=0, **kw: ops.concat(
+            arrays, axis=_only_axis("concatenate", axis, kw)
+        ),
+        np.stack: lambda arrays, axis=0, **kw: ops.stack(
+            arrays, axis=_only_axis("stack", axis, kw)
+        ),
         np.matmul: ops.matmul,
     }
+
+
+def _only_axis(name: str, axis: Any, kwargs: dict[str, Any]) -> Any:
+    """Refuse keywords the graphgrad op cannot honour (out=, dtype=, ...) rather than
+    silently ignoring them."""
+    unused = {
+        k: v
+        for k, v in kwargs.items()
+        if v is not None and not (k == "casting" and v == "same_kind")
+    }
+    if unused:
+        raise TypeError(f"np.{name} on Tensors supports axis= only, got {sorted(unused)}")
+    return axis
+
+
+def _reshape(a: Any, shape: Any = None, order: str = "C", **kw: Any) -> Tensor:
+    if order != "C":
+        raise TypeError("np.reshape on a Tensor supports order='C' only")
+    return _t(a).reshape(kw.pop("newshape", shape) if shape is None else shape)
 
 
 def _needs_grad(args: Any) -> bool:

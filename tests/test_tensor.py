@@ -121,3 +121,20 @@ def test_abs_values_gradient_and_its_convention_at_zero() -> None:
     y.sum().backward()
     np.testing.assert_array_equal(x.grad, [-1.0, -1.0, 0.0, 1.0])  # |x|'(0) = 0, from relu'(0) = 0
     assert gg.gradcheck(lambda t: t.abs(), (gg.tensor([-1.5, 0.3, 2.0], requires_grad=True),))
+
+
+def test_numpy_keywords_graphgrad_cannot_honour_are_refused() -> None:
+    t = gg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    with pytest.raises(TypeError, match="order='C'"):
+        np.reshape(t, (3, 2), order="F")
+    with pytest.raises(TypeError, match=r"axis= only.*'out'"):
+        np.concatenate([t, t], out=np.empty((4, 3)))
+    assert np.reshape(t, (3, 2)).shape == (3, 2) and np.stack([t, t], axis=1).shape == (2, 2, 3)
+
+
+def test_cast_gradient_is_cast_back() -> None:
+    x = gg.tensor([0.5, -1.5], requires_grad=True)
+    assert gg.gradcheck(lambda t: (t.astype(np.float64) * 3.0).sum(), (x,))
+    y = gg.tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    (y.astype(np.float64) * 2.0).sum().backward()
+    assert y.grad.dtype == np.float32 and np.array_equal(y.grad, [2.0, 2.0])
