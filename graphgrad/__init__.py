@@ -8,6 +8,8 @@ traversal, not hand-written code.
 
 from __future__ import annotations
 
+# tensor first: it imports the ops and function modules once Tensor is defined.
+from graphgrad import tensor as _tensor  # noqa: F401  (isort: skip)
 from graphgrad import data, nn, optim
 from graphgrad.anomaly import AnomalyError, detect_anomaly
 from graphgrad.autograd import backward, grad

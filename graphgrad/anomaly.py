@@ -17,12 +17,10 @@ from typing import Any
 import numpy as np
 
 from graphgrad.errors import GraphgradError
-from graphgrad.function import Function
 from graphgrad.grad_mode import _anomaly
 from graphgrad.tensor import Tensor
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-_plain_apply = Function.__dict__["apply"]
 
 
 class AnomalyError(GraphgradError, FloatingPointError):
@@ -60,9 +58,8 @@ def where(node: Any) -> str:
     return getattr(node, "_trace", None) or "<created outside detect_anomaly>"
 
 
-@classmethod  # type: ignore[misc]
-def _checked_apply(cls: type, *args: Any, **kwargs: Any) -> Tensor:
-    out = _plain_apply.__func__(cls, *args, **kwargs)
+def check_forward(cls: type, args: tuple[Any, ...], out: Tensor) -> None:
+    """Record where the op was created; raise if it made NaN/inf from finite inputs."""
     site = _user_frame()
     if out._node is not None:
         out._node._trace = site
@@ -76,7 +73,6 @@ def _checked_apply(cls: type, *args: Any, **kwargs: Any) -> Tensor:
             f"{cls.__name__} produced {kind} in its forward pass from finite inputs of shapes "
             f"{_shapes(args)}; the op was called at {site}"
         )
-    return out
 
 
 def check_backward(node: Any, g: Any, grads: tuple[Any, ...]) -> None:
@@ -107,7 +103,6 @@ class detect_anomaly:  # noqa: N801 (PyTorch's spelling)
 
     def __enter__(self) -> detect_anomaly:
         if detect_anomaly._depth == 0:
-            Function.apply = _checked_apply  # type: ignore[method-assign]
             _anomaly[0] = True
         detect_anomaly._depth += 1
         return self
@@ -115,5 +110,4 @@ class detect_anomaly:  # noqa: N801 (PyTorch's spelling)
     def __exit__(self, *exc: object) -> None:
         detect_anomaly._depth -= 1
         if detect_anomaly._depth == 0:
-            Function.apply = _plain_apply  # type: ignore[method-assign]
             _anomaly[0] = False

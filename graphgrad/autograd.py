@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from graphgrad.errors import GraphReleasedError, ShapeError
-from graphgrad.grad_mode import _anomaly, _mode
+from graphgrad.grad_mode import _anomaly, _mode, _set_enabled
 from graphgrad.indexed_grad import IndexedGrad
 from graphgrad.tensor import RETAIN_GRAD, Tensor, _make, hooks_registered
 
@@ -179,7 +179,7 @@ def _run(
     hooks_on = hooks_registered()  # no tensor has hooks: skip looking for them
     anomaly = _anomaly[0]  # gg.detect_anomaly() is active
     prev_mode = _mode.enabled
-    _mode.enabled = graph_mode
+    _set_enabled(graph_mode)
     try:
         while heap:
             node = pop(heap)[1]
@@ -254,7 +254,7 @@ def _run(
                 node.inputs = None
                 node.saved = ()
     finally:
-        _mode.enabled = prev_mode
+        _set_enabled(prev_mode)
 
     # Leaves last: each leaf's hooks see its total gradient once, and a failure above
     # (e.g. a released graph) leaves every .grad untouched.

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad.errors import GraphgradError, ShapeError
-from graphgrad.grad_mode import _mode
+from graphgrad.grad_mode import _all_enabled, _anomaly, _mode
 from graphgrad.tensor import Tensor
 
 _new = object.__new__
@@ -103,78 +103,13 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run ``forward`` on the arguments' arrays and record the op when any Tensor
         argument requires grad (and recording is on). Returns a Tensor."""
-        # The per-op overhead matters (an RNN step is dozens of small ops), so one- and
-        # two-argument calls, nearly all of them, skip building lists.
-        ctx = _new(cls)
-        n = len(args)
-        try:
+        if not kwargs:
+            n = len(args)
             if n == 2:
-                a, b = args
-                if isinstance(a, Tensor):
-                    ra = a._rg
-                    ea = (
-                        a if a._node is None else a._node
-                    )  # its place in the graph: node, or the leaf
-                    a = a.data
-                else:
-                    ra = False
-                    ea = None
-                if isinstance(b, Tensor):
-                    rb = b._rg
-                    eb = b if b._node is None else b._node
-                    b = b.data
-                else:
-                    rb = False
-                    eb = None
-                record = (ra or rb) and _mode.enabled
-                ctx.needs_input_grad = (ra, rb) if record else _NO_GRAD2
-                out = cls.forward(ctx, a, b, **kwargs) if kwargs else cls.forward(ctx, a, b)
-                entries: tuple[Any, ...] = (ea, eb)
-            elif n == 1:
-                a = args[0]
-                if isinstance(a, Tensor):
-                    record = a._rg and _mode.enabled
-                    ea = a if a._node is None else a._node
-                    a = a.data
-                else:
-                    record = False
-                    ea = None
-                ctx.needs_input_grad = _GRAD1 if record else _NO_GRAD1
-                out = cls.forward(ctx, a, **kwargs) if kwargs else cls.forward(ctx, a)
-                entries = (ea,)
-            else:
-                needs = tuple([isinstance(a, Tensor) and a._rg for a in args])
-                record = any(needs) and _mode.enabled
-                ctx.needs_input_grad = needs if record else (False,) * n
-                datas = [a.data if isinstance(a, Tensor) else a for a in args]
-                out = cls.forward(ctx, *datas, **kwargs)
-                entries = tuple(
-                    [
-                        (a if a._node is None else a._node) if isinstance(a, Tensor) else None
-                        for a in args
-                    ]
-                )
-        except GraphgradError:
-            raise
-        except ValueError as exc:
-            raise ShapeError(_describe(cls, args, exc)) from exc
-        except IndexError as exc:
-            raise IndexError(_describe(cls, args, exc)) from exc
-        if type(out) is not _ndarray:
-            out = _output_array(cls, ctx, out)
-        t = _new(Tensor)
-        t.data = out
-        if record:
-            ctx.inputs = entries
-            ctx._seq = next(_sequence)
-            ctx._shape = out.shape
-            ctx._out_id = id(out)
-            t._rg = True
-            t._node = ctx
-        else:
-            t._rg = False
-            t._node = None
-        return t
+                return _apply2(cls, args[0], args[1])
+            if n == 1:
+                return _apply1(cls, args[0])
+        return _apply_n(cls, args, kwargs)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
@@ -184,6 +119,140 @@ _sequence = itertools.count()
 _GRAD1 = (True,)
 _NO_GRAD1 = (False,)
 _NO_GRAD2 = (False, False)
+
+# The per-op overhead matters (an RNN step is dozens of small ops), so the one- and
+# two-argument cases, nearly all calls, have their own paths that build no lists; Tensor's
+# operators call them directly.
+
+
+def _apply1(cls: type[Function], a: Any) -> Tensor:
+    """``cls.apply(a)``."""
+    ctx = _new(cls)
+    if isinstance(a, Tensor):
+        record = a._rg and (_all_enabled[0] or _mode.enabled)
+        entries = (a if a._node is None else a._node,)  # its place in the graph
+        x = a.data
+    else:
+        record = False
+        x = a
+    ctx.needs_input_grad = _GRAD1 if record else _NO_GRAD1
+    try:
+        out = cls.forward(ctx, x)
+    except GraphgradError:
+        raise
+    except (ValueError, IndexError) as exc:
+        raise _shape_error(cls, (a,), exc) from exc
+    if type(out) is not _ndarray:
+        out = _output_array(cls, ctx, out)
+    t = _new(Tensor)
+    t.data = out
+    if record:
+        ctx.inputs = entries
+        ctx._seq = next(_sequence)
+        ctx._shape = out.shape
+        ctx._out_id = id(out)
+        t._rg = True
+        t._node = ctx
+    else:
+        t._rg = False
+        t._node = None
+    if _anomaly[0]:
+        _check_forward(cls, (a,), t)
+    return t
+
+
+def _apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
+    """``cls.apply(a, b)``."""
+    ctx = _new(cls)
+    if isinstance(a, Tensor):
+        ra = a._rg
+        ea = a if a._node is None else a._node
+        x = a.data
+    else:
+        ra = False
+        ea = None
+        x = a
+    if isinstance(b, Tensor):
+        rb = b._rg
+        eb = b if b._node is None else b._node
+        y = b.data
+    else:
+        rb = False
+        eb = None
+        y = b
+    record = (ra or rb) and (_all_enabled[0] or _mode.enabled)
+    ctx.needs_input_grad = (ra, rb) if record else _NO_GRAD2
+    try:
+        out = cls.forward(ctx, x, y)
+    except GraphgradError:
+        raise
+    except (ValueError, IndexError) as exc:
+        raise _shape_error(cls, (a, b), exc) from exc
+    if type(out) is not _ndarray:
+        out = _output_array(cls, ctx, out)
+    t = _new(Tensor)
+    t.data = out
+    if record:
+        ctx.inputs = (ea, eb)
+        ctx._seq = next(_sequence)
+        ctx._shape = out.shape
+        ctx._out_id = id(out)
+        t._rg = True
+        t._node = ctx
+    else:
+        t._rg = False
+        t._node = None
+    if _anomaly[0]:
+        _check_forward(cls, (a, b), t)
+    return t
+
+
+def _apply_n(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor:
+    """``cls.apply(*args, **kwargs)``: any arity, keyword arguments."""
+    ctx = _new(cls)
+    n = len(args)
+    needs = tuple([isinstance(a, Tensor) and a._rg for a in args])
+    record = any(needs) and (_all_enabled[0] or _mode.enabled)
+    ctx.needs_input_grad = needs if record else (False,) * n
+    datas = [a.data if isinstance(a, Tensor) else a for a in args]
+    try:
+        out = cls.forward(ctx, *datas, **kwargs)
+    except GraphgradError:
+        raise
+    except (ValueError, IndexError) as exc:
+        raise _shape_error(cls, args, exc) from exc
+    if type(out) is not _ndarray:
+        out = _output_array(cls, ctx, out)
+    t = _new(Tensor)
+    t.data = out
+    if record:
+        ctx.inputs = tuple(
+            [(a if a._node is None else a._node) if isinstance(a, Tensor) else None for a in args]
+        )
+        ctx._seq = next(_sequence)
+        ctx._shape = out.shape
+        ctx._out_id = id(out)
+        t._rg = True
+        t._node = ctx
+    else:
+        t._rg = False
+        t._node = None
+    if _anomaly[0]:
+        _check_forward(cls, args, t)
+    return t
+
+
+def _shape_error(cls: type, args: tuple[Any, ...], exc: Exception) -> Exception:
+    """A forward's ValueError becomes a ShapeError (IndexError stays one) naming the op and
+    the operands' shapes."""
+    kind = ShapeError if isinstance(exc, ValueError) else IndexError
+    return kind(_describe(cls, args, exc))
+
+
+def _check_forward(cls: type, args: tuple[Any, ...], out: Tensor) -> None:
+    from graphgrad.anomaly import check_forward
+
+    check_forward(cls, args, out)
 
 
 def _output_array(cls: type, ctx: Function, out: Any) -> np.ndarray:

@@ -19,6 +19,25 @@ class _GradMode(threading.local):
 
 _mode = _GradMode()
 
+# Reading a thread-local costs about as much as the rest of an op's bookkeeping, so ops
+# first read ``_all_enabled[0]``: True while no thread has recording off (the usual case).
+# Only then do they need their own thread's flag. Every write goes through
+# ``_set_enabled``, which keeps the two consistent.
+_all_enabled = [True]
+_threads_off: set[int] = set()
+_lock = threading.Lock()
+
+
+def _set_enabled(flag: bool) -> None:
+    _mode.enabled = flag
+    ident = threading.get_ident()
+    with _lock:
+        if flag:
+            _threads_off.discard(ident)
+        else:
+            _threads_off.add(ident)
+        _all_enabled[0] = not _threads_off
+
 
 def is_grad_enabled() -> bool:
     """True when new operations are recorded in the graph."""
@@ -34,10 +53,10 @@ class set_grad_enabled:  # noqa: N801 (PyTorch's spelling)
 
     def __enter__(self) -> None:
         self._prev.append(_mode.enabled)
-        _mode.enabled = self._new
+        _set_enabled(self._new)
 
     def __exit__(self, *exc: object) -> None:
-        _mode.enabled = self._prev.pop()
+        _set_enabled(self._prev.pop())
 
     def __call__(self, fn: F) -> F:
         @functools.wraps(fn)

@@ -234,49 +234,49 @@ class Tensor:
 
     # ------------------------------------------------------------------ operators
     def __add__(self, other: ArrayLike) -> Tensor:
-        return _ops.Add.apply(self, other)
+        return _apply2(_ops.Add, self, other)
 
     def __radd__(self, other: ArrayLike) -> Tensor:
-        return _ops.Add.apply(other, self)
+        return _apply2(_ops.Add, other, self)
 
     def __sub__(self, other: ArrayLike) -> Tensor:
-        return _ops.Sub.apply(self, other)
+        return _apply2(_ops.Sub, self, other)
 
     def __rsub__(self, other: ArrayLike) -> Tensor:
-        return _ops.Sub.apply(other, self)
+        return _apply2(_ops.Sub, other, self)
 
     def __mul__(self, other: ArrayLike) -> Tensor:
-        return _ops.Mul.apply(self, other)
+        return _apply2(_ops.Mul, self, other)
 
     def __rmul__(self, other: ArrayLike) -> Tensor:
-        return _ops.Mul.apply(other, self)
+        return _apply2(_ops.Mul, other, self)
 
     def __truediv__(self, other: ArrayLike) -> Tensor:
-        return _ops.Div.apply(self, other)
+        return _apply2(_ops.Div, self, other)
 
     def __rtruediv__(self, other: ArrayLike) -> Tensor:
-        return _ops.Div.apply(other, self)
+        return _apply2(_ops.Div, other, self)
 
     def __pow__(self, other: ArrayLike) -> Tensor:
-        return _ops.Pow.apply(self, other)
+        return _apply2(_ops.Pow, self, other)
 
     def __rpow__(self, other: ArrayLike) -> Tensor:
-        return _ops.Pow.apply(other, self)
+        return _apply2(_ops.Pow, other, self)
 
     def __matmul__(self, other: ArrayLike) -> Tensor:
-        return _ops.MatMul.apply(self, other)
+        return _apply2(_ops.MatMul, self, other)
 
     def __rmatmul__(self, other: ArrayLike) -> Tensor:
-        return _ops.MatMul.apply(other, self)
+        return _apply2(_ops.MatMul, other, self)
 
     def __neg__(self) -> Tensor:
-        return _ops.Neg.apply(self)
+        return _apply1(_ops.Neg, self)
 
     def __pos__(self) -> Tensor:
         return self
 
     def __getitem__(self, index: Any) -> Tensor:
-        return _ops.GetItem.apply(self, _index_data(index))
+        return _apply2(_ops.GetItem, self, _index_data(index))
 
     def __setitem__(self, index: Any, value: Any) -> None:
         raise TypeError(
@@ -308,45 +308,45 @@ class Tensor:
     @property
     def T(self) -> Tensor:
         """Reversed axes (the matrix transpose for 2-D)."""
-        return _ops.Transpose.apply(self, None)
+        return _apply2(_ops.Transpose, self, None)
 
     def transpose(self, *axes: Any) -> Tensor:
         """Permute axes like ``ndarray.transpose``; no argument reverses them."""
         if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
             axes = axes[0]
-        return _ops.Transpose.apply(self, tuple(axes) if axes else None)
+        return _apply2(_ops.Transpose, self, tuple(axes) if axes else None)
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         """Exchange two axes (a transpose); the gradient is transposed back."""
         perm = list(range(self.data.ndim))
         perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
-        return _ops.Transpose.apply(self, tuple(perm))
+        return _apply2(_ops.Transpose, self, tuple(perm))
 
     def reshape(self, *shape: Any) -> Tensor:
         """Same data, new shape (one entry may be -1)."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return _ops.Reshape.apply(self, shape)
+        return _apply2(_ops.Reshape, self, shape)
 
     def flatten(self) -> Tensor:
         """Reshape to 1-D."""
-        return _ops.Reshape.apply(self, (-1,))
+        return _apply2(_ops.Reshape, self, (-1,))
 
     def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
         """Remove size-1 axes (all, or the given ones), as a reshape."""
-        return _ops.Reshape.apply(self, np.squeeze(self.data, axis).shape)
+        return _apply2(_ops.Reshape, self, np.squeeze(self.data, axis).shape)
 
     def unsqueeze(self, axis: int) -> Tensor:
         """Insert a size-1 axis at ``axis``, as a reshape."""
-        return _ops.Reshape.apply(self, np.expand_dims(self.data, axis).shape)
+        return _apply2(_ops.Reshape, self, np.expand_dims(self.data, axis).shape)
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         """Broadcast to ``shape``; the gradient is summed back over the broadcast axes."""
-        return _ops.BroadcastTo.apply(self, tuple(shape))
+        return _apply2(_ops.BroadcastTo, self, tuple(shape))
 
     def astype(self, dtype: Any) -> Tensor:
         """Cast to ``dtype``; the gradient is cast back to this tensor's dtype."""
-        return _ops.Cast.apply(self, np.dtype(dtype))
+        return _apply2(_ops.Cast, self, np.dtype(dtype))
 
     # ------------------------------------------------------------------ reductions
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
@@ -368,27 +368,27 @@ class Tensor:
     # ------------------------------------------------------------------ elementwise
     def exp(self) -> Tensor:
         """eˣ; ∂L/∂x = g ∘ eˣ."""
-        return _ops.Exp.apply(self)
+        return _apply1(_ops.Exp, self)
 
     def log(self) -> Tensor:
         """ln x; ∂L/∂x = g / x."""
-        return _ops.Log.apply(self)
+        return _apply1(_ops.Log, self)
 
     def tanh(self) -> Tensor:
         """tanh x; ∂L/∂x = g ∘ (1 − tanh² x)."""
-        return _ops.Tanh.apply(self)
+        return _apply1(_ops.Tanh, self)
 
     def sigmoid(self) -> Tensor:
         """σ(x) = 1/(1 + e⁻ˣ); ∂L/∂x = g ∘ σ(1 − σ)."""
-        return _ops.Sigmoid.apply(self)
+        return _apply1(_ops.Sigmoid, self)
 
     def relu(self) -> Tensor:
         """max(x, 0), with relu'(0) = 0."""
-        return _ops.ReLU.apply(self)
+        return _apply1(_ops.ReLU, self)
 
     def softplus(self) -> Tensor:
         """log(1 + eˣ), computed stably."""
-        return _ops.Softplus.apply(self)
+        return _apply1(_ops.Softplus, self)
 
     def clip(self, low: float | None = None, high: float | None = None) -> Tensor:
         """Clamp to [low, high]; the gradient passes where low ≤ x ≤ high."""
@@ -396,19 +396,19 @@ class Tensor:
 
     def abs(self) -> Tensor:
         """|x| = relu(x) + relu(−x); its derivative at 0 is 0 (from relu'(0) = 0)."""
-        return _ops.ReLU.apply(self) + _ops.ReLU.apply(-self)
+        return _apply1(_ops.ReLU, self) + _apply1(_ops.ReLU, -self)
 
     def sqrt(self) -> Tensor:
         """√x, as x ** 0.5."""
-        return _ops.Pow.apply(self, 0.5)
+        return _apply2(_ops.Pow, self, 0.5)
 
     def softmax(self, axis: int = -1) -> Tensor:
         """Stable softmax along ``axis``."""
-        return _ops.Softmax.apply(self, axis)
+        return _apply2(_ops.Softmax, self, axis)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """Stable log-softmax along ``axis``."""
-        return _ops.LogSoftmax.apply(self, axis)
+        return _apply2(_ops.LogSoftmax, self, axis)
 
 
 RETAIN_GRAD = "retain_grad"  # key and marker of retain_grad() in a tensor's hook dict
@@ -503,3 +503,4 @@ def is_tensor(x: Any) -> bool:
 # Imported last: these modules need the Tensor class defined above.
 from graphgrad import _interop, autograd  # noqa: E402
 from graphgrad import ops as _ops  # noqa: E402
+from graphgrad.function import _apply1, _apply2  # noqa: E402

@@ -221,6 +221,41 @@ def test_no_grad_as_decorator_restores_on_error() -> None:
     assert gg.is_grad_enabled()
 
 
+def test_grad_mode_is_per_thread() -> None:
+    """A no_grad block in one thread neither stops recording in another nor leaks into it,
+    in both directions, and a thread's backward leaves other threads' mode alone."""
+    import threading
+
+    x = leaf([1.0, 2.0])
+    inside, release, seen = threading.Event(), threading.Event(), {}
+
+    def worker_without_grad() -> None:
+        with gg.no_grad():
+            inside.set()
+            release.wait(5)
+            seen["worker"] = (x * 2).requires_grad
+        seen["worker_after"] = (x * 2).requires_grad
+
+    t = threading.Thread(target=worker_without_grad)
+    t.start()
+    assert inside.wait(5)
+    seen["main"] = (x * 2).requires_grad  # the other thread is inside no_grad right now
+    (x * x).sum().backward()
+    release.set()
+    t.join()
+    assert seen == {"worker": False, "worker_after": True, "main": True}
+
+    def worker_with_grad() -> None:
+        seen["recorded"] = (x * 3).requires_grad
+
+    with gg.no_grad():
+        t = threading.Thread(target=worker_with_grad)
+        t.start()
+        t.join()
+        assert not (x * 3).requires_grad
+    assert seen["recorded"] and (x * 3).requires_grad
+
+
 def test_detach_cuts_the_graph_and_shares_data() -> None:
     x = leaf([1.0, 2.0])
     h = x * 2
