@@ -166,12 +166,14 @@ def _run(
     captured vertices are stored there instead of in ``.grad``, and only ops with an input
     in ``needed`` (on a path to a captured vertex) run.
 
-    Gradients are keyed by vertex: ``id(node)`` for an op's output, ``id(leaf)`` for leaves.
+    An op's pending gradient is keyed by ``-node._seq`` (the heap holds those ints: the
+    newest node first, and ints compare cheaply); a leaf's by ``id(leaf)``.
     """
-    pending: dict[int, Any] = {}  # id(node) -> sum of the contributions to its output so far
-    owned: set[int] = set()  # pending sums that only the engine references: safe to +=
+    pending: dict[int, list[Any]] = {}  # -seq -> [node, sum of contributions so far, owned]
     leaves: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, gradient sum, owned]
-    heap: list[tuple[int, Any]] = []  # (-seq, node): the newest node first
+    heap: list[int] = []  # -seq of every node with a pending gradient
+    # "owned": a sum that only the engine references, so further contributions may be
+    # added into it in place.
     for r, s in zip(roots, seeds):
         _seed(_vertex(r), s, pending, leaves, heap)
 
@@ -182,19 +184,14 @@ def _run(
     _set_enabled(graph_mode)
     try:
         while heap:
-            node = pop(heap)[1]
-            k = id(node)
-            g = pending.pop(k)
-            own = False
-            if owned and k in owned:
-                owned.discard(k)
-                own = True
+            node, g, own = pending.pop(pop(heap))
             if hooks_on and getattr(node, "_hooks", None) is not None:
                 g = _run_hooks(node._hooks, g, graph_mode, capture is None)
                 own = False
             inputs = node.inputs
             needs = node.needs_input_grad
             if capture is not None:
+                k = id(node)
                 if k in capture:
                     capture[k] = g if (own or graph_mode) else g.copy()
                 needs = tuple(n and id(x) in needed for x, n in zip(inputs or (), needs))  # type: ignore[operator]
@@ -217,13 +214,13 @@ def _run(
                     continue
                 if type(gi) is not _ndarray and not graph_mode:
                     if type(gi) is IndexedGrad:
-                        _contribute_indexed(inp, gi, pending, owned, leaves, heap)
+                        _contribute_indexed(inp, gi, pending, leaves, heap)
                         continue
                     gi = np.asarray(gi.data if isinstance(gi, Tensor) else gi)
-                ki = id(inp)
                 if isinstance(inp, Tensor):  # a leaf
                     if gi.shape != inp.data.shape:
                         gi = _reduce_to(gi, inp.data.shape, node, inp)
+                    ki = id(inp)
                     entry = leaves.get(ki)
                     if entry is None:
                         leaves[ki] = [inp, gi, not graph_mode and _exclusive(gi, g, node, grads)]
@@ -235,21 +232,23 @@ def _run(
                     continue
                 if gi.shape != inp._shape:
                     gi = _reduce_to(gi, inp._shape, node, inp)
-                prev = pending.get(ki)
-                if prev is None:
-                    pending[ki] = gi
-                    push(heap, (-inp._seq, inp))
-                elif ki in owned:
-                    prev += gi
+                key = -inp._seq
+                entry = pending.get(key)
+                if entry is None:
+                    pending[key] = [inp, gi, False]
+                    push(heap, key)
+                elif entry[2]:
+                    entry[1] += gi
                 elif graph_mode:
-                    pending[ki] = prev + gi
+                    entry[1] = entry[1] + gi
                 else:
+                    prev = entry[1]
                     if gi.dtype == prev.dtype and _exclusive(gi, g, node, grads):  # no new buffer
                         gi += prev
                     else:
                         gi = _sum(prev, gi)
-                    pending[ki] = gi
-                    owned.add(ki)
+                    entry[1] = gi
+                    entry[2] = True
             if not retain:
                 node.inputs = None
                 node.saved = ()
@@ -345,54 +344,50 @@ def _needed(roots: list[Tensor], targets: dict[int, Any]) -> set[int]:
 def _contribute_indexed(
     v: Any,
     ig: IndexedGrad,
-    pending: dict[int, Any],
-    owned: set[int],
+    pending: dict[int, list[Any]],
     leaves: dict[int, list[Any]],
-    heap: list[tuple[int, Any]],
+    heap: list[int],
 ) -> None:
     """Add a sparse contribution into a vertex's gradient buffer (made ours first)."""
-    k = id(v)
     if isinstance(v, Tensor):
-        entry = leaves.get(k)
+        entry = leaves.get(id(v))
         if entry is None:
-            leaves[k] = [v, ig.dense(), True]
+            leaves[id(v)] = [v, ig.dense(), True]
             return
-        if not entry[2]:
-            entry[1], entry[2] = entry[1].copy(), True
-        ig.add_to(entry[1])
-        return
-    prev = pending.get(k)
-    if prev is None:
-        pending[k] = ig.dense()
-        owned.add(k)
-        heapq.heappush(heap, (-v._seq, v))
-        return
-    if k not in owned:
-        prev = pending[k] = prev.copy()
-        owned.add(k)
-    ig.add_to(prev)
+    else:
+        key = -v._seq
+        entry = pending.get(key)
+        if entry is None:
+            pending[key] = [v, ig.dense(), True]
+            heapq.heappush(heap, key)
+            return
+    if not entry[2]:
+        entry[1], entry[2] = entry[1].copy(), True
+    ig.add_to(entry[1])
 
 
 def _seed(
     v: Any,
     g: Any,
-    pending: dict[int, Any],
+    pending: dict[int, list[Any]],
     leaves: dict[int, list[Any]],
-    heap: list[tuple[int, Any]],
+    heap: list[int],
 ) -> None:
     """Add a root's seed gradient (roots may repeat, or be leaves)."""
-    k = id(v)
     if isinstance(v, Tensor):
-        entry = leaves.get(k)
+        entry = leaves.get(id(v))
         if entry is None:
-            leaves[k] = [v, g, False]
+            leaves[id(v)] = [v, g, False]
         else:
             entry[1], entry[2] = _sum(entry[1], g), not isinstance(g, Tensor)
-    elif k in pending:
-        pending[k] = _sum(pending[k], g)
+        return
+    key = -v._seq
+    entry = pending.get(key)
+    if entry is None:
+        pending[key] = [v, g, False]
+        heapq.heappush(heap, key)
     else:
-        pending[k] = g
-        heapq.heappush(heap, (-v._seq, v))
+        entry[1], entry[2] = _sum(entry[1], g), not isinstance(g, Tensor)
 
 
 def _sum(a: Any, b: Any) -> Any:
