@@ -128,7 +128,7 @@ def _roots_and_seeds(
                     f"this one has shape {r.shape}. Pass grad= (an array of shape {r.shape}, "
                     "∂L/∂tensor), or reduce it to a scalar first, e.g. y.sum().backward()"
                 )
-            g = np.ones_like(r.data)
+            g = np.ones(r.data.shape, dtype=r.data.dtype)
             seeds.append(_make(g, None) if create_graph else g)
             continue
         if isinstance(g, Tensor):
@@ -218,10 +218,13 @@ def _run(
                         continue
                     gi = np.asarray(gi.data if isinstance(gi, Tensor) else gi)
                 if isinstance(inp, Tensor):  # a leaf
-                    if gi.shape != inp.data.shape:
-                        gi = _reduce_to(gi, inp.data.shape, node, inp)
                     ki = id(inp)
                     entry = leaves.get(ki)
+                    if gi.shape != inp.data.shape:
+                        gi = _reduce_to(gi, inp.data.shape, node, inp)
+                        if entry is None:  # the sum is a new array, ours alone
+                            leaves[ki] = [inp, gi, not graph_mode]
+                            continue
                     if entry is None:
                         leaves[ki] = [inp, gi, not graph_mode and _exclusive(gi, g, node, grads)]
                     elif entry[2]:
@@ -308,9 +311,14 @@ def _exclusive(gi: np.ndarray, g: Any, node: Any, grads: tuple[Any, ...]) -> boo
     gradient, not a view, not a saved array, not returned for two inputs."""
     if gi is g or gi.base is not None:
         return False
-    if any(gi is s for s in getattr(node, "saved", ())):
-        return False
-    return sum(x is gi for x in grads) == 1
+    for s in getattr(node, "saved", ()):
+        if gi is s:
+            return False
+    n = 0
+    for x in grads:
+        if x is gi:
+            n += 1
+    return n == 1
 
 
 def _needed(roots: list[Tensor], targets: dict[int, Any]) -> set[int]:
@@ -437,14 +445,21 @@ def _run_hooks(hooks: dict[Any, Any], g: Any, graph_mode: bool, retain: bool) ->
 
 def _reduce_to(g: Any, shape: tuple[int, ...], node: Any, inp: Any) -> Any:
     """Sum a broadcast gradient back to the input's shape (the one place broadcasting is
-    undone)."""
+    undone). Returns a new array (or Tensor)."""
     gshape = g.shape
     lead = len(gshape) - len(shape)
-    if lead >= 0 and all(s == 1 or s == gshape[lead + j] for j, s in enumerate(shape)):
-        axes = tuple(range(lead)) + tuple(
-            lead + j for j, s in enumerate(shape) if s == 1 and gshape[lead + j] != 1
-        )
-        return g.sum(axis=axes, keepdims=True).reshape(shape)
+    if lead >= 0:
+        axes = list(range(lead))
+        for j, s in enumerate(shape):
+            n = gshape[lead + j]
+            if s != n:
+                if s != 1:
+                    break
+                axes.append(lead + j)
+        else:
+            if isinstance(g, Tensor):
+                return g.sum(axis=tuple(axes), keepdims=True).reshape(shape)
+            return np.add.reduce(g, axis=tuple(axes), keepdims=True).reshape(shape)
     i = next(j for j, x in enumerate(node.inputs) if x is inp)
     raise ShapeError(
         f"backward of {type(node).__name__} returned a gradient of shape {gshape} for its "

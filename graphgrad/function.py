@@ -116,9 +116,11 @@ class Function:
 
 
 _sequence = itertools.count()
+# Shared needs_input_grad tuples: one allocation fewer per op, and one object fewer for the
+# cyclic garbage collector to track (its passes over a long graph are a real cost).
 _GRAD1 = (True,)
 _NO_GRAD1 = (False,)
-_NO_GRAD2 = (False, False)
+_TT, _TF, _FT, _FF = (True, True), (True, False), (False, True), (False, False)
 
 # The per-op overhead matters (an RNN step is dozens of small ops), so the one- and
 # two-argument cases, nearly all calls, have their own paths that build no lists; Tensor's
@@ -181,7 +183,12 @@ def _apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
         eb = None
         y = b
     record = (ra or rb) and (_all_enabled[0] or _mode.enabled)
-    ctx.needs_input_grad = (ra, rb) if record else _NO_GRAD2
+    if not record:
+        ctx.needs_input_grad = _FF
+    elif ra:
+        ctx.needs_input_grad = _TT if rb else _TF
+    else:
+        ctx.needs_input_grad = _FT
     try:
         out = cls.forward(ctx, x, y)
     except GraphgradError:

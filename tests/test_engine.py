@@ -55,12 +55,51 @@ def test_user_grad_argument_is_not_aliased_or_modified() -> None:
     np.testing.assert_array_equal(x.grad, [2.0, 4.0, 6.0])
 
 
+def test_views_of_the_user_grad_are_never_accumulated_into() -> None:
+    # Both reshape rules return views of the user's array; summing them must allocate.
+    x = leaf(np.zeros((2, 3)))
+    h = x * 1.0
+    g = np.arange(6.0)
+    (h.reshape(6) + (h * 2).reshape(6)).backward(g)
+    np.testing.assert_array_equal(g, np.arange(6.0))
+    np.testing.assert_array_equal(x.grad, 3 * np.arange(6.0).reshape(2, 3))
+
+
 def test_zero_dim_gradients_accumulate_over_many_paths() -> None:
     # 0-d arithmetic returns NumPy scalars; accumulation must still be by value.
     s = leaf(1.5)
     total = sum((s * k for k in range(1, 6)), gg.tensor(0.0))
     total.backward()
     assert s.grad == pytest.approx(15.0)
+
+
+# The sum's gradient is written out when small and a broadcast view when large.
+@pytest.mark.parametrize("n", [3, 20_000])
+def test_sum_gradient_spreads_and_is_never_written_through(n: int) -> None:
+    x = leaf(np.linspace(-1.0, 1.0, n).reshape(-1, 1))
+    h = x * 1.0
+    # h receives the sum's spread gradient plus a second contribution: adding them must
+    # not write into the first (it may be a read-only broadcast view, or aliased).
+    (h.sum() + (h * h).sum() + h.sum(axis=0).sum()).backward()
+    np.testing.assert_allclose(x.grad, 2.0 + 2 * x.data)
+
+
+def test_broadcast_bias_gradients_are_independent_buffers() -> None:
+    """A leaf's gradient summed back from a broadcast shape is a new array the engine
+    owns: accumulating into it later must not change any other gradient."""
+    x = gg.tensor(np.arange(6.0).reshape(3, 2))
+    b1, b2 = leaf(np.zeros(2)), leaf(np.zeros(2))
+    ((x + b1) * 2 + (x + b2)).sum().backward()
+    np.testing.assert_array_equal(b1.grad, [6.0, 6.0])
+    np.testing.assert_array_equal(b2.grad, [3.0, 3.0])
+    ((x + b1) + b2).sum().backward()
+    np.testing.assert_array_equal(b1.grad, [9.0, 9.0])
+    np.testing.assert_array_equal(b2.grad, [6.0, 6.0])
+
+
+def test_sum_of_small_integers_keeps_numpys_result_type() -> None:
+    t = gg.tensor(np.array([100, 100], dtype=np.int8))
+    assert t.sum().dtype == np.sum(t.data).dtype and t.sum().item() == 200
 
 
 def test_shared_weight_gets_sum_over_uses() -> None:

@@ -6,13 +6,31 @@ backward of a broadcast is a sum (see ``BroadcastTo``) — each is the other's b
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from graphgrad.function import Function
+from graphgrad.tensor import Tensor
 
 Axis = Any  # None, an int or a tuple of ints
+
+# np.sum and np.broadcast_to run ~10 µs of Python before any arithmetic; on the small
+# arrays of a loss that is most of the op. np.add.reduce is the same reduction without
+# the wrapper, and a small gradient is cheaper to write out than to broadcast as a view.
+_SMALL = 1 << 14
+
+
+def _spread(g: Any, kept_shape: tuple[int, ...], in_shape: tuple[int, ...]) -> Any:
+    """g (of the reduced shape) repeated along the reduced axes: an array of in_shape
+    (a read-only broadcast view when large, so no memory is spent on it)."""
+    g = g.reshape(kept_shape)
+    if isinstance(g, Tensor) or math.prod(in_shape) > _SMALL:
+        return np.broadcast_to(g, in_shape)
+    out = np.empty(in_shape, dtype=g.dtype)
+    out[...] = g
+    return out
 
 
 def _drop_kept(out: np.ndarray, axis: Axis) -> np.ndarray:
@@ -27,14 +45,17 @@ class Sum(Function):
 
     @staticmethod
     def forward(ctx: Any, x: Any, axis: Axis = None, keepdims: bool = False) -> np.ndarray:
-        out = np.sum(x, axis=axis, keepdims=True)
+        if x.dtype.kind == "f":
+            out = np.add.reduce(x, axis=axis, keepdims=True)
+        else:  # np.sum widens small integer types; keep its result types
+            out = np.sum(x, axis=axis, keepdims=True)
         ctx.in_shape = x.shape
         ctx.kept_shape = out.shape
         return out if keepdims else _drop_kept(out, axis)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        return np.broadcast_to(g.reshape(ctx.kept_shape), ctx.in_shape)
+        return _spread(g, ctx.kept_shape, ctx.in_shape)
 
 
 class Mean(Function):
@@ -53,7 +74,7 @@ class Mean(Function):
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        return np.broadcast_to(g.reshape(ctx.kept_shape) * ctx.scale, ctx.in_shape)
+        return _spread(g * ctx.scale, ctx.kept_shape, ctx.in_shape)
 
 
 class Max(Function):
