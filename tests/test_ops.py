@@ -281,3 +281,23 @@ def test_empty_axes(fn: Callable[..., gg.Tensor], shapes: list[tuple[int, ...]])
     for leaf in leaves:
         assert leaf.grad.shape == leaf.shape
     np.testing.assert_array_equal(out.data, fn(*[np.ones(s) for s in shapes]))
+
+
+@pytest.mark.parametrize(
+    "a_shape, b_shape",
+    [
+        ((3, 1), (1, 4)),  # outer product forward (contracted axis of length 1)
+        ((1, 5), (5, 4)),  # batch of one: the weight gradient Xᵀ G is an outer product
+        ((4, 5), (5, 1)),  # one output: the input gradient G Wᵀ is an outer product
+        ((2, 3, 1), (1, 4)),  # a sequence with one input feature, batched
+        ((1, 1, 5), (5, 1)),
+        ((2, 3, 1), (2, 1, 4)),
+    ],
+)
+def test_matmul_with_length_one_axes(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+    ta, tb = gg.tensor(a, requires_grad=True), gg.tensor(b, requires_grad=True)
+    np.testing.assert_allclose((ta @ tb).data, a @ b, rtol=1e-15)
+    assert gg.gradcheck(lambda x, y: x @ y, (ta, tb))
+    assert gg.gradgradcheck(lambda x, y: x @ y, (ta, tb))

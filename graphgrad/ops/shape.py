@@ -31,7 +31,10 @@ class Transpose(Function):
     def backward(ctx: Any, g: Any) -> Any:
         if ctx.axes is None:
             return g.transpose()
-        return g.transpose(tuple(int(i) for i in np.argsort(ctx.axes)))
+        inverse = [0] * len(ctx.axes)  # the permutation that undoes axes
+        for i, a in enumerate(ctx.axes):
+            inverse[a] = i
+        return g.transpose(inverse)
 
 
 class Reshape(Function):
@@ -98,6 +101,8 @@ def scatter_add(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray
 
 def _has_int_array(index: Any) -> bool:
     """True when ``index`` contains an integer array or list (the only way to repeat)."""
+    if type(index) is int or type(index) is slice:  # the per-time-step case: x[t], x[:, t]
+        return False
     items = index if type(index) is tuple else (index,)
     for i in items:
         if isinstance(i, (list, np.ndarray)) and np.asarray(i).dtype.kind != "b":
