@@ -28,6 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from graphgrad.collector import CollectorPaused
 from graphgrad.errors import GraphReleasedError, ShapeError
 from graphgrad.grad_mode import _anomaly, _mode, _set_enabled
 from graphgrad.indexed_grad import IndexedGrad
@@ -182,6 +183,8 @@ def _run(
     anomaly = _anomaly[0]  # gg.detect_anomaly() is active
     prev_mode = _mode.enabled
     _set_enabled(graph_mode)
+    paused = CollectorPaused()
+    paused.__enter__()
     try:
         while heap:
             node, g, own = pending.pop(pop(heap))
@@ -257,6 +260,7 @@ def _run(
                 node.saved = ()
     finally:
         _set_enabled(prev_mode)
+        paused.__exit__()
 
     # Leaves last: each leaf's hooks see its total gradient once, and a failure above
     # (e.g. a released graph) leaves every .grad untouched.

@@ -490,3 +490,51 @@ def test_slices_of_leaf_and_non_leaf_accumulate_sparsely_and_correctly() -> None
     expected = gg.grad(per_step(x), x)[0].data
     per_step(x).backward()
     np.testing.assert_allclose(x.grad, expected, rtol=1e-12)
+
+
+def test_collector_is_paused_only_inside_unroll_and_backward() -> None:
+    """Unrolling and backward pause the cyclic collector and restore its state after,
+    also when they fail, and never switch it on if the user had it off."""
+    seen = []
+
+    class Probe(gg.Function):
+        @staticmethod
+        def forward(ctx: object, x: np.ndarray) -> np.ndarray:
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx: object, g: np.ndarray) -> np.ndarray:
+            seen.append(gc.isenabled())
+            return g
+
+    rnn = gg.nn.RNN(1, 3)
+    assert gc.isenabled()
+    h, _ = rnn(np.zeros((1, 4, 1)))
+    assert gc.isenabled()
+    Probe.apply(h).sum().backward()
+    assert seen == [False] and gc.isenabled()
+    cell_step = rnn.cells[0].step
+
+    def failing_step(*args: object) -> gg.Tensor:
+        raise RuntimeError("a step failed")
+
+    rnn.cells[0].step = failing_step
+    with pytest.raises(RuntimeError, match="a step failed"):
+        rnn(np.zeros((1, 4, 1)))
+    assert gc.isenabled()
+    rnn.cells[0].step = cell_step
+
+    class Failing(Probe):
+        @staticmethod
+        def backward(ctx: object, g: np.ndarray) -> np.ndarray:
+            raise RuntimeError("a rule failed")
+
+    with pytest.raises(RuntimeError, match="a rule failed"):
+        Failing.apply(h).sum().backward()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        Probe.apply(rnn(np.zeros((1, 2, 1)))[0]).sum().backward()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

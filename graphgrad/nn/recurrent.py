@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad import ops
+from graphgrad.collector import CollectorPaused
 from graphgrad.errors import ShapeError
 from graphgrad.nn import init
 from graphgrad.nn.layers import check_features
@@ -304,17 +305,18 @@ class _Recurrent(Module):
             raise ShapeError(f"{type(self).__name__}: got a sequence of length 0")
         initial = self._initial_states(state, N)
         finals, steps = [], []
-        for layer, cell in enumerate(self.cells):
-            xp = cell.input_projection(seq)  # (T, N, G): every step's input term at once
-            U = cell.recurrent_weight()
-            s = initial[layer]
-            outs = []
-            for t in range(T):
-                s = cell.step(xp[t], s, U)
-                outs.append(self._output(s))
-            seq = ops.stack(outs, axis=0)
-            finals.append(s)
-            steps.append(outs)
+        with CollectorPaused():
+            for layer, cell in enumerate(self.cells):
+                xp = cell.input_projection(seq)  # (T, N, G): every step's input term at once
+                U = cell.recurrent_weight()
+                s = initial[layer]
+                outs = []
+                for t in range(T):
+                    s = cell.step(xp[t], s, U)
+                    outs.append(self._output(s))
+                seq = ops.stack(outs, axis=0)
+                finals.append(s)
+                steps.append(outs)
         outputs = seq.transpose(1, 0, 2) if self.batch_first else seq
         return outputs, finals, steps
 
