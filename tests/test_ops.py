@@ -67,6 +67,15 @@ def matmul_operands(draw: Any) -> Any:
 
 
 @st.composite
+def affine_operands(draw: Any) -> Any:
+    """x (..., k) or (k,), W (k, m), b (m,) or a shape broadcasting against x W."""
+    k, m = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    x_shape = draw(st.sampled_from([(k,), (2, k), (3, 2, k)]))
+    b_shape = draw(st.sampled_from([(m,), (1, m), (*x_shape[:-1], m)]))
+    return (draw(ggt.arrays(x_shape)), draw(ggt.arrays((k, m))), draw(ggt.arrays(b_shape))), {}
+
+
+@st.composite
 def with_axis(draw: Any, separated: bool = False, min_dims: int = 0) -> Any:
     shape = draw(ggt.shapes(min_dims=min_dims))
     x = draw(ggt.separated_arrays(shape) if separated else ggt.arrays(shape))
@@ -157,6 +166,8 @@ SPECS = [
     OpSpec("pow_const", pow_const_input(), lambda x, c: x**c, lambda x, c: x**c),
     OpSpec("neg", unary(), lambda x: -x, np.negative),
     OpSpec("matmul", matmul_operands(), lambda a, b: a @ b, np.matmul),
+    OpSpec("affine", affine_operands(), lambda x, w, b: gg.ops.Affine.apply(x, w, b),
+           lambda x, w, b: x @ w + b),
     OpSpec("transpose", transpose_input(), lambda x, axes: x.transpose(axes),
            lambda x, axes: x.transpose(axes)),
     OpSpec("reshape", reshape_input(), lambda x, shape: x.reshape(shape),
@@ -301,3 +312,15 @@ def test_matmul_with_length_one_axes(a_shape: tuple[int, ...], b_shape: tuple[in
     np.testing.assert_allclose((ta @ tb).data, a @ b, rtol=1e-15)
     assert gg.gradcheck(lambda x, y: x @ y, (ta, tb))
     assert gg.gradgradcheck(lambda x, y: x @ y, (ta, tb))
+
+
+def test_affine_equals_matmul_plus_add_and_promotes_like_numpy() -> None:
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((5, 3)), rng.standard_normal((3, 4)), rng.standard_normal(4)
+    np.testing.assert_array_equal(gg.ops.Affine.apply(x, w, b).data, x @ w + b)
+    mixed = gg.ops.Affine.apply(x.astype(np.float32), w.astype(np.float32), b)
+    assert mixed.dtype == (x.astype(np.float32) @ w.astype(np.float32) + b).dtype
+    ta, tw, tb = (gg.tensor(a, requires_grad=True) for a in (x, w, b))
+    assert gg.gradgradcheck(gg.ops.Affine.apply, (ta, tw, tb))
+    out = gg.nn.Linear(3, 4, rng=0)(x)
+    assert out.grad_fn is not None and type(out.grad_fn).__name__ == "Affine"

@@ -37,8 +37,7 @@ _LOG_FLOOR = math.exp(-100.0)  # log(p) ≥ −100 in binary_cross_entropy, as i
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """x W + b, with W of shape (in, out) (graphgrad's Linear layout)."""
-    y = ops.MatMul.apply(x, weight)
-    return y if bias is None else y + bias
+    return ops.MatMul.apply(x, weight) if bias is None else ops.Affine.apply(x, weight, bias)
 
 
 def _array(x: Any) -> np.ndarray:

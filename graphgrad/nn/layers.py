@@ -54,8 +54,9 @@ class Linear(Module):
 
     def forward(self, x: Any) -> Tensor:
         check_features(self, x, self.in_features)
-        y = ops.MatMul.apply(x, self.weight)
-        return y if self.bias is None else y + self.bias
+        if self.bias is None:
+            return ops.MatMul.apply(x, self.weight)
+        return ops.Affine.apply(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (

@@ -88,8 +88,9 @@ class RNNCell(Module):
 
     def input_projection(self, x: Any) -> Tensor:
         """Φ W + b, for one step (N, F) or all steps at once (T, N, F)."""
-        z = ops.MatMul.apply(x, self.W)
-        return z if self.b is None else z + self.b
+        if self.b is None:
+            return ops.MatMul.apply(x, self.W)
+        return ops.Affine.apply(x, self.W, self.b)
 
     def recurrent_weight(self) -> Tensor:
         return self.V
@@ -150,8 +151,9 @@ class LSTMCell(_GatedCell):
 
     def input_projection(self, x: Any) -> Tensor:
         """x W_ihᵀ + (b_ih + b_hh): both biases add to the same pre-activation."""
-        z = ops.MatMul.apply(x, self.weight_ih.T)
-        return z if self.bias_ih is None else z + (self.bias_ih + self.bias_hh)
+        if self.bias_ih is None:
+            return ops.MatMul.apply(x, self.weight_ih.T)
+        return ops.Affine.apply(x, self.weight_ih.T, self.bias_ih + self.bias_hh)
 
     def recurrent_weight(self) -> Tensor:
         return self.weight_hh.T
@@ -198,12 +200,11 @@ class GRUCell(_GatedCell):
     def input_projection(self, x: Any) -> Tensor:
         """x W_ihᵀ + b_ih, plus b_hr and b_hz (they add to the same r, z pre-activations;
         b_hn cannot move: it sits inside r ∘ (h W_hnᵀ + b_hn))."""
-        z = ops.MatMul.apply(x, self.weight_ih.T)
         if self.bias_ih is None:
-            return z
+            return ops.MatMul.apply(x, self.weight_ih.T)
         H = self.hidden_size
         folded = ops.concat([self.bias_ih[: 2 * H] + self.bias_hh[: 2 * H], self.bias_ih[2 * H :]])
-        return z + folded
+        return ops.Affine.apply(x, self.weight_ih.T, folded)
 
     def recurrent_weight(self) -> tuple[Tensor, Tensor | None]:
         """(W_hhᵀ, b_hn): what every step needs, prepared once per sequence."""

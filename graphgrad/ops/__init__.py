@@ -8,6 +8,7 @@ op                 forward                                     module
 Add, Sub, Neg      a + b, a − b, −a                             arithmetic
 Mul, Div, Pow      a ∘ b, a / b, a ** b                         arithmetic
 MatMul             A @ B (1-D, 2-D, batched)                    linalg
+Affine             X W + b (fused; nn.Linear's op)              linalg
 Transpose          x.transpose(axes)                            shape
 Reshape            x.reshape(shape)                             shape
 GetItem            x[index]  (backward: ScatterAdd)             shape
@@ -31,7 +32,7 @@ from typing import Any, Sequence
 
 from graphgrad.ops.arithmetic import Add, Div, Mul, Neg, Pow, Sub
 from graphgrad.ops.elementwise import Clip, Exp, Log, ReLU, Sigmoid, Softplus, Tanh
-from graphgrad.ops.linalg import MatMul
+from graphgrad.ops.linalg import Affine, MatMul
 from graphgrad.ops.reduce import Max, Mean, Sum
 from graphgrad.ops.shape import (
     BroadcastTo,
@@ -47,7 +48,7 @@ from graphgrad.ops.softmax import LogSoftmax, Softmax
 from graphgrad.tensor import Tensor
 
 __all__ = [
-    "Add", "BroadcastTo", "Cast", "Clip", "Concat", "Div", "Exp", "GetItem", "Log",
+    "Add", "Affine", "BroadcastTo", "Cast", "Clip", "Concat", "Div", "Exp", "GetItem", "Log",
     "LogSoftmax", "MatMul", "Max", "Mean", "Mul", "Neg", "Pow", "ReLU", "Reshape",
     "ScatterAdd", "Sigmoid", "Softmax", "Softplus", "Stack", "Sub", "Sum", "Tanh",
     "Transpose", "broadcast_to", "clip", "concat", "exp", "log", "log_softmax", "matmul",

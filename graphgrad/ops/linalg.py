@@ -1,5 +1,5 @@
 """Matrix product with NumPy's ``matmul`` semantics (1-D operands promoted, batch axes
-broadcast)."""
+broadcast), and the affine map x W + b as one op."""
 
 from __future__ import annotations
 
@@ -35,6 +35,39 @@ class MatMul(Function):
         if a.ndim == 1 and b.ndim == 1:  # inner product, g is 0-d
             return (g * b if need_a else None), (g * a if need_b else None)
         return _matmul_nd(a, b, g, need_a, need_b)
+
+
+class Affine(Function):
+    """Y = X W + b in one op (what ``nn.Linear`` and the recurrent input projections use).
+
+    ∂L/∂X = G Wᵀ,  ∂L/∂W = Xᵀ G,  ∂L/∂b = G summed by the engine back to b's shape.
+    The values are those of ``MatMul`` followed by ``Add``; the op only saves the second
+    output-sized array (the bias is added into the product's fresh buffer) and one node
+    per layer call. For a whole sequence's input projection, (T, N, 4H), that second array
+    and its page faults cost as much as the product itself.
+    """
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, w: Any, b: Any) -> np.ndarray:
+        ctx.saved = (x, w)
+        out = _mm(x, w)
+        if type(b) is np.ndarray and b.dtype == out.dtype and b.shape == out.shape[-1:]:
+            out += b  # the product is a new array: adding in place changes no one else's
+            return out
+        return out + b  # other shapes or dtypes: exactly NumPy's broadcasting and promotion
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> tuple[Any, Any, Any]:
+        x, w = ctx.saved
+        need_x, need_w, need_b = ctx.needs_input_grad
+        if x.ndim == 2 and w.ndim == 2:
+            gx = _mm(g, w.T) if need_x else None
+            gw = _mm(x.T, g) if need_w else None
+        else:
+            gx, gw = _matmul_nd(x, w, g, need_x, need_w)
+        return gx, gw, (g if need_b else None)
 
 
 def _mm(a: Any, b: Any) -> Any:
