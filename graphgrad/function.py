@@ -124,7 +124,9 @@ _TT, _TF, _FT, _FF = (True, True), (True, False), (False, True), (False, False)
 
 # The per-op overhead matters (an RNN step is dozens of small ops), so the one- and
 # two-argument cases, nearly all calls, have their own paths that build no lists; Tensor's
-# operators call them directly.
+# operators call them directly. The three paths end with the same wrapping of the output
+# on purpose: moving it into a shared helper was measured at +1.1k instructions per op
+# (+3% of a recorded op's forward and backward) — keep the three tails in step.
 
 
 def _apply1(cls: type[Function], a: Any) -> Tensor:
