@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad.errors import GraphgradError, ShapeError
-from graphgrad.grad_mode import _all_enabled, _anomaly, _mode
+from graphgrad.grad_mode import _anomaly, _mode, _threads_off
 from graphgrad.tensor import Tensor
 
 _new = object.__new__
@@ -133,7 +133,7 @@ def _apply1(cls: type[Function], a: Any) -> Tensor:
     """``cls.apply(a)``."""
     ctx = _new(cls)
     if isinstance(a, Tensor):
-        record = a._rg and (_all_enabled[0] or _mode.enabled)
+        record = a._rg and (not _threads_off or _mode.enabled)
         entries = (a if a._node is None else a._node,)  # its place in the graph
         x = a.data
     else:
@@ -184,7 +184,7 @@ def _apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
         rb = False
         eb = None
         y = b
-    record = (ra or rb) and (_all_enabled[0] or _mode.enabled)
+    record = (ra or rb) and (not _threads_off or _mode.enabled)
     if not record:
         ctx.needs_input_grad = _FF
     elif ra:
@@ -219,13 +219,26 @@ def _apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
 def _apply_n(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor:
     """``cls.apply(*args, **kwargs)``: any arity, keyword arguments."""
     ctx = _new(cls)
-    n = len(args)
-    needs = tuple([isinstance(a, Tensor) and a._rg for a in args])
-    record = any(needs) and (_all_enabled[0] or _mode.enabled)
-    ctx.needs_input_grad = needs if record else (False,) * n
-    datas = [a.data if isinstance(a, Tensor) else a for a in args]
+    # One loop and no comprehensions: each comprehension is a function call of its own.
+    needs = []
+    datas = []
+    entries = []
+    any_rg = False
+    for a in args:
+        if isinstance(a, Tensor):
+            r = a._rg
+            any_rg = any_rg or r
+            needs.append(r)
+            datas.append(a.data)
+            entries.append(a if a._node is None else a._node)
+        else:
+            needs.append(False)
+            datas.append(a)
+            entries.append(None)
+    record = any_rg and (not _threads_off or _mode.enabled)
+    ctx.needs_input_grad = tuple(needs) if record else (False,) * len(args)
     try:
-        out = cls.forward(ctx, *datas, **kwargs)
+        out = cls.forward(ctx, *datas, **kwargs) if kwargs else cls.forward(ctx, *datas)
     except GraphgradError:
         raise
     except (ValueError, IndexError) as exc:
@@ -235,9 +248,7 @@ def _apply_n(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any])
     t = _new(Tensor)
     t.data = out
     if record:
-        ctx.inputs = tuple(
-            [(a if a._node is None else a._node) if isinstance(a, Tensor) else None for a in args]
-        )
+        ctx.inputs = tuple(entries)
         ctx._seq = next(_sequence)
         ctx._shape = out.shape
         ctx._out_id = id(out)

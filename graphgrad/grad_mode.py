@@ -20,23 +20,21 @@ class _GradMode(threading.local):
 _mode = _GradMode()
 
 # Reading a thread-local costs about as much as the rest of an op's bookkeeping, so ops
-# first read ``_all_enabled[0]``: True while no thread has recording off (the usual case).
-# Only then do they need their own thread's flag. Every write goes through
-# ``_set_enabled``, which keeps the two consistent.
-_all_enabled = [True]
-_threads_off: set[int] = set()
-_lock = threading.Lock()
+# first test ``_threads_off``: one entry per thread that has recording off, so empty (false)
+# in the usual case. Only then do they need their own thread's flag. Every write goes
+# through ``_set_enabled``, which appends or pops an entry when, and only when, its own
+# thread's flag changes; list.append/pop are atomic, so no lock is needed and the list's
+# length is always the number of threads with recording off.
+_threads_off: list[None] = []
 
 
 def _set_enabled(flag: bool) -> None:
-    _mode.enabled = flag
-    ident = threading.get_ident()
-    with _lock:
+    if _mode.enabled != flag:
+        _mode.enabled = bool(flag)
         if flag:
-            _threads_off.discard(ident)
+            _threads_off.pop()
         else:
-            _threads_off.add(ident)
-        _all_enabled[0] = not _threads_off
+            _threads_off.append(None)
 
 
 def is_grad_enabled() -> bool:

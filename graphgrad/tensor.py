@@ -163,6 +163,11 @@ class Tensor:
         return self.data.copy() if copy else self.data
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        # `array @ t`, `array * t`, ... arrive here: straight to the op's recording path.
+        if len(inputs) == 2 and not kwargs and method == "__call__":
+            op = _BINARY_UFUNC_OPS.get(ufunc)
+            if op is not None:
+                return _apply2(op, inputs[0], inputs[1])
         return _interop.array_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
@@ -504,3 +509,12 @@ def is_tensor(x: Any) -> bool:
 from graphgrad import _interop, autograd  # noqa: E402
 from graphgrad import ops as _ops  # noqa: E402
 from graphgrad.function import _apply1, _apply2  # noqa: E402
+
+_BINARY_UFUNC_OPS = {
+    np.add: _ops.Add,
+    np.subtract: _ops.Sub,
+    np.multiply: _ops.Mul,
+    np.true_divide: _ops.Div,
+    np.power: _ops.Pow,
+    np.matmul: _ops.MatMul,
+}

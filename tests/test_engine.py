@@ -295,6 +295,35 @@ def test_grad_mode_is_per_thread() -> None:
     assert seen["recorded"] and (x * 3).requires_grad
 
 
+def test_nested_and_repeated_mode_switches_count_each_thread_once() -> None:
+    """The fast "no thread has recording off" flag stays exact through nested blocks,
+    repeated set_grad_enabled(False) and truthy non-bool modes, in several threads."""
+    import threading
+
+    from graphgrad.grad_mode import _threads_off
+
+    x = leaf([1.0])
+    seen: list[tuple[bool, bool, bool, bool]] = []
+
+    def churn() -> None:
+        for _ in range(200):
+            with gg.no_grad(), gg.set_grad_enabled(0), gg.no_grad():
+                off = (x * 2).requires_grad
+                with gg.enable_grad(), gg.set_grad_enabled(1):
+                    on = (x * 2).requires_grad
+                off_again = (x * 2).requires_grad
+            seen.append((off, on, off_again, (x * 2).requires_grad))
+
+    threads = [threading.Thread(target=churn) for _ in range(4)]
+    for t in threads:
+        t.start()
+    churn()
+    for t in threads:
+        t.join()
+    assert len(seen) == 1000 and set(seen) == {(False, True, False, True)}
+    assert _threads_off == [] and (x * 2).requires_grad
+
+
 def test_detach_cuts_the_graph_and_shares_data() -> None:
     x = leaf([1.0, 2.0])
     h = x * 2
