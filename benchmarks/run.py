@@ -52,6 +52,11 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Callable  # noqa: E402
 
+try:
+    import resource  # Unix only: page-fault counts
+except ImportError:  # pragma: no cover
+    resource = None  # type: ignore[assignment]
+
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -111,28 +116,39 @@ def disagreement(
 
 
 # ------------------------------------------------------------------ timing
+def _minor_faults() -> int:
+    """Minor page faults of this process so far (0 where ``resource`` is unavailable)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource else 0
+
+
 def time_interleaved(
     steps: dict[str, Step], min_time: float, min_repeats: int, max_repeats: int
-) -> dict[str, list[float]]:
+) -> tuple[dict[str, list[float]], dict[str, list[int]]]:
     """Warm up, then time each step once per round, rotating the order, until every backend
-    has ``min_repeats`` samples and ``min_time`` seconds (or ``max_repeats`` samples)."""
+    has ``min_repeats`` samples and ``min_time`` seconds (or ``max_repeats`` samples).
+    Returns the times and each timed step's minor page faults (first touches of memory the
+    allocator got from the OS: on a VM they can cost microseconds each, and whether a step
+    pays them depends on what the allocator kept from the step before)."""
     for s in steps.values():
         s()
         s()
     times: dict[str, list[float]] = {k: [] for k in steps}
+    faults: dict[str, list[int]] = {k: [] for k in steps}
     names = list(steps)
     r = 0
     while True:
         order = names[r % len(names) :] + names[: r % len(names)]
         for k in order:
+            f0 = _minor_faults()
             t0 = time.perf_counter()
             steps[k]()
             times[k].append(time.perf_counter() - t0)
+            faults[k].append(_minor_faults() - f0)
         r += 1
         if r >= max_repeats or (
             r >= min_repeats and all(sum(v) >= min_time for v in times.values())
         ):
-            return times
+            return times, faults
 
 
 def summary(samples: list[float]) -> dict[str, float]:
@@ -167,10 +183,11 @@ def evaluate(
             continue
         steps[name] = step
         row["backends"][name] = {"status": "ok"}
-    times = time_interleaved(steps, args.min_time, args.min_repeats, args.max_repeats)
+    times, faults = time_interleaved(steps, args.min_time, args.min_repeats, args.max_repeats)
     base = float(np.median(times["numpy"]))
     for name, samples in times.items():
         s = summary(samples)
+        s["page_faults"] = int(np.median(faults[name]))
         s["ratio"] = s["median"] / base
         if w.ops_per_step:
             s["us_per_op"] = s["median"] / w.ops_per_step * 1e6
@@ -251,7 +268,7 @@ def scaling(args: argparse.Namespace, available: set[str]) -> dict[str, Any]:
                 kw.setdefault("T", 6)
                 kw.update(N=4, F_in=3)
             p = make(np.random.default_rng(0), np.dtype("float64"), **kw)
-            times = time_interleaved(
+            times, _ = time_interleaved(
                 {"numpy": _batch_numpy(p), "graphgrad": _batch_graphgrad(p)},
                 args.min_time / 2,
                 3,
@@ -296,7 +313,15 @@ def _plot_scaling(result: dict[str, Any], out: Path) -> None:
 
 # ------------------------------------------------------------------ report
 def markdown(rows: list[dict[str, Any]], torch_version: str | None) -> str:
-    head = ["workload", "dtype", "NumPy (ms)", "graphgrad (ms)", "graphgrad / NumPy", "target"]
+    head = [
+        "workload",
+        "dtype",
+        "NumPy (ms)",
+        "graphgrad (ms)",
+        "graphgrad / NumPy",
+        "target",
+        "page faults / step (NumPy, graphgrad)",
+    ]
     extra = ["torch / NumPy", "torch.nn / NumPy"] if torch_version else []
     lines = ["| " + " | ".join(head + extra) + " |", "|" + "---|" * len(head + extra)]
     for row in rows:
@@ -327,7 +352,8 @@ def markdown(rows: list[dict[str, Any]], torch_version: str | None) -> str:
         if "peak_mib" in b["numpy"] and b["numpy"]["peak_mib"] is not None:
             np_ms += f", {b['numpy']['peak_mib']:.0f} MiB"
         target = f"≤ {row['target']:.2f}×" if row["target"] else ""
-        cells = [row["workload"], row["dtype"], np_ms, gg_ms, ratio("graphgrad"), target]
+        faults = ", ".join(str(b[k].get("page_faults", "—")) for k in ("numpy", "graphgrad"))
+        cells = [row["workload"], row["dtype"], np_ms, gg_ms, ratio("graphgrad"), target, faults]
         if torch_version:
             cells += [ratio("torch"), ratio("torch.nn")]
         lines.append("| " + " | ".join(cells) + " |")

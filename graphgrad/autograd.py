@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import gc
 import heapq
+import math
 from typing import Any, Sequence
 
 import numpy as np
 
 from graphgrad.errors import GraphReleasedError, ShapeError
 from graphgrad.grad_mode import _anomaly, _mode, _set_enabled
-from graphgrad.indexed_grad import IndexedGrad
+from graphgrad.indexed_grad import IndexedGrad, IndexedSum
 from graphgrad.tensor import RETAIN_GRAD, Tensor, _make, hooks_registered
 
 _ndarray = np.ndarray
@@ -191,6 +192,8 @@ def _run(
     try:
         while heap:
             node, g, own = pending.pop(pop(heap))
+            if type(g) is IndexedSum:  # only slices of this node's output received gradient
+                g, own = g.dense(), True
             if hooks_on and getattr(node, "_hooks", None) is not None:
                 g = _run_hooks(node._hooks, g, graph_mode, capture is None)
                 own = False
@@ -252,6 +255,8 @@ def _run(
                     entry[1] = entry[1] + gi
                 else:
                     prev = entry[1]
+                    if type(prev) is IndexedSum:
+                        prev = prev.dense()
                     if gi.dtype == prev.dtype and _exclusive(gi, g, node, grads):  # no new buffer
                         gi += prev
                     else:
@@ -364,7 +369,9 @@ def _contribute_indexed(
     leaves: dict[int, list[Any]],
     heap: list[int],
 ) -> None:
-    """Add a sparse contribution into a vertex's gradient buffer (made ours first)."""
+    """Add a sparse contribution to a vertex's gradient. A node collects its contributions
+    in an IndexedSum (assembled when the node runs); a leaf, or a node whose sum is dense
+    already, gets it added in place into a buffer of its own."""
     if isinstance(v, Tensor):
         entry = leaves.get(id(v))
         if entry is None:
@@ -374,8 +381,14 @@ def _contribute_indexed(
         key = -v._seq
         entry = pending.get(key)
         if entry is None:
-            pending[key] = [v, ig.dense(), True]
+            pending[key] = [v, IndexedSum(ig), False]
             heapq.heappush(heap, key)
+            return
+        parts = entry[1]
+        if type(parts) is IndexedSum:
+            parts.add(ig)
+            if parts.size > ig.values.size and parts.size > math.prod(parts.shape):
+                entry[1], entry[2] = parts.dense(), True  # bound the memory the parts hold
             return
     if not entry[2]:
         entry[1], entry[2] = entry[1].copy(), True

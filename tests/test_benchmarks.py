@@ -34,6 +34,8 @@ def test_quick_run_passes_and_writes_results(tmp_path: Path) -> None:
         assert (
             r["backends"]["graphgrad"]["status"] == "ok" and r["backends"]["graphgrad"]["ratio"] > 0
         )
+        assert all(r["backends"][k]["page_faults"] >= 0 for k in ("numpy", "graphgrad"))
+    assert "page faults / step (NumPy, graphgrad)" in result.stdout
     deep = next(
         r for r in rows if r["workload"].startswith("deep-graph") and r["dtype"] == "float64"
     )
