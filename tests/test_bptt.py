@@ -179,6 +179,27 @@ def test_gated_layers_equal_numpy_gate_equations(kind, n, t, f_in, h, seed) -> N
         np.testing.assert_allclose(grad_or_zeros(got), ref[name], rtol=0, atol=1e-10, err_msg=name)
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_gated_layers_without_bias_equal_the_equations_with_zero_biases(kind: str) -> None:
+    rng = np.random.default_rng(3)
+    layer = (nn.LSTM if kind == "lstm" else nn.GRU)(3, 4, bias=False, rng=rng)
+    x = rng.standard_normal((2, 5, 3))
+    dout = rng.standard_normal((2, 5, 4))
+    out, _ = layer(x)
+    out.backward(dout)
+    c = layer.cells[0]
+    zeros = np.zeros(c.weight_hh.shape[0])
+    fwd, bwd = {
+        "lstm": (reference.lstm_forward, reference.lstm_backward),
+        "gru": (reference.gru_forward, reference.gru_backward),
+    }[kind]
+    ref_out, cache = fwd(x, c.weight_ih.data, c.weight_hh.data, zeros, zeros)
+    ref = bwd(dout, cache)
+    np.testing.assert_allclose(out.data, ref_out, atol=1e-12)
+    np.testing.assert_allclose(c.weight_ih.grad, ref["W_ih"], atol=1e-10)
+    np.testing.assert_allclose(c.weight_hh.grad, ref["W_hh"], atol=1e-10)
+
+
 def test_reference_backward_passes_are_themselves_right() -> None:
     """The hand-written references agree with central differences of their own forward."""
     rng = np.random.default_rng(0)

@@ -86,10 +86,16 @@ def _cell(kind: str, f_in: int, h: int, rng: np.random.Generator) -> nn.Module:
         "rnn_linear": lambda: nn.RNNCell(f_in, h, "linear", rng=rng),
         "lstm": lambda: nn.LSTMCell(f_in, h, rng=rng),
         "gru": lambda: nn.GRUCell(f_in, h, rng=rng),
+        "rnn_nobias": lambda: nn.RNNCell(f_in, h, bias=False, rng=rng),
+        "lstm_nobias": lambda: nn.LSTMCell(f_in, h, bias=False, rng=rng),
+        "gru_nobias": lambda: nn.GRUCell(f_in, h, bias=False, rng=rng),
     }[kind]()
 
 
-@pytest.mark.parametrize("kind", ["rnn", "rnn_relu", "rnn_linear", "lstm", "gru"])
+@pytest.mark.parametrize(
+    "kind",
+    ["rnn", "rnn_relu", "rnn_linear", "lstm", "gru", "rnn_nobias", "lstm_nobias", "gru_nobias"],
+)
 @given(sizes, sizes, sizes, seeds, st.booleans())
 def test_cells(kind: str, n: int, f_in: int, h: int, seed: int, with_state: bool) -> None:
     rng = np.random.default_rng(seed)
@@ -99,7 +105,7 @@ def test_cells(kind: str, n: int, f_in: int, h: int, seed: int, with_state: bool
     c0 = gg.tensor(rng.standard_normal((n, h)) * 0.5, requires_grad=True)
 
     def run(x: gg.Tensor, h0: gg.Tensor, c0: gg.Tensor, *_: Any) -> Any:
-        if kind == "lstm":
+        if kind.startswith("lstm"):
             return cell(x, (h0, c0) if with_state else None)
         return cell(x, h0 if with_state else None)
 

@@ -318,6 +318,10 @@ def test_affine_equals_matmul_plus_add_and_promotes_like_numpy() -> None:
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((5, 3)), rng.standard_normal((3, 4)), rng.standard_normal(4)
     np.testing.assert_array_equal(gg.ops.Affine.apply(x, w, b).data, x @ w + b)
+    full = rng.standard_normal((5, 4))  # a recurrent step's input term: added in place
+    kept = full.copy()
+    np.testing.assert_array_equal(gg.ops.Affine.apply(x, w, full).data, x @ w + full)
+    np.testing.assert_array_equal(full, kept)  # into the product's buffer, not into b
     mixed = gg.ops.Affine.apply(x.astype(np.float32), w.astype(np.float32), b)
     assert mixed.dtype == (x.astype(np.float32) @ w.astype(np.float32) + b).dtype
     ta, tw, tb = (gg.tensor(a, requires_grad=True) for a in (x, w, b))

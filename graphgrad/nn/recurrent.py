@@ -96,8 +96,9 @@ class RNNCell(Module):
         return self.V
 
     def step(self, xp: Tensor, h: Tensor | None, V: Tensor) -> Tensor:
-        """Φ'_t = f(xp_t + Φ'_{t−1} V), where xp_t = Φ_t W + b."""
-        return self._act(xp if h is None else xp + h @ V)
+        """Φ'_t = f(Φ'_{t−1} V + xp_t), where xp_t = Φ_t W + b (one Affine op: the sum is
+        added into the product's buffer)."""
+        return self._act(xp if h is None else ops.Affine.apply(h, V, xp))
 
     def forward(self, x: Any, h: Any = None) -> Tensor:
         _check_step(self, x, h, self.hidden_size)
@@ -162,7 +163,7 @@ class LSTMCell(_GatedCell):
         self, xp: Tensor, state: tuple[Tensor, Tensor] | None, U: Tensor
     ) -> tuple[Tensor, Tensor]:
         H = self.hidden_size
-        gates = xp if state is None else xp + state[0] @ U
+        gates = xp if state is None else ops.Affine.apply(state[0], U, xp)
         i_f = gates[..., : 2 * H].sigmoid()  # i and f are adjacent: one sigmoid for both
         g = gates[..., 2 * H : 3 * H].tanh()
         o = gates[..., 3 * H :].sigmoid()
@@ -198,32 +199,31 @@ class GRUCell(_GatedCell):
     gates = 3
 
     def input_projection(self, x: Any) -> Tensor:
-        """x W_ihᵀ + b_ih, plus b_hr and b_hz (they add to the same r, z pre-activations;
-        b_hn cannot move: it sits inside r ∘ (h W_hnᵀ + b_hn))."""
+        """x W_ihᵀ + b_ih, for one step (N, F) or all steps at once (T, N, F)."""
         if self.bias_ih is None:
             return ops.MatMul.apply(x, self.weight_ih.T)
-        H = self.hidden_size
-        folded = ops.concat([self.bias_ih[: 2 * H] + self.bias_hh[: 2 * H], self.bias_ih[2 * H :]])
-        return ops.Affine.apply(x, self.weight_ih.T, folded)
+        return ops.Affine.apply(x, self.weight_ih.T, self.bias_ih)
 
     def recurrent_weight(self) -> tuple[Tensor, Tensor | None]:
-        """(W_hhᵀ, b_hn): what every step needs, prepared once per sequence."""
-        b_hn = None if self.bias_hh is None else self.bias_hh[2 * self.hidden_size :]
-        return self.weight_hh.T, b_hn
+        """(W_hhᵀ, b_hh): what every step needs, prepared once per sequence."""
+        return self.weight_hh.T, self.bias_hh
 
     def step(self, xp: Tensor, h: Tensor | None, U: tuple[Tensor, Tensor | None]) -> Tensor:
+        """One step from xp = x W_ihᵀ + b_ih. The recurrent term hp = h W_hhᵀ + b_hh is one
+        Affine op; with h = 0 it is b_hh alone."""
         H = self.hidden_size
-        W_hhT, b_hn = U
-        if h is None:  # h = 0: the recurrent terms vanish but for b_hn
+        W_hhT, b_hh = U
+        if h is None:
+            hp = b_hh
+        else:
+            hp = ops.MatMul.apply(h, W_hhT) if b_hh is None else ops.Affine.apply(h, W_hhT, b_hh)
+        if hp is None:  # no recurrent term at all
             rz = xp[..., : 2 * H].sigmoid()
-            pre_n = xp[..., 2 * H :] if b_hn is None else xp[..., 2 * H :] + rz[..., :H] * b_hn
-            n = pre_n.tanh()
-            return n - rz[..., H:] * n
-        hp = h @ W_hhT
-        rz = (xp[..., : 2 * H] + hp[..., : 2 * H]).sigmoid()  # r and z with one sigmoid
-        hn = hp[..., 2 * H :] if b_hn is None else hp[..., 2 * H :] + b_hn
-        n = (xp[..., 2 * H :] + rz[..., :H] * hn).tanh()
-        return n + rz[..., H:] * (h - n)
+            n = xp[..., 2 * H :].tanh()
+        else:
+            rz = (xp[..., : 2 * H] + hp[..., : 2 * H]).sigmoid()  # r and z with one sigmoid
+            n = (xp[..., 2 * H :] + rz[..., :H] * hp[..., 2 * H :]).tanh()
+        return n - rz[..., H:] * n if h is None else n + rz[..., H:] * (h - n)
 
     def forward(self, x: Any, h: Any = None) -> Tensor:
         _check_step(self, x, h, self.hidden_size)

@@ -38,13 +38,14 @@ class MatMul(Function):
 
 
 class Affine(Function):
-    """Y = X W + b in one op (what ``nn.Linear`` and the recurrent input projections use).
+    """Y = X W + b in one op (``nn.Linear``, the recurrent input projections, and each
+    recurrent step h W + xp_t, where b is that step's (N, G) input term).
 
     ∂L/∂X = G Wᵀ,  ∂L/∂W = Xᵀ G,  ∂L/∂b = G summed by the engine back to b's shape.
     The values are those of ``MatMul`` followed by ``Add``; the op only saves the second
-    output-sized array (the bias is added into the product's fresh buffer) and one node
-    per layer call. For a whole sequence's input projection, (T, N, 4H), that second array
-    and its page faults cost as much as the product itself.
+    output-sized array (b is added into the product's fresh buffer) and one node per call.
+    For a whole sequence's input projection, (T, N, 4H), that second array and its page
+    faults cost as much as the product itself.
     """
 
     __slots__ = ()
@@ -53,7 +54,9 @@ class Affine(Function):
     def forward(ctx: Any, x: Any, w: Any, b: Any) -> np.ndarray:
         ctx.saved = (x, w)
         out = _mm(x, w)
-        if type(b) is np.ndarray and b.dtype == out.dtype and b.shape == out.shape[-1:]:
+        # b of out's trailing shape (a bias row, or a whole array such as a recurrent
+        # step's input term) broadcasts without changing out's shape: add it in place.
+        if type(b) is np.ndarray and b.dtype == out.dtype and b.shape == out.shape[-b.ndim :]:
             out += b  # the product is a new array: adding in place changes no one else's
             return out
         return out + b  # other shapes or dtypes: exactly NumPy's broadcasting and promotion
