@@ -477,7 +477,9 @@ def _index_data(index: Any) -> Any:
     if isinstance(index, Tensor):
         return index.data
     if type(index) is tuple:
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        for i in index:  # usually none is: keep the tuple (no generator, no copy)
+            if isinstance(i, Tensor):
+                return tuple(i.data if isinstance(i, Tensor) else i for i in index)
     return index
 
 
