@@ -92,6 +92,11 @@ class RNNCell(Module):
             return ops.MatMul.apply(x, self.W)
         return ops.Affine.apply(x, self.W, self.b)
 
+    @staticmethod
+    def step_input(xp: Tensor, t: int) -> Tensor:
+        """Step t's input term from ``input_projection`` of the whole sequence."""
+        return xp[t]
+
     def recurrent_weight(self) -> Tensor:
         return self.V
 
@@ -131,6 +136,11 @@ class _GatedCell(Module):
         self.weight_hh = _uniform((G, hidden_size), hidden_size, dtype, rng)
         self.bias_ih = _uniform((G,), hidden_size, dtype, rng) if bias else None
         self.bias_hh = _uniform((G,), hidden_size, dtype, rng) if bias else None
+
+    @staticmethod
+    def step_input(xp: Any, t: int) -> Any:
+        """Step t's input term from ``input_projection`` of the whole sequence."""
+        return xp[t]
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}"
@@ -198,32 +208,44 @@ class GRUCell(_GatedCell):
 
     gates = 3
 
-    def input_projection(self, x: Any) -> Tensor:
-        """x W_ihᵀ + b_ih, for one step (N, F) or all steps at once (T, N, F)."""
-        if self.bias_ih is None:
-            return ops.MatMul.apply(x, self.weight_ih.T)
-        return ops.Affine.apply(x, self.weight_ih.T, self.bias_ih)
-
-    def recurrent_weight(self) -> tuple[Tensor, Tensor | None]:
-        """(W_hhᵀ, b_hh): what every step needs, prepared once per sequence."""
-        return self.weight_hh.T, self.bias_hh
-
-    def step(self, xp: Tensor, h: Tensor | None, U: tuple[Tensor, Tensor | None]) -> Tensor:
-        """One step from xp = x W_ihᵀ + b_ih. The recurrent term hp = h W_hhᵀ + b_hh is one
-        Affine op; with h = 0 it is b_hh alone."""
+    def input_projection(self, x: Any) -> tuple[Tensor, Tensor]:
+        """(x W_{ir,iz}ᵀ + b_{ir,iz} + b_{hr,hz},  x W_inᵀ + b_in), for one step (N, F) or
+        all steps at once (T, N, F). b_hr and b_hz add to the same pre-activations as the
+        input terms, so they are folded in here; b_hn cannot move (it sits inside r ∘ (·))."""
         H = self.hidden_size
-        W_hhT, b_hh = U
-        if h is None:
-            hp = b_hh
-        else:
-            hp = ops.MatMul.apply(h, W_hhT) if b_hh is None else ops.Affine.apply(h, W_hhT, b_hh)
-        if hp is None:  # no recurrent term at all
-            rz = xp[..., : 2 * H].sigmoid()
-            n = xp[..., 2 * H :].tanh()
-        else:
-            rz = (xp[..., : 2 * H] + hp[..., : 2 * H]).sigmoid()  # r and z with one sigmoid
-            n = (xp[..., 2 * H :] + rz[..., :H] * hp[..., 2 * H :]).tanh()
-        return n - rz[..., H:] * n if h is None else n + rz[..., H:] * (h - n)
+        W_rz, W_n = self.weight_ih[: 2 * H].T, self.weight_ih[2 * H :].T
+        if self.bias_ih is None:
+            return ops.MatMul.apply(x, W_rz), ops.MatMul.apply(x, W_n)
+        b_rz = self.bias_ih[: 2 * H] + self.bias_hh[: 2 * H]
+        return ops.Affine.apply(x, W_rz, b_rz), ops.Affine.apply(x, W_n, self.bias_ih[2 * H :])
+
+    @staticmethod
+    def step_input(xp: tuple[Tensor, Tensor], t: int) -> tuple[Tensor, Tensor]:
+        return xp[0][t], xp[1][t]
+
+    def recurrent_weight(self) -> tuple[Tensor, Tensor, Tensor | None]:
+        """(W_{hr,hz}ᵀ, W_hnᵀ, b_hn): what every step needs, prepared once per sequence."""
+        H = self.hidden_size
+        b_hn = None if self.bias_hh is None else self.bias_hh[2 * H :]
+        return self.weight_hh[: 2 * H].T, self.weight_hh[2 * H :].T, b_hn
+
+    def step(
+        self, xp: tuple[Tensor, Tensor], h: Tensor | None, U: tuple[Tensor, Tensor, Tensor | None]
+    ) -> Tensor:
+        """One step from the input terms ``xp``. The r, z pre-activation h W_{hr,hz}ᵀ + xp_rz
+        is one Affine op (the input term added into the product's buffer), as is
+        h W_hnᵀ + b_hn."""
+        H = self.hidden_size
+        xp_rz, xp_n = xp
+        W_rz, W_n, b_hn = U
+        if h is None:  # h = 0: the recurrent terms vanish but for b_hn
+            rz = xp_rz.sigmoid()
+            n = (xp_n if b_hn is None else xp_n + rz[..., :H] * b_hn).tanh()
+            return n - rz[..., H:] * n
+        rz = ops.Affine.apply(h, W_rz, xp_rz).sigmoid()  # r and z with one sigmoid
+        hn = ops.MatMul.apply(h, W_n) if b_hn is None else ops.Affine.apply(h, W_n, b_hn)
+        n = (xp_n + rz[..., :H] * hn).tanh()
+        return n + rz[..., H:] * (h - n)
 
     def forward(self, x: Any, h: Any = None) -> Tensor:
         _check_step(self, x, h, self.hidden_size)
@@ -313,7 +335,7 @@ class _Recurrent(Module):
                 s = initial[layer]
                 outs = []
                 for t in range(T):
-                    s = cell.step(xp[t], s, U)
+                    s = cell.step(cell.step_input(xp, t), s, U)
                     outs.append(self._output(s))
                 seq = ops.stack(outs, axis=0)
                 finals.append(s)
