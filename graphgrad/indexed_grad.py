@@ -74,16 +74,9 @@ class IndexedSum:
         return out
 
 
-def _block(index: Any, shape: tuple[int, ...]) -> tuple[int, int, int] | None:
-    """(axis, start, stop) when ``x[index]`` is the block start:stop of one axis and all of
-    every other axis; axis is -1 for ``x[t]`` (an integer: axis 0, dropped), otherwise 0
-    (``x[a:b]``) or ndim - 1 (``x[..., a:b]``). None for any other index."""
-    if type(index) is int:
-        n = shape[0] if shape else 0
-        if -n <= index < n:
-            t = index % n
-            return -1, t, t + 1
-        return None
+def _slice_block(index: Any, shape: tuple[int, ...]) -> tuple[int, int, int] | None:
+    """(axis, start, stop) when ``x[index]`` is the block start:stop of axis 0 (``x[a:b]``)
+    or of the last axis (``x[..., a:b]``), all of every other axis; None otherwise."""
     if type(index) is tuple and len(index) == 2 and index[0] is Ellipsis:
         axis, s = len(shape) - 1, index[1]
     elif type(index) is slice:
@@ -97,27 +90,41 @@ def _block(index: Any, shape: tuple[int, ...]) -> tuple[int, int, int] | None:
 
 
 def _tile(parts: list[IndexedGrad], shape: tuple[int, ...]) -> np.ndarray | None:
-    """The parts assembled in one pass if they tile ``shape`` exactly (see IndexedSum)."""
-    blocks = []
+    """The parts written into one new array if they tile ``shape`` exactly (see
+    IndexedSum): every element written once, none read, no zeroing."""
     dtype = parts[0].values.dtype
+    if type(parts[0].index) is int:  # x[t] for every t: the steps of a sequence
+        n = shape[0]
+        if len(parts) != n:
+            return None
+        want = shape[1:]
+        steps = set()
+        for p in parts:
+            t, v = p.index, p.values
+            if type(t) is not int or not -n <= t < n or v.shape != want or v.dtype != dtype:
+                return None
+            steps.add(t % n)
+        if len(steps) != n:
+            return None
+    else:  # a few blocks along one axis: the gate slices of a pre-activation
+        blocks = []
+        for p in parts:
+            b = _slice_block(p.index, shape)
+            if b is None or p.values.dtype != dtype:
+                return None
+            blocks.append((b, p.values.shape))
+        axis = blocks[0][0][0]
+        blocks.sort(key=lambda bs: bs[0][1])
+        end = 0
+        for (ax, start, stop), vshape in blocks:
+            if ax != axis or start != end:
+                return None
+            if vshape != (*shape[:ax], stop - start, *shape[ax + 1 :]):
+                return None
+            end = stop
+        if end != shape[axis]:
+            return None
+    out = np.empty(shape, dtype=dtype)
     for p in parts:
-        b = _block(p.index, shape)
-        if b is None or p.values.dtype != dtype:
-            return None
-        blocks.append((b, p.values))
-    axis = blocks[0][0][0]
-    blocks.sort(key=lambda bv: bv[0][1])
-    end = 0
-    for (ax, start, stop), v in blocks:
-        if ax != axis or start != end:
-            return None
-        want = shape[1:] if ax < 0 else (*shape[:ax], stop - start, *shape[ax + 1 :])
-        if v.shape != want:
-            return None
-        end = stop
-    if end != (shape[0] if axis < 0 else shape[axis]):
-        return None
-    values = [v for _, v in blocks]
-    if axis < 0:
-        return np.stack(values, axis=0)
-    return np.concatenate(values, axis=axis)
+        out[p.index] = p.values
+    return out
