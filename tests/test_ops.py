@@ -314,6 +314,31 @@ def test_matmul_with_length_one_axes(a_shape: tuple[int, ...], b_shape: tuple[in
     assert gg.gradgradcheck(lambda x, y: x @ y, (ta, tb))
 
 
+@pytest.mark.parametrize("t", [0, 2, -1])
+def test_affine_with_a_step_index_adds_that_row_of_b(t: int) -> None:
+    """Affine(X, W, B, t) = X W + B[t]; B's gradient is G at row t, zero elsewhere (also
+    under create_graph)."""
+    rng = np.random.default_rng(1)
+    x, w, big = (
+        rng.standard_normal((2, 3)),
+        rng.standard_normal((3, 4)),
+        rng.standard_normal((3, 2, 4)),
+    )
+    kept = big.copy()
+    np.testing.assert_array_equal(gg.ops.Affine.apply(x, w, big, t).data, x @ w + big[t])
+    np.testing.assert_array_equal(big, kept)
+    tx, tw, tb = (gg.tensor(a, requires_grad=True) for a in (x, w, big))
+    assert gg.gradcheck(lambda a, b, c: gg.ops.Affine.apply(a, b, c, t), (tx, tw, tb))
+    assert gg.gradgradcheck(lambda a, b, c: gg.ops.Affine.apply(a, b, c, t), (tx, tw, tb))
+    out = gg.ops.Affine.apply(tx, tw, tb, t)
+    out.backward(np.ones((2, 4)))
+    expected = np.zeros_like(big)
+    expected[t] = 1.0
+    np.testing.assert_array_equal(tb.grad, expected)
+    with pytest.raises(gg.ShapeError, match=r"Affine.*b\[0\] of shape \(4,\)"):
+        gg.ops.Affine.apply(x, w, rng.standard_normal((3, 4)), 0)
+
+
 def test_affine_equals_matmul_plus_add_and_promotes_like_numpy() -> None:
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((5, 3)), rng.standard_normal((3, 4)), rng.standard_normal(4)

@@ -92,18 +92,13 @@ class RNNCell(Module):
             return ops.MatMul.apply(x, self.W)
         return ops.Affine.apply(x, self.W, self.b)
 
-    @staticmethod
-    def step_input(xp: Tensor, t: int) -> Tensor:
-        """Step t's input term from ``input_projection`` of the whole sequence."""
-        return xp[t]
-
     def recurrent_weight(self) -> Tensor:
         return self.V
 
-    def step(self, xp: Tensor, h: Tensor | None, V: Tensor) -> Tensor:
-        """Φ'_t = f(Φ'_{t−1} V + xp_t), where xp_t = Φ_t W + b (one Affine op: the sum is
-        added into the product's buffer)."""
-        return self._act(xp if h is None else ops.Affine.apply(h, V, xp))
+    def step(self, xp: Tensor, h: Tensor | None, V: Tensor, t: int | None = None) -> Tensor:
+        """Φ'_t = f(Φ'_{t−1} V + xp_t), where xp_t = Φ_t W + b is ``xp`` for one step, or
+        ``xp[t]`` of a whole sequence's projection (one Affine op either way)."""
+        return self._act(_step_input(xp, t) if h is None else _affine_step(h, V, xp, t))
 
     def forward(self, x: Any, h: Any = None) -> Tensor:
         _check_step(self, x, h, self.hidden_size)
@@ -137,11 +132,6 @@ class _GatedCell(Module):
         self.bias_ih = _uniform((G,), hidden_size, dtype, rng) if bias else None
         self.bias_hh = _uniform((G,), hidden_size, dtype, rng) if bias else None
 
-    @staticmethod
-    def step_input(xp: Any, t: int) -> Any:
-        """Step t's input term from ``input_projection`` of the whole sequence."""
-        return xp[t]
-
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}"
 
@@ -170,10 +160,11 @@ class LSTMCell(_GatedCell):
         return self.weight_hh.T
 
     def step(
-        self, xp: Tensor, state: tuple[Tensor, Tensor] | None, U: Tensor
+        self, xp: Tensor, state: tuple[Tensor, Tensor] | None, U: Tensor, t: int | None = None
     ) -> tuple[Tensor, Tensor]:
+        """One step from the input term ``xp`` (or ``xp[t]`` of a whole sequence's)."""
         H = self.hidden_size
-        gates = xp if state is None else ops.Affine.apply(state[0], U, xp)
+        gates = _step_input(xp, t) if state is None else _affine_step(state[0], U, xp, t)
         i_f = gates[..., : 2 * H].sigmoid()  # i and f are adjacent: one sigmoid for both
         g = gates[..., 2 * H : 3 * H].tanh()
         o = gates[..., 3 * H :].sigmoid()
@@ -219,10 +210,6 @@ class GRUCell(_GatedCell):
         b_rz = self.bias_ih[: 2 * H] + self.bias_hh[: 2 * H]
         return ops.Affine.apply(x, W_rz, b_rz), ops.Affine.apply(x, W_n, self.bias_ih[2 * H :])
 
-    @staticmethod
-    def step_input(xp: tuple[Tensor, Tensor], t: int) -> tuple[Tensor, Tensor]:
-        return xp[0][t], xp[1][t]
-
     def recurrent_weight(self) -> tuple[Tensor, Tensor, Tensor | None]:
         """(W_{hr,hz}ᵀ, W_hnᵀ, b_hn): what every step needs, prepared once per sequence."""
         H = self.hidden_size
@@ -230,19 +217,24 @@ class GRUCell(_GatedCell):
         return self.weight_hh[: 2 * H].T, self.weight_hh[2 * H :].T, b_hn
 
     def step(
-        self, xp: tuple[Tensor, Tensor], h: Tensor | None, U: tuple[Tensor, Tensor, Tensor | None]
+        self,
+        xp: tuple[Tensor, Tensor],
+        h: Tensor | None,
+        U: tuple[Tensor, Tensor, Tensor | None],
+        t: int | None = None,
     ) -> Tensor:
-        """One step from the input terms ``xp``. The r, z pre-activation h W_{hr,hz}ᵀ + xp_rz
-        is one Affine op (the input term added into the product's buffer), as is
-        h W_hnᵀ + b_hn."""
+        """One step from the input terms ``xp`` (or step t of a whole sequence's). The r, z
+        pre-activation h W_{hr,hz}ᵀ + xp_rz is one Affine op (the input term added into the
+        product's buffer), as is h W_hnᵀ + b_hn."""
         H = self.hidden_size
         xp_rz, xp_n = xp
         W_rz, W_n, b_hn = U
+        xp_n = _step_input(xp_n, t)
         if h is None:  # h = 0: the recurrent terms vanish but for b_hn
-            rz = xp_rz.sigmoid()
+            rz = _step_input(xp_rz, t).sigmoid()
             n = (xp_n if b_hn is None else xp_n + rz[..., :H] * b_hn).tanh()
             return n - rz[..., H:] * n
-        rz = ops.Affine.apply(h, W_rz, xp_rz).sigmoid()  # r and z with one sigmoid
+        rz = _affine_step(h, W_rz, xp_rz, t).sigmoid()  # r and z with one sigmoid
         hn = ops.MatMul.apply(h, W_n) if b_hn is None else ops.Affine.apply(h, W_n, b_hn)
         n = (xp_n + rz[..., :H] * hn).tanh()
         return n + rz[..., H:] * (h - n)
@@ -251,6 +243,17 @@ class GRUCell(_GatedCell):
         _check_step(self, x, h, self.hidden_size)
         h = None if h is None else _as_tensor(h)
         return self.step(self.input_projection(x), h, self.recurrent_weight())
+
+
+def _step_input(xp: Tensor, t: int | None) -> Tensor:
+    """A step's input term: ``xp`` itself (one step), or ``xp[t]`` (a whole sequence's)."""
+    return xp if t is None else xp[t]
+
+
+def _affine_step(h: Tensor, W: Tensor, xp: Tensor, t: int | None) -> Tensor:
+    """h W + xp_t as one Affine op, which takes row t of a whole sequence's projection
+    itself (one node per step fewer than slicing it first)."""
+    return ops.Affine.apply(h, W, xp) if t is None else ops.Affine.apply(h, W, xp, t)
 
 
 def _check_step(cell: Module, x: Any, h: Any, hidden: int) -> None:
@@ -335,7 +338,7 @@ class _Recurrent(Module):
                 s = initial[layer]
                 outs = []
                 for t in range(T):
-                    s = cell.step(cell.step_input(xp, t), s, U)
+                    s = cell.step(xp, s, U, t)
                     outs.append(self._output(s))
                 seq = ops.stack(outs, axis=0)
                 finals.append(s)

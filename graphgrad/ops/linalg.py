@@ -8,6 +8,9 @@ from typing import Any
 import numpy as np
 
 from graphgrad.function import Function
+from graphgrad.indexed_grad import IndexedGrad
+from graphgrad.ops.shape import ScatterAdd
+from graphgrad.tensor import Tensor
 
 
 class MatMul(Function):
@@ -46,14 +49,25 @@ class Affine(Function):
     output-sized array (b is added into the product's fresh buffer) and one node per call.
     For a whole sequence's input projection, (T, N, 4H), that second array and its page
     faults cost as much as the product itself.
+
+    ``Affine.apply(X, W, B, t)`` with an integer ``t`` is X W + B[t], the step-t input
+    term taken from a whole sequence's projection B (T, N, G) inside the same op (one node
+    per time step fewer than a separate ``B[t]``); B[t] must have the output's shape, and
+    ∂L/∂B is G at B[t], zero elsewhere.
     """
 
-    __slots__ = ()
+    __slots__ = ("b_shape", "index")
 
     @staticmethod
-    def forward(ctx: Any, x: Any, w: Any, b: Any) -> np.ndarray:
+    def forward(ctx: Any, x: Any, w: Any, b: Any, index: int | None = None) -> np.ndarray:
         ctx.saved = (x, w)
         out = _mm(x, w)
+        ctx.index = index
+        if index is not None:
+            ctx.b_shape = b.shape
+            b = b[index]
+            if b.shape != out.shape:
+                raise ValueError(f"b[{index}] of shape {b.shape} is not the output's {out.shape}")
         # b of out's trailing shape (a bias row, or a whole array such as a recurrent
         # step's input term) broadcasts without changing out's shape: add it in place.
         if type(b) is np.ndarray and b.dtype == out.dtype and b.shape == out.shape[-b.ndim :]:
@@ -62,15 +76,24 @@ class Affine(Function):
         return out + b  # other shapes or dtypes: exactly NumPy's broadcasting and promotion
 
     @staticmethod
-    def backward(ctx: Any, g: Any) -> tuple[Any, Any, Any]:
+    def backward(ctx: Any, g: Any) -> tuple[Any, ...]:
         x, w = ctx.saved
-        need_x, need_w, need_b = ctx.needs_input_grad
+        need = ctx.needs_input_grad
         if x.ndim == 2 and w.ndim == 2:
-            gx = _mm(g, w.T) if need_x else None
-            gw = _mm(x.T, g) if need_w else None
+            gx = _mm(g, w.T) if need[0] else None
+            gw = _mm(x.T, g) if need[1] else None
         else:
-            gx, gw = _matmul_nd(x, w, g, need_x, need_w)
-        return gx, gw, (g if need_b else None)
+            gx, gw = _matmul_nd(x, w, g, need[0], need[1])
+        t = ctx.index
+        if t is None:
+            return gx, gw, (g if need[2] else None)
+        if not need[2]:
+            gb = None
+        elif isinstance(g, Tensor):
+            gb = ScatterAdd.apply(g, t, ctx.b_shape)
+        else:
+            gb = IndexedGrad(t, g, ctx.b_shape, False)
+        return gx, gw, gb, None
 
 
 def _mm(a: Any, b: Any) -> Any:
