@@ -12,7 +12,8 @@ For each workload (one training step: forward + backward) the harness
    relative error ≤ 1e-8; float32: ≤ 1e-3) — a backend that disagrees is reported as
    failed and not timed;
 3. times the backends interleaved (round-robin, after warm-up) and reports the median time
-   per step, the interquartile range, and the ratio of medians to NumPy;
+   per step, the interquartile range, the ratio of medians to NumPy, and the median number
+   of minor page faults per step (on a VM they can cost microseconds each);
 4. for deep-graph, measures the peak RSS of one step in a fresh subprocess.
 
 BLAS/OpenMP threads are pinned (``--threads``, default 1) before NumPy is imported, and
