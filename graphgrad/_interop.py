@@ -21,13 +21,9 @@ from graphgrad.tensor import Tensor
 
 
 def _ufunc_table() -> dict[Any, Callable[..., Tensor]]:
+    # The binary ufuncs (np.add, np.multiply, np.matmul, ...) never get here when they
+    # can be differentiated: Tensor.__array_ufunc__ sends them to their op directly.
     return {
-        np.add: ops.Add.apply,
-        np.subtract: ops.Sub.apply,
-        np.multiply: ops.Mul.apply,
-        np.true_divide: ops.Div.apply,
-        np.power: ops.Pow.apply,
-        np.matmul: ops.MatMul.apply,
         np.negative: ops.Neg.apply,
         np.positive: lambda x: x,
         np.exp: ops.Exp.apply,

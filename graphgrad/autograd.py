@@ -23,13 +23,13 @@ and the rules' operations are recorded, giving higher-order derivatives.
 
 from __future__ import annotations
 
-import gc
 import heapq
 import math
 from typing import Any, Sequence
 
 import numpy as np
 
+from graphgrad.collector import CollectorPaused
 from graphgrad.errors import GraphReleasedError, ShapeError
 from graphgrad.grad_mode import _anomaly, _mode, _set_enabled
 from graphgrad.indexed_grad import IndexedGrad, IndexedSum
@@ -185,10 +185,8 @@ def _run(
     anomaly = _anomaly[0]  # gg.detect_anomaly() is active
     prev_mode = _mode.enabled
     _set_enabled(graph_mode)
-    # CollectorPaused's work, inlined: this runs once per backward, and small graphs feel
-    # even two extra Python calls.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
+    paused = CollectorPaused()
+    paused.__enter__()
     try:
         while heap:
             node, g, own = pending.pop(pop(heap))
@@ -268,8 +266,7 @@ def _run(
                 node.saved = ()
     finally:
         _set_enabled(prev_mode)
-        if gc_was_enabled:
-            gc.enable()
+        paused.__exit__()
 
     # Leaves last: each leaf's hooks see its total gradient once, and a failure above
     # (e.g. a released graph) leaves every .grad untouched.
@@ -387,7 +384,7 @@ def _contribute_indexed(
         parts = entry[1]
         if type(parts) is IndexedSum:
             parts.add(ig)
-            if parts.size > ig.values.size and parts.size > math.prod(parts.shape):
+            if parts.size > math.prod(parts.shape):
                 entry[1], entry[2] = parts.dense(), True  # bound the memory the parts hold
             return
     if not entry[2]:

@@ -45,10 +45,10 @@ class IndexedSum:
 
     Slices that tile the array — disjoint blocks along one axis that cover it, like the
     gate slices of one LSTM/GRU pre-activation or the T time steps of a sequence — are then
-    assembled by one ``np.concatenate``/``np.stack``: no zeroed buffer and no read-add-write
-    pass per slice. Anything else (overlaps, gaps, fancy indices) is added into zeros as
-    before. The engine turns the sum dense early once the parts hold more elements than
-    the array itself, so keeping them never costs more than the dense buffer would.
+    written into one new array: no zeroed buffer and no read-add-write pass per slice.
+    Anything else (overlaps, gaps, fancy indices) is added into zeros as before. The engine
+    turns the sum dense early once the parts hold more elements than the array itself, so
+    keeping them never costs more than the dense buffer would.
     """
 
     __slots__ = ("parts", "shape", "size")

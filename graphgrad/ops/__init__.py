@@ -8,7 +8,7 @@ op                 forward                                     module
 Add, Sub, Neg      a + b, a − b, −a                             arithmetic
 Mul, Div, Pow      a ∘ b, a / b, a ** b                         arithmetic
 MatMul             A @ B (1-D, 2-D, batched)                    linalg
-Affine             X W + b (fused; nn.Linear's op)              linalg
+Affine             X W + b, or X W + B[t] (fused; nn.Linear's)  linalg
 Transpose          x.transpose(axes)                            shape
 Reshape            x.reshape(shape)                             shape
 GetItem            x[index]  (backward: ScatterAdd)             shape
