@@ -278,6 +278,8 @@ def _run(
             k = id(leaf)
             if k in capture:
                 capture[k] = g if (own or graph_mode) else g.copy()
+        elif own and leaf._grad is None and not graph_mode and g.dtype is leaf.data.dtype:
+            leaf._grad = g  # the usual case, without a call
         else:
             _accumulate_leaf(leaf, g, own, graph_mode)
 
@@ -466,6 +468,8 @@ def _reduce_to(g: Any, shape: tuple[int, ...], node: Any, inp: Any) -> Any:
     undone). Returns a new array (or Tensor)."""
     gshape = g.shape
     lead = len(gshape) - len(shape)
+    if lead == 1 and shape and gshape[1:] == shape and type(g) is _ndarray:
+        return np.add.reduce(g, 0)  # a bias over a batch: half the cost of the general path
     if lead >= 0:
         axes = list(range(lead))
         for j, s in enumerate(shape):

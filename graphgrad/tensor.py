@@ -75,6 +75,9 @@ class Tensor:
                 "requires_grad can only be switched off on a leaf tensor; "
                 "use .detach() to get a copy cut from the graph"
             )
+        if flag and not self._rg:
+            # an op's untracked output becoming a leaf: give it the .grad slot leaves have
+            self._grad = getattr(self, "_grad", None)
         self._rg = flag
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
@@ -356,10 +359,14 @@ class Tensor:
     # ------------------------------------------------------------------ reductions
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Σ over ``axis`` (all axes if None); the gradient is broadcast back."""
+        if axis is None and not keepdims:  # the loss case: forward's defaults, the 1-arg path
+            return _apply1(_ops.Sum, self)
         return _ops.Sum.apply(self, axis, keepdims)
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Mean over ``axis``; the gradient is g / n broadcast back."""
+        if axis is None and not keepdims:
+            return _apply1(_ops.Mean, self)
         return _ops.Mean.apply(self, axis, keepdims)
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:

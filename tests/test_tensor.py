@@ -114,6 +114,22 @@ def test_requires_grad_and_leaf_flags() -> None:
     assert y.detach().is_leaf
 
 
+def test_an_untracked_op_output_can_become_a_leaf() -> None:
+    # Outputs of ops that recorded nothing (constant inputs, no_grad) are created without the
+    # .grad slot; switching requires_grad on must make them full leaves.
+    x = gg.tensor([1.0, 2.0])
+    y = x * 2
+    with gg.no_grad():
+        z = gg.tensor([3.0], requires_grad=True) * 3
+    for leaf in (y, z):
+        assert leaf.grad is None
+        leaf.requires_grad_()
+        (leaf * leaf).sum().backward()
+        np.testing.assert_allclose(leaf.grad, 2 * leaf.data)
+        (leaf * leaf).sum().backward()  # accumulates
+        np.testing.assert_allclose(leaf.grad, 4 * leaf.data)
+
+
 def test_abs_values_gradient_and_its_convention_at_zero() -> None:
     x = gg.tensor([-2.0, -0.5, 0.0, 0.75], requires_grad=True)
     y = x.abs()

@@ -44,8 +44,13 @@ def _array(x: Any) -> np.ndarray:
     return np.asarray(x.data if isinstance(x, Tensor) else x)
 
 
+def _shape(x: Any) -> tuple[int, ...]:
+    # .shape directly: np.shape's dispatch costs more than a small loss's arithmetic
+    return x.shape if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
+
+
 def _same_shape(name: str, pred: Any, target: Any) -> None:
-    ps, ts = np.shape(_array(pred)), np.shape(_array(target))
+    ps, ts = _shape(pred), _shape(target)
     if ps != ts:
         raise ShapeError(
             f"{name}: prediction shape {ps} and target shape {ts} differ; reshape one of them "

@@ -79,12 +79,14 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx: Any, x: Any) -> np.ndarray:
-        e = np.negative(x, dtype=np.result_type(x, np.float32))  # ints -> float, like np.exp
+        if x.dtype.kind != "f":  # ints -> float, like np.exp (np.result_type costs ~2 µs)
+            x = x.astype(np.result_type(x, np.float32))
+        e = -x
         if type(e) is not np.ndarray:  # a 0-d input gives a NumPy scalar
             e = np.asarray(e)
         np.minimum(e, _EXP_MAX.get(e.dtype, 709.0), out=e)
         np.exp(e, out=e)
-        e += 1
+        e += 1.0
         out = np.reciprocal(e, out=e)
         ctx.saved = (out,)
         return out

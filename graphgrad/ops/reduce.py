@@ -25,7 +25,8 @@ _SMALL = 1 << 14
 def _spread(g: Any, kept_shape: tuple[int, ...], in_shape: tuple[int, ...]) -> Any:
     """g (of the reduced shape) repeated along the reduced axes: an array of in_shape
     (a read-only broadcast view when large, so no memory is spent on it)."""
-    g = g.reshape(kept_shape)
+    if g.ndim:  # a 0-d g (a full reduction) broadcasts as it is
+        g = g.reshape(kept_shape)
     if isinstance(g, Tensor) or math.prod(in_shape) > _SMALL:
         return np.broadcast_to(g, in_shape)
     out = np.empty(in_shape, dtype=g.dtype)
