@@ -17,7 +17,8 @@ from graphgrad.tensor import Tensor
 
 def check_features(layer: Module, x: Any, size: int, what: str = "input") -> None:
     """Raise a ShapeError naming the layer when the last axis of ``x`` is not ``size``."""
-    shape = np.shape(x.data if isinstance(x, Tensor) else x)
+    # .shape directly: np.shape's dispatch costs as much as a small layer's arithmetic
+    shape = x.shape if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
     if len(shape) == 0 or shape[-1] != size:
         raise ShapeError(
             f"{type(layer).__name__}: expected {what} with last axis {size}, got shape {shape}"

@@ -180,7 +180,9 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        if kwargs:
+            return self.forward(*args, **kwargs)
+        return self.forward(*args)  # no empty keyword dict to unpack on the usual call
 
     def extra_repr(self) -> str:
         """The arguments shown inside ``Name(...)`` by ``repr``."""
