@@ -17,8 +17,14 @@ For each workload (one training step: forward + backward) the harness
 4. for deep-graph, measures the peak RSS of one step in a fresh subprocess.
 
 BLAS/OpenMP threads are pinned (``--threads``, default 1) before NumPy is imported, and
-torch is pinned with ``torch.set_num_threads``. Results are printed as Markdown and written
-as JSON and Markdown under ``--out``.
+torch is pinned with ``torch.set_num_threads``. With glibc the allocator is pinned too
+(``--malloc pinned``, the default): freed memory is kept in the heap and arrays up to 32 MiB
+are served from it, so no backend's step pays page faults for memory that another backend's
+step (or its own previous one) handed back to the OS. Without that, on a VM where a minor
+fault costs microseconds, a step's time depends on the heap state the backend before it left,
+and the ratios measure the allocator more than the code (``--malloc default`` shows it; the
+page-fault column says what each step paid). Results are printed as Markdown and written as
+JSON and Markdown under ``--out``.
 """
 
 from __future__ import annotations
@@ -361,6 +367,22 @@ def markdown(rows: list[dict[str, Any]], torch_version: str | None) -> str:
     return "\n".join(lines)
 
 
+def _pin_allocator() -> str:
+    """Keep freed memory in glibc's heap and serve arrays up to 32 MiB from it (mallopt:
+    no trimming, a fixed mmap threshold). Returns how the allocator is set, for the report."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):  # not glibc (macOS, musl, Windows)
+        return "default (no glibc mallopt here)"
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    if mallopt(m_trim_threshold, 1 << 30) and mallopt(m_mmap_threshold, 1 << 25):
+        return "pinned (glibc: no heap trimming, mmap threshold 32 MiB)"
+    return "default (mallopt refused the settings)"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--_memory":
@@ -400,6 +422,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--min-repeats", type=int, default=7)
     parser.add_argument("--max-repeats", type=int, default=200)
+    parser.add_argument(
+        "--malloc",
+        choices=["pinned", "default"],
+        default="pinned",
+        help="pin glibc's allocator so steps pay no page faults for memory another step "
+        "returned to the OS (default), or leave it as it is",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks"))
     args = parser.parse_args(argv)
@@ -407,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         args.min_time, args.min_repeats, args.max_repeats = 0.0, 3, 3
     args.out.mkdir(parents=True, exist_ok=True)
 
+    allocator = _pin_allocator() if args.malloc == "pinned" else "default"
     available = {"numpy", "graphgrad"}
     torch_version = None
     if not args.no_torch:
@@ -425,12 +455,13 @@ def main(argv: list[str] | None = None) -> int:
         "numpy": np.__version__,
         "torch": torch_version,
         "threads": args.threads,
+        "allocator": allocator,
         "blas": _blas_info(),
         "command": " ".join(["python", *sys.argv]),
     }
     print(
         f"threads pinned to {args.threads}; numpy {np.__version__} ({info['blas']}); "
-        f"torch {torch_version}"
+        f"torch {torch_version}; allocator {allocator}"
     )
 
     rows = []
