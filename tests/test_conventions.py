@@ -45,3 +45,22 @@ def test_sigmoid_keeps_precision_for_large_negative_inputs() -> None:
     y = x.sigmoid().data
     np.testing.assert_allclose(y[0], np.exp(-40.0) / (1 + np.exp(-40.0)), rtol=1e-14)
     assert y[1] == 1.0 and 0.0 <= y[2] < 1e-300  # below exp's range: ~1e-308, not 0
+
+
+def test_sigmoid_result_dtypes_follow_numpy_exp() -> None:
+    """float64/float32 keep their precision; integers and bools give floats, as np.exp does
+    for integers; float16 is computed in float32 (its own exp overflows beyond 11, which
+    would cap σ(x) at σ(−11) for every x below it)."""
+    x = np.array([-12.0, -1.0, 0.0, 3.0])
+    for dtype, want, rtol in (
+        (np.float64, np.float64, 1e-15),
+        (np.float32, np.float32, 1e-6),
+        (np.float16, np.float32, 1e-3),  # the input is rounded to float16 first
+        (np.int64, np.float64, 1e-15),
+        (np.int8, np.float32, 1e-6),
+    ):
+        y = gg.tensor(x.astype(dtype)).sigmoid().data
+        assert y.dtype == want, (dtype, y.dtype)
+        np.testing.assert_allclose(y, 1 / (1 + np.exp(-x)), rtol=rtol)
+    assert gg.tensor(np.array([True, False])).sigmoid().dtype == np.float32
+    assert gg.tensor(np.float16(-30.0)).sigmoid().data > 0  # no overflow, no warning
