@@ -479,6 +479,12 @@ def _data(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 
 
+def _shape_of(x: Any) -> tuple[int, ...]:
+    """The shape of a Tensor, array or array-like (input checks: ``.shape`` directly, since
+    np.shape's dispatch costs as much as a small layer's arithmetic)."""
+    return x.data.shape if isinstance(x, Tensor) else np.shape(x)
+
+
 def _index_data(index: Any) -> Any:
     """Replace Tensors inside an index by their arrays (index tensors carry no grad)."""
     if isinstance(index, Tensor):

@@ -25,7 +25,7 @@ import numpy as np
 from graphgrad import ops
 from graphgrad.errors import ShapeError
 from graphgrad.ops import log_softmax, relu, sigmoid, softmax, softplus, tanh
-from graphgrad.tensor import Tensor
+from graphgrad.tensor import Tensor, _shape_of
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "linear",
@@ -44,13 +44,8 @@ def _array(x: Any) -> np.ndarray:
     return np.asarray(x.data if isinstance(x, Tensor) else x)
 
 
-def _shape(x: Any) -> tuple[int, ...]:
-    # .shape directly: np.shape's dispatch costs more than a small loss's arithmetic
-    return x.shape if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
-
-
 def _same_shape(name: str, pred: Any, target: Any) -> None:
-    ps, ts = _shape(pred), _shape(target)
+    ps, ts = _shape_of(pred), _shape_of(target)
     if ps != ts:
         raise ShapeError(
             f"{name}: prediction shape {ps} and target shape {ts} differ; reshape one of them "

@@ -12,13 +12,12 @@ from graphgrad.errors import ShapeError
 from graphgrad.nn import init
 from graphgrad.nn.module import Module, Parameter
 from graphgrad.random import get_rng
-from graphgrad.tensor import Tensor
+from graphgrad.tensor import Tensor, _shape_of
 
 
 def check_features(layer: Module, x: Any, size: int, what: str = "input") -> None:
     """Raise a ShapeError naming the layer when the last axis of ``x`` is not ``size``."""
-    # .shape directly: np.shape's dispatch costs as much as a small layer's arithmetic
-    shape = x.shape if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
+    shape = _shape_of(x)
     if len(shape) == 0 or shape[-1] != size:
         raise ShapeError(
             f"{type(layer).__name__}: expected {what} with last axis {size}, got shape {shape}"

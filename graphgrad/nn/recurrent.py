@@ -25,7 +25,7 @@ from graphgrad.nn import init
 from graphgrad.nn.layers import check_features
 from graphgrad.nn.module import Module, ModuleList, Parameter
 from graphgrad.random import get_rng
-from graphgrad.tensor import Tensor
+from graphgrad.tensor import Tensor, _shape_of
 
 Rng = np.random.Generator | int | None
 
@@ -258,13 +258,13 @@ def _affine_step(h: Tensor, W: Tensor, xp: Tensor, t: int | None) -> Tensor:
 
 def _check_step(cell: Module, x: Any, h: Any, hidden: int) -> None:
     check_features(cell, x, cell.input_size)  # type: ignore[attr-defined]
-    xs = np.shape(x.data if isinstance(x, Tensor) else x)
+    xs = _shape_of(x)
     if len(xs) != 2:
         raise ShapeError(
             f"{type(cell).__name__}: expected x of shape (N, {cell.input_size}), got {xs}"
         )  # type: ignore[attr-defined]
     if h is not None:
-        hs = np.shape(h.data if isinstance(h, Tensor) else h)
+        hs = _shape_of(h)
         if hs != (xs[0], hidden):
             raise ShapeError(
                 f"{type(cell).__name__}: expected a state of shape {(xs[0], hidden)} for x of "
