@@ -211,7 +211,9 @@ def _run(
             else:
                 grads = type(node).backward(node, g)
                 if type(grads) is not tuple:
-                    grads = (grads,)
+                    grads = _as_tuple(grads)
+            if len(grads) != len(inputs):  # zip below would silently drop the difference
+                _check_arity(node, grads)
             if anomaly:
                 from graphgrad.anomaly import check_backward
 
@@ -295,9 +297,30 @@ def _backward_on_tensors(node: Any, g: Tensor) -> tuple[Any, ...]:
     finally:
         node.saved = saved
     if type(grads) is not tuple:
-        grads = (grads,)
+        grads = _as_tuple(grads)
     return tuple(
         x if x is None or isinstance(x, Tensor) else _make(np.asarray(x), None) for x in grads
+    )
+
+
+def _as_tuple(grads: Any) -> tuple[Any, ...]:
+    """A rule's result as a tuple: a list is one gradient per input, anything else is the
+    one input's gradient."""
+    return tuple(grads) if type(grads) is list else (grads,)
+
+
+def _check_arity(node: Any, grads: tuple[Any, ...]) -> None:
+    """A rule may leave out trailing gradients only for arguments that need none (indices,
+    axes, constants); a missing gradient for a tensor that requires grad, or a surplus one,
+    is a bug in the rule, not a zero."""
+    n, k = len(node.inputs), len(grads)
+    if k < n and not any(node.needs_input_grad[k:]):
+        return
+    raise TypeError(
+        f"backward of {type(node).__name__} returned {k} gradient(s) but its forward took "
+        f"{n} positional argument(s), and {'more' if k > n else 'a later one requires grad'}: "
+        "return one gradient per argument, in order (None where ctx.needs_input_grad says "
+        "none is needed)"
     )
 
 

@@ -18,9 +18,10 @@ A primitive is a subclass with two static methods side by side::
 ``forward`` receives ndarrays (Tensor arguments are unwrapped; other arguments such as
 axes pass through unchanged) and returns one ndarray. ``ctx.save_for_backward(...)`` (or
 assigning a tuple to ``ctx.saved``) keeps what the rule will need. ``backward`` receives
-the upstream gradient and returns one gradient per positional forward argument (a tuple, or a single
-value for one argument; None where no gradient is needed — ``ctx.needs_input_grad[i]``
-says which are). A returned gradient may have a broadcast shape: the engine sums it back
+the upstream gradient and returns one gradient per positional forward argument (a tuple or
+list, or a single value for one argument; None where no gradient is needed —
+``ctx.needs_input_grad[i]`` says which are). Trailing arguments that need no gradient
+(indices, axes, constants) may be left out; any other count raises a ``TypeError``. A returned gradient may have a broadcast shape: the engine sums it back
 to the input's shape, in one place, for every op (DESIGN rule 2).
 
 The backward rule is written once for ndarrays and Tensors (DESIGN rule 5): normally it

@@ -112,6 +112,54 @@ def test_backward_returning_an_unreducible_shape_is_reported() -> None:
         Bad.apply(x).sum().backward()
 
 
+class Product(gg.Function):
+    """z = a ∘ b whose rule returns ``grads`` (set per test) instead of the right ones."""
+
+    grads: Any = None
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, b: Any) -> np.ndarray:
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        a, b = ctx.saved_tensors
+        return Product.grads(grad, a, b)
+
+
+@pytest.mark.parametrize(
+    ("rule", "what"),
+    [
+        (lambda g, a, b: g * b, "a later one requires grad"),  # forgot b's gradient
+        (lambda g, a, b: (g * b,), "a later one requires grad"),
+        (lambda g, a, b: (g * b, g * a, g), "more"),
+    ],
+)
+def test_a_rule_returning_the_wrong_number_of_gradients_is_an_error(rule: Any, what: str) -> None:
+    # zip() over inputs and gradients would otherwise leave b without its gradient, silently
+    a = gg.tensor([1.0, 2.0], requires_grad=True)
+    b = gg.tensor([3.0, 4.0], requires_grad=True)
+    Product.grads = staticmethod(rule)
+    with pytest.raises(TypeError, match=f"backward of Product returned .*, and {what}"):
+        Product.apply(a, b).sum().backward()
+    assert a.grad is None and b.grad is None  # nothing half-applied
+
+
+def test_a_rule_may_leave_out_gradients_of_trailing_constants_and_return_a_list() -> None:
+    a = gg.tensor([1.0, 2.0], requires_grad=True)
+    Product.grads = staticmethod(lambda g, a, b: g * b)  # b is a constant: no gradient needed
+    Product.apply(a, np.array([3.0, 4.0])).sum().backward()
+    np.testing.assert_array_equal(a.grad, [3.0, 4.0])
+
+    b = gg.tensor([3.0, 4.0], requires_grad=True)
+    a.grad = None
+    Product.grads = staticmethod(lambda g, a, b: [g * b, g * a])  # a list is one per input
+    Product.apply(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad, [3.0, 4.0])
+    np.testing.assert_array_equal(b.grad, [1.0, 2.0])
+
+
 def test_forward_must_return_one_array() -> None:
     class TwoOutputs(gg.Function):
         @staticmethod
