@@ -33,6 +33,8 @@ from graphgrad.ops import (
     log,
     log_softmax,
     matmul,
+    maximum,
+    minimum,
     relu,
     sigmoid,
     softmax,
@@ -50,6 +52,7 @@ __all__ = [
     "GraphgradError", "ShapeError", "StateDictError", "Tensor", "backward", "broadcast_to",
     "clip", "concat", "data", "detect_anomaly", "enable_grad", "exp", "from_numpy", "grad",
     "gradcheck", "gradgradcheck", "is_grad_enabled", "is_tensor", "load", "log",
-    "log_softmax", "manual_seed", "matmul", "nn", "no_grad", "optim", "relu", "save",
-    "set_grad_enabled", "sigmoid", "softmax", "softplus", "stack", "tanh", "tensor",
+    "log_softmax", "manual_seed", "matmul", "maximum", "minimum", "nn", "no_grad", "optim",
+    "relu", "save", "set_grad_enabled", "sigmoid", "softmax", "softplus", "stack", "tanh",
+    "tensor",
 ]  # fmt: skip

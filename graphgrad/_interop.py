@@ -30,6 +30,10 @@ def _ufunc_table() -> dict[Any, Callable[..., Tensor]]:
         np.log: ops.Log.apply,
         np.tanh: ops.Tanh.apply,
         np.sqrt: lambda x: ops.Pow.apply(x, 0.5),
+        np.square: lambda x: _t(x) * x,
+        np.absolute: lambda x: _t(x).abs(),
+        np.maximum: ops.Maximum.apply,
+        np.minimum: ops.Minimum.apply,
     }
 
 
@@ -74,6 +78,7 @@ def _function_table() -> dict[Any, Callable[..., Tensor]]:
             arrays, axis=_only_axis("stack", axis, kw)
         ),
         np.matmul: ops.matmul,
+        np.clip: lambda a, a_min=None, a_max=None: _t(a).clip(a_min, a_max),
     }
 
 

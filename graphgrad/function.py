@@ -21,8 +21,9 @@ assigning a tuple to ``ctx.saved``) keeps what the rule will need. ``backward`` 
 the upstream gradient and returns one gradient per positional forward argument (a tuple or
 list, or a single value for one argument; None where no gradient is needed —
 ``ctx.needs_input_grad[i]`` says which are). Trailing arguments that need no gradient
-(indices, axes, constants) may be left out; any other count raises a ``TypeError``. A returned gradient may have a broadcast shape: the engine sums it back
-to the input's shape, in one place, for every op (DESIGN rule 2).
+(indices, axes, constants) may be left out; any other count raises a ``TypeError``. A
+returned gradient may have a broadcast shape: the engine sums it back to the input's
+shape, in one place, for every op (DESIGN rule 2).
 
 The backward rule is written once for ndarrays and Tensors (DESIGN rule 5): normally it
 runs on ndarrays (the fast path); under ``create_graph=True`` the upstream gradient is a

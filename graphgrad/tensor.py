@@ -410,6 +410,8 @@ class Tensor:
         """|x| = relu(x) + relu(−x); its derivative at 0 is 0 (from relu'(0) = 0)."""
         return _apply1(_ops.ReLU, self) + _apply1(_ops.ReLU, -self)
 
+    __abs__ = abs
+
     def sqrt(self) -> Tensor:
         """√x, as x ** 0.5."""
         return _apply2(_ops.Pow, self, 0.5)

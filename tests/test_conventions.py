@@ -1,5 +1,6 @@
 """Conventions at non-differentiable points, written down in the docstrings and tested:
-max splits the gradient evenly among ties; relu'(0) = 0."""
+max splits the gradient evenly among ties (the reduction, and elementwise maximum/minimum);
+relu'(0) = 0."""
 
 from __future__ import annotations
 
@@ -64,3 +65,23 @@ def test_sigmoid_result_dtypes_follow_numpy_exp() -> None:
         np.testing.assert_allclose(y, 1 / (1 + np.exp(-x)), rtol=rtol)
     assert gg.tensor(np.array([True, False])).sigmoid().dtype == np.float32
     assert gg.tensor(np.float16(-30.0)).sigmoid().data > 0  # no overflow, no warning
+
+
+def test_elementwise_maximum_and_minimum_split_ties_evenly() -> None:
+    a = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = gg.tensor([2.0, 2.0, 1.0], requires_grad=True)
+    (gg.maximum(a, b) * [1.0, 10.0, 100.0]).sum().backward()
+    np.testing.assert_array_equal(a.grad, [0.0, 5.0, 100.0])
+    np.testing.assert_array_equal(b.grad, [1.0, 5.0, 0.0])
+    a.grad = b.grad = None
+    np.minimum(a, b).sum().backward()  # NumPy's spelling records the same op
+    np.testing.assert_array_equal(a.grad, [1.0, 0.5, 0.0])
+    np.testing.assert_array_equal(b.grad, [0.0, 0.5, 1.0])
+
+
+def test_maximum_with_a_broadcast_constant_is_relu_with_the_tie_shared() -> None:
+    x = gg.tensor([[-1.0, 0.0, 2.0]], requires_grad=True)
+    y = np.maximum(np.zeros((2, 1)), x)  # constant first, broadcast over rows
+    assert y.shape == (2, 3)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [[0.0, 1.0, 2.0]])

@@ -59,10 +59,17 @@ def test_numpy_interop() -> None:
         np.transpose(t),
         np.mean(t),
         np.tanh(t),
+        np.square(t),
+        np.clip(t, 1.5, 3.5),
+        np.maximum(t, 2.0),
+        np.minimum(1.0, t),
     ):
         assert isinstance(y, gg.Tensor) and y.requires_grad
     (np.ones(2) * t).sum().backward()
     np.testing.assert_array_equal(t.grad, np.ones((2, 2)))
+    t.grad = None
+    (np.square(t) + np.clip(t, 1.5, 3.5)).sum().backward()
+    np.testing.assert_array_equal(t.grad, 2 * t.data + [[0, 1], [1, 0]])
 
 
 def test_repr() -> None:
@@ -137,6 +144,10 @@ def test_abs_values_gradient_and_its_convention_at_zero() -> None:
     y.sum().backward()
     np.testing.assert_array_equal(x.grad, [-1.0, -1.0, 0.0, 1.0])  # |x|'(0) = 0, from relu'(0) = 0
     assert gg.gradcheck(lambda t: t.abs(), (gg.tensor([-1.5, 0.3, 2.0], requires_grad=True),))
+    for spelled in (abs(x), np.abs(x), np.absolute(x)):  # the builtin and NumPy record it too
+        x.grad = None
+        spelled.sum().backward()
+        np.testing.assert_array_equal(x.grad, [-1.0, -1.0, 0.0, 1.0])
 
 
 def test_numpy_keywords_graphgrad_cannot_honour_are_refused() -> None:

@@ -21,6 +21,7 @@ Tanh, Sigmoid      tanh x, 1/(1+e⁻ˣ)                            elementwise
 ReLU               max(x, 0)                                    elementwise
 Softplus           log(1 + eˣ), stable                          elementwise
 Clip               min(max(x, low), high)                       elementwise
+Maximum, Minimum   max(a, b), min(a, b) (ties share evenly)     elementwise
 Softmax            stable softmax along an axis                 softmax
 LogSoftmax         stable log-softmax along an axis             softmax
 =================  ==========================================  ====================
@@ -31,7 +32,17 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from graphgrad.ops.arithmetic import Add, Div, Mul, Neg, Pow, Sub
-from graphgrad.ops.elementwise import Clip, Exp, Log, ReLU, Sigmoid, Softplus, Tanh
+from graphgrad.ops.elementwise import (
+    Clip,
+    Exp,
+    Log,
+    Maximum,
+    Minimum,
+    ReLU,
+    Sigmoid,
+    Softplus,
+    Tanh,
+)
 from graphgrad.ops.linalg import Affine, MatMul
 from graphgrad.ops.reduce import Max, Mean, Sum
 from graphgrad.ops.shape import (
@@ -49,10 +60,10 @@ from graphgrad.tensor import Tensor
 
 __all__ = [
     "Add", "Affine", "BroadcastTo", "Cast", "Clip", "Concat", "Div", "Exp", "GetItem", "Log",
-    "LogSoftmax", "MatMul", "Max", "Mean", "Mul", "Neg", "Pow", "ReLU", "Reshape",
-    "ScatterAdd", "Sigmoid", "Softmax", "Softplus", "Stack", "Sub", "Sum", "Tanh",
+    "LogSoftmax", "MatMul", "Max", "Maximum", "Mean", "Minimum", "Mul", "Neg", "Pow", "ReLU",
+    "Reshape", "ScatterAdd", "Sigmoid", "Softmax", "Softplus", "Stack", "Sub", "Sum", "Tanh",
     "Transpose", "broadcast_to", "clip", "concat", "exp", "log", "log_softmax", "matmul",
-    "relu", "sigmoid", "softmax", "softplus", "stack", "tanh",
+    "maximum", "minimum", "relu", "sigmoid", "softmax", "softplus", "stack", "tanh",
 ]  # fmt: skip
 
 
@@ -74,6 +85,16 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
 def matmul(a: Any, b: Any) -> Tensor:
     """A @ B with NumPy matmul semantics; ∂L/∂A = G Bᵀ, ∂L/∂B = Aᵀ G."""
     return MatMul.apply(a, b)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """max(a, b) elementwise, broadcasting; ∂L/∂a = g ∘ [a > b] (ties share it evenly)."""
+    return Maximum.apply(a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """min(a, b) elementwise, broadcasting; ∂L/∂a = g ∘ [a < b] (ties share it evenly)."""
+    return Minimum.apply(a, b)
 
 
 def exp(x: Any) -> Tensor:

@@ -1,4 +1,4 @@
-"""Elementwise functions: exp, log, tanh, sigmoid, relu.
+"""Elementwise functions: exp, log, tanh, sigmoid, relu, softplus, clip, maximum, minimum.
 
 Rules that need the function's value reuse the saved *output* (σ' = σ(1 − σ),
 tanh' = 1 − tanh², exp' = exp), as seed 004 points out.
@@ -159,3 +159,45 @@ class Clip(Function):
     def backward(ctx: Any, g: Any) -> Any:
         (inside,) = ctx.saved
         return g * inside
+
+
+def _pick_weights(a: Any, b: Any, first: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """1 where ``a`` was picked, ½ at ties (max's convention: tied inputs share the
+    gradient evenly), 0 where ``b`` was; in the output's dtype and shape."""
+    w = first.astype(out.dtype)
+    w[np.broadcast_to(a == b, w.shape)] = 0.5
+    return w
+
+
+class Maximum(Function):
+    """y = max(a, b) elementwise (broadcasting).   ∂L/∂a = g ∘ w,  ∂L/∂b = g ∘ (1 − w),
+    w = [a > b] + ½ [a = b]   (ties split evenly, as in the ``max`` reduction)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
+        out = np.maximum(a, b)
+        ctx.saved = (_pick_weights(a, b, np.asarray(a > b), np.asarray(out)),)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> tuple[Any, Any]:
+        (w,) = ctx.saved
+        need = ctx.needs_input_grad
+        return (g * w if need[0] else None), (g * (1 - w) if need[1] else None)
+
+
+class Minimum(Function):
+    """y = min(a, b) elementwise (broadcasting).   ∂L/∂a = g ∘ w,  ∂L/∂b = g ∘ (1 − w),
+    w = [a < b] + ½ [a = b]."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
+        out = np.minimum(a, b)
+        ctx.saved = (_pick_weights(a, b, np.asarray(a < b), np.asarray(out)),)
+        return out
+
+    backward = Maximum.backward
