@@ -35,6 +35,8 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
     manifest = json.dumps({"format": _FORMAT, "version": 1, "tree": tree})
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():  # else mkstemp's error would name the temporary file
+        raise FileNotFoundError(f"gg.save: {path}: the directory {directory} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -56,11 +58,16 @@ def load(path: str | os.PathLike[str]) -> Any:
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None
     except ValueError as exc:
-        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+        if _starts_like_a_pickle(path) or "Object arrays" in str(exc):
             raise CheckpointError(
                 f"{path}: refusing to load: the file contains pickled Python objects, which "
                 "could execute code when loaded. graphgrad checkpoints hold only arrays."
             ) from exc
+        if "allow_pickle" in str(exc):  # NumPy's guess for a file it does not recognise
+            raise CheckpointError(
+                f"{path}: not a readable .npz checkpoint: it is neither a zip archive nor an "
+                ".npy file"
+            ) from None
         raise CheckpointError(f"{path}: not a readable .npz checkpoint ({exc})") from exc
     except (zipfile.BadZipFile, EOFError, OSError, KeyError) as exc:
         raise CheckpointError(
@@ -76,6 +83,13 @@ def load(path: str | os.PathLike[str]) -> Any:
         return _decode(manifest["tree"], contents)
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{path}: the checkpoint's manifest is damaged ({exc})") from exc
+
+
+def _starts_like_a_pickle(path: str | os.PathLike[str]) -> bool:
+    """np.load takes any file that is neither .npz nor .npy for a pickle; only one that
+    starts with a pickle protocol opcode (2 and later: 0x80) is reported as one."""
+    with open(path, "rb") as f:
+        return f.read(1) == b"\x80"
 
 
 def _encode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:

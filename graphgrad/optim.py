@@ -26,7 +26,8 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[int, dict[str, Any]] = {}  # keyed by id(param)
-        items = list(params)
+        # A Tensor is iterable (over its rows): one passed alone is one parameter.
+        items = [params] if isinstance(params, Tensor) else list(params)
         if not items:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
         groups = items if isinstance(items[0], dict) else [{"params": items}]
@@ -48,6 +49,12 @@ class Optimizer:
             if not p.requires_grad:
                 raise ValueError(
                     f"{type(self).__name__}: a parameter of shape {p.shape} does not require grad"
+                )
+            if p._node is not None:
+                raise ValueError(
+                    f"{type(self).__name__}: a parameter of shape {p.shape} is the output of "
+                    f"{type(p._node).__name__}, not a leaf: its .grad is never filled, so it "
+                    "would never move (optimize the leaves it is computed from)"
                 )
             if id(p) in seen:
                 raise ValueError(

@@ -62,8 +62,12 @@ def test_truncated_file_is_refused(tmp_path: Path) -> None:
 
 def test_garbage_and_missing_files_are_refused(tmp_path: Path) -> None:
     (tmp_path / "g.npz").write_bytes(b"not a zip file at all")
-    with pytest.raises(gg.CheckpointError):
+    with pytest.raises(gg.CheckpointError, match=r"not a readable \.npz") as info:
         gg.load(tmp_path / "g.npz")
+    assert "pickle" not in str(info.value)  # garbage is not reported as a pickle
+    (tmp_path / "p.npz").write_bytes(pickle.dumps({"w": [1.0]}))  # e.g. a pickled state dict
+    with pytest.raises(gg.CheckpointError, match="pickled Python objects"):
+        gg.load(tmp_path / "p.npz")
     with pytest.raises(gg.CheckpointError, match="no such file"):
         gg.load(tmp_path / "missing.npz")
 
@@ -109,3 +113,9 @@ def test_unsupported_values_are_refused_before_writing(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="cannot store a set"):
         gg.save({"s": {1, 2}}, tmp_path / "s.npz")
     assert not (tmp_path / "s.npz").exists()
+
+
+def test_save_into_a_missing_directory_names_it(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"the directory .*nope does not exist"):
+        gg.save({"w": np.ones(2)}, tmp_path / "nope" / "w.npz")
+    assert not (tmp_path / "nope").exists()

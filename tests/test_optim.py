@@ -95,6 +95,17 @@ def test_optimizer_argument_errors() -> None:
         optim.SGD([{"params": [p], "learning_rate": 0.1}], lr=0.1)
     with pytest.raises(ValueError, match="learning rate"):
         optim.Adam([p], lr=-1.0)
+    with pytest.raises(ValueError, match="output of Mul, not a leaf"):
+        optim.SGD([p * 2], lr=0.1)
+
+
+def test_a_single_tensor_is_one_parameter_not_its_rows() -> None:
+    p = _param([[1.0, 2.0], [3.0, 4.0]])
+    opt = optim.SGD(p, lr=0.5)
+    assert opt.param_groups[0]["params"] == [p]
+    (p * p).sum().backward()
+    opt.step()
+    np.testing.assert_allclose(p.data, [[0.0, 0.0], [0.0, 0.0]])
 
 
 def test_clip_grad_norm_returns_total_norm_and_scales_jointly() -> None:
