@@ -205,7 +205,9 @@ class Tensor:
             create_graph: record the backward pass itself, so the gradients are Tensors
                 that can be differentiated again (higher-order derivatives).
         """
-        autograd.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+        # One root, so ``grad`` is its one gradient even when given as a (nested) list.
+        seeds = None if grad is None else [grad]
+        autograd.backward(self, seeds, retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self) -> Tensor:
         """A new leaf sharing ``data`` with this tensor, cut from the graph."""

@@ -45,6 +45,11 @@ def test_matmul_inner_dimension_mismatch() -> None:
         leaf(np.ones((3, 4))) @ leaf(np.ones((5, 2)))
 
 
+def test_matmul_of_zero_dim_operands_is_a_shape_error() -> None:
+    with pytest.raises(gg.ShapeError, match=r"MatMul: operands of shapes \(\) and \(\)"):
+        leaf(2.0) @ leaf(3.0)
+
+
 def test_reshape_and_sum_axis_errors_name_the_op() -> None:
     with pytest.raises(gg.ShapeError, match=r"Reshape.*\(2, 3\)"):
         leaf(np.ones((2, 3))).reshape(4)
@@ -81,6 +86,15 @@ def test_backward_with_grad_of_wrong_shape() -> None:
     y = leaf(np.ones((3, 4))) * 2
     with pytest.raises(ValueError, match=r"grad has shape \(4, 3\) but the tensor .* \(3, 4\)"):
         y.backward(np.ones((4, 3)))
+
+
+def test_tensor_backward_takes_its_gradient_as_a_nested_list() -> None:
+    x = leaf(np.ones((2, 2)))
+    (x * 2).backward([[1.0, 2.0], [3.0, 4.0]])  # one root: the list is its gradient
+    np.testing.assert_array_equal(x.grad, [[2.0, 4.0], [6.0, 8.0]])
+    x.grad = None
+    (x[0] * 2).backward([1.0, 2.0])  # even when its length could pass for a count of roots
+    np.testing.assert_array_equal(x.grad, [[2.0, 4.0], [0.0, 0.0]])
 
 
 def test_backward_through_released_graph() -> None:

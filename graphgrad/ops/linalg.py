@@ -100,7 +100,7 @@ def _mm(a: Any, b: Any) -> Any:
     """a @ b. A product over a contracted axis of length 1 is an outer product, which
     NumPy's matmul computes in a non-BLAS loop ~2-10x slower than the equal broadcast
     multiply (batch-1 weight gradients Xᵀ G, inputs with one feature)."""
-    if a.shape[-1] == 1 and a.ndim >= 2 and b.ndim >= 2:
+    if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == 1:  # (0-d operands: matmul's error)
         return a * b
     return a @ b
 
