@@ -100,7 +100,11 @@ def _mm(a: Any, b: Any) -> Any:
     """a @ b. A product over a contracted axis of length 1 is an outer product, which
     NumPy's matmul computes in a non-BLAS loop ~2-10x slower than the equal broadcast
     multiply (batch-1 weight gradients Xᵀ G, inputs with one feature)."""
-    if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == 1:  # (0-d operands: matmul's error)
+    try:
+        outer = a.shape[-1] == 1
+    except IndexError:  # a 0-d operand: matmul's own error, not this one
+        return a @ b
+    if outer and a.ndim >= 2 and b.ndim >= 2:
         return a * b
     return a @ b
 
