@@ -33,7 +33,7 @@ from graphgrad.collector import CollectorPaused
 from graphgrad.errors import GraphReleasedError, ShapeError
 from graphgrad.grad_mode import _anomaly, _mode, _set_enabled
 from graphgrad.indexed_grad import IndexedGrad, IndexedSum
-from graphgrad.tensor import RETAIN_GRAD, Tensor, _make, hooks_registered
+from graphgrad.tensor import RETAIN_GRAD, Tensor, _hook_table, _make, hooks_registered
 
 _ndarray = np.ndarray
 
@@ -192,8 +192,8 @@ def _run(
             node, g, own = pending.pop(pop(heap))
             if type(g) is IndexedSum:  # only slices of this node's output received gradient
                 g, own = g.dense(), True
-            if hooks_on and getattr(node, "_hooks", None) is not None:
-                g = _run_hooks(node._hooks, g, graph_mode, capture is None)
+            if hooks_on and id(node) in _hook_table:
+                g = _run_hooks(_hook_table[id(node)], g, graph_mode, capture is None)
                 own = False
             inputs = node.inputs
             needs = node.needs_input_grad
@@ -275,8 +275,8 @@ def _run(
     # Leaves last: each leaf's hooks see its total gradient once, and a failure above
     # (e.g. a released graph) leaves every .grad untouched.
     for leaf, g, own in leaves.values():
-        if hooks_on and getattr(leaf, "_hooks", None) is not None:
-            g = _run_hooks(leaf._hooks, g, graph_mode, False)
+        if hooks_on and id(leaf) in _hook_table:
+            g = _run_hooks(_hook_table[id(leaf)], g, graph_mode, False)
             own = False
         if capture is not None:
             k = id(leaf)

@@ -60,12 +60,11 @@ class Function:
     a constant — never an intermediate Tensor, so an intermediate array stays alive only
     if some rule saved it. Engine bookkeeping: ``_seq`` (creation order: a node's inputs
     were all created before it, so decreasing ``_seq`` is a reverse topological order),
-    ``_shape`` and ``_out_id`` (the output's shape and array identity), ``_hooks``.
+    ``_shape`` and ``_out_id`` (the output's shape and array identity).
     """
 
     __slots__ = (
         "__weakref__",
-        "_hooks",
         "_out_id",
         "_seq",
         "_shape",

@@ -479,6 +479,28 @@ def test_hook_sees_total_gradient_and_can_replace_it() -> None:
     np.testing.assert_array_equal(x.grad, [2.0, 2.0])
 
 
+def test_hook_table_entries_go_with_their_last_hook_or_their_owner() -> None:
+    import gc
+
+    from graphgrad.tensor import _hook_table as table
+
+    before = len(table)
+    x = leaf([1.0, 2.0])
+    h = x * 1
+    handle = h.register_hook(lambda g: g)
+    x.register_hook(lambda g: g)
+    assert len(table) == before + 2
+    handle.remove()
+    handle.remove()  # twice is harmless
+    assert len(table) == before + 1
+    del x, h  # the leaf's entry goes with the leaf (so its id can be reused safely)
+    gc.collect()
+    assert len(table) == before
+    y = leaf([3.0])
+    (y * 2).sum().backward()  # no hooks anywhere: the engine skips looking
+    np.testing.assert_array_equal(y.grad, [2.0])
+
+
 def test_leaf_hook_runs_before_accumulation_and_stored_grad_is_safe() -> None:
     x = leaf([1.0, 2.0])
     stored = []
