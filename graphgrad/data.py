@@ -54,12 +54,23 @@ class DataLoader:
     ) -> None:
         if not arrays:
             raise ValueError("DataLoader needs at least one array")
-        lengths = {len(a) for a in arrays}
+        converted = []
+        for i, a in enumerate(arrays):
+            try:
+                converted.append(np.asarray(a))
+            except ValueError as exc:  # e.g. DataLoader((x, y)): arrays of different shapes
+                raise ValueError(
+                    f"DataLoader: argument {i} is not one array ({exc}); pass inputs and "
+                    "targets as separate arguments: DataLoader(x, y, batch_size=...)"
+                ) from None
+        if any(a.ndim == 0 for a in converted):
+            raise ValueError("DataLoader: every argument must be an array of samples, not a scalar")
+        lengths = {len(a) for a in converted}
         if len(lengths) != 1:
             raise ValueError(f"DataLoader: arrays have different lengths {sorted(lengths)}")
         if batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be ≥ 1, got {batch_size}")
-        self.arrays = tuple(np.asarray(a) for a in arrays)
+        self.arrays = tuple(converted)
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.rng = (
             np.random.default_rng(get_rng(rng).integers(2**63)) if rng is None else get_rng(rng)

@@ -60,6 +60,10 @@ def test_loader_errors() -> None:
         data.DataLoader(np.zeros(3), np.zeros(4))
     with pytest.raises(ValueError, match="batch_size"):
         data.DataLoader(np.zeros(3), batch_size=0)
+    with pytest.raises(ValueError, match=r"argument 0 is not one array.*DataLoader\(x, y"):
+        data.DataLoader((np.zeros((5, 2)), np.zeros(5)), batch_size=2)  # a tuple, not two arrays
+    with pytest.raises(ValueError, match="not a scalar"):
+        data.DataLoader(np.zeros(3), 1.0)
 
 
 # ------------------------------------------------------------------ text helpers (seed 001)
