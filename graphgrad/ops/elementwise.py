@@ -178,7 +178,8 @@ class Maximum(Function):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
         out = np.maximum(a, b)
-        ctx.saved = (_pick_weights(a, b, np.asarray(a > b), np.asarray(out)),)
+        if any(ctx.needs_input_grad):
+            ctx.saved = (_pick_weights(a, b, np.asarray(a > b), np.asarray(out)),)
         return out
 
     @staticmethod
@@ -197,7 +198,12 @@ class Minimum(Function):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
         out = np.minimum(a, b)
-        ctx.saved = (_pick_weights(a, b, np.asarray(a < b), np.asarray(out)),)
+        if any(ctx.needs_input_grad):
+            ctx.saved = (_pick_weights(a, b, np.asarray(a < b), np.asarray(out)),)
         return out
 
-    backward = Maximum.backward
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> tuple[Any, Any]:
+        (w,) = ctx.saved
+        need = ctx.needs_input_grad
+        return (g * w if need[0] else None), (g * (1 - w) if need[1] else None)
