@@ -34,6 +34,10 @@ def clip_grad_norm_(
     ‖g‖ = (Σ_p Σ_i |g_pi|^norm_type)^(1/norm_type) over every parameter's gradient
     (``norm_type=inf`` for the max norm). If ‖g‖ > max_norm, every gradient is multiplied
     by max_norm / (‖g‖ + 1e-6). Returns ‖g‖ before clipping.
+
+    A non-finite norm (an inf or NaN gradient) scales nothing: the gradients are left as
+    they are and the norm is returned, so check it before ``optimizer.step()`` — or pass
+    ``error_if_nonfinite=True`` to raise instead.
     """
     grads = _grads(parameters)
     if not grads:
