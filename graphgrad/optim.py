@@ -48,7 +48,9 @@ class Optimizer:
                 )
             if not p.requires_grad:
                 raise ValueError(
-                    f"{type(self).__name__}: a parameter of shape {p.shape} does not require grad"
+                    f"{type(self).__name__}: a parameter of shape {p.shape} does not require "
+                    "grad, so it would never move; to leave frozen parameters out, pass "
+                    "[p for p in model.parameters() if p.requires_grad]"
                 )
             if p._node is not None:
                 raise ValueError(

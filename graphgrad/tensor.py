@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from graphgrad.errors import ShapeError
+
 if TYPE_CHECKING:
     from graphgrad.function import Function
 
@@ -343,7 +345,11 @@ class Tensor:
 
     def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
         """Remove size-1 axes (all, or the given ones), as a reshape."""
-        return _apply2(_ops.Reshape, self, np.squeeze(self.data, axis).shape)
+        try:
+            shape = np.squeeze(self.data, axis).shape
+        except ValueError as exc:  # an axis that is not of size 1
+            raise ShapeError(f"squeeze: axis {axis} of shape {self.shape}: {exc}") from None
+        return _apply2(_ops.Reshape, self, shape)
 
     def unsqueeze(self, axis: int) -> Tensor:
         """Insert a size-1 axis at ``axis``, as a reshape."""

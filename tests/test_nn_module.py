@@ -121,6 +121,18 @@ def test_sequential_and_modulelist() -> None:
         nn.Sequential(lambda x: x)  # type: ignore[arg-type]
 
 
+def test_slicing_a_container_gives_a_container_of_the_same_children() -> None:
+    seq = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    head = seq[:2]
+    assert isinstance(head, nn.Sequential) and len(head) == 2 and head[0] is seq[0]
+    x = np.ones((4, 2))
+    np.testing.assert_array_equal(seq[2](head(x)).data, seq(x).data)
+    assert [n for n, _ in head.named_parameters()] == ["0.weight", "0.bias"]
+    ml = nn.ModuleList([nn.Linear(1, 1), nn.Linear(1, 2), nn.Linear(2, 2)])
+    tail = ml[1:]
+    assert isinstance(tail, nn.ModuleList) and tail[0] is ml[1] and len(tail) == 2
+
+
 def test_astype_float32() -> None:
     m = nn.Linear(3, 2).astype(np.float32)
     assert all(p.dtype == np.float32 for p in m.parameters())

@@ -108,6 +108,8 @@ def test_shape_helpers() -> None:
     assert x.reshape(3, 2).shape == (3, 2) and x.reshape((6,)).shape == (6,)
     assert x.flatten().shape == (6,) and x.unsqueeze(0).shape == (1, 2, 3)
     assert x.unsqueeze(0).squeeze(0).shape == (2, 3) and x.swapaxes(0, 1).shape == (3, 2)
+    with pytest.raises(gg.ShapeError, match=r"squeeze: axis 0 of shape \(2, 3\)"):
+        x.squeeze(0)
     assert x.broadcast_to((4, 2, 3)).shape == (4, 2, 3)
     assert x.min().item() == 0.0 and x.sqrt().shape == (2, 3)
 

@@ -201,8 +201,17 @@ class Module:
 class _Container(Module):
     """Indexing, length and iteration over the registered child modules, in order."""
 
-    def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
+    def __getitem__(self, i: int | slice) -> Any:
+        """The i-th child; a slice gives a new container of the same kind holding those
+        children (shared, not copied), as in PyTorch."""
+        children = list(self._modules.values())
+        if isinstance(i, slice):
+            return type(self)._of(children[i])
+        return children[i]
+
+    @classmethod
+    def _of(cls, modules: list[Module]) -> _Container:
+        raise NotImplementedError
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -221,6 +230,10 @@ class Sequential(_Container):
                 raise TypeError(f"Sequential argument {i} is a {type(m).__name__}, not a Module")
             setattr(self, str(i), m)
 
+    @classmethod
+    def _of(cls, modules: list[Module]) -> Sequential:
+        return cls(*modules)
+
     def forward(self, x: Any) -> Any:
         for m in self._modules.values():
             x = m(x)
@@ -234,6 +247,10 @@ class ModuleList(_Container):
         super().__init__()
         for m in modules:
             self.append(m)
+
+    @classmethod
+    def _of(cls, modules: list[Module]) -> ModuleList:
+        return cls(modules)
 
     def append(self, module: Module) -> ModuleList:
         if not isinstance(module, Module):
