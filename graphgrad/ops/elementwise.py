@@ -161,25 +161,24 @@ class Clip(Function):
         return g * inside
 
 
-def _pick_weights(a: Any, b: Any, first: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """1 where ``a`` was picked, ½ at ties (max's convention: tied inputs share the
-    gradient evenly), 0 where ``b`` was; in the output's dtype and shape."""
-    w = first.astype(out.dtype)
-    w[np.broadcast_to(a == b, w.shape)] = 0.5
-    return w
-
-
-class Maximum(Function):
-    """y = max(a, b) elementwise (broadcasting).   ∂L/∂a = g ∘ w,  ∂L/∂b = g ∘ (1 − w),
-    w = [a > b] + ½ [a = b]   (ties split evenly, as in the ``max`` reduction)."""
+class _Pick(Function):
+    """y = pick(a, b) elementwise (broadcasting), pick being max or min (the subclasses).
+    ∂L/∂a = g ∘ w,  ∂L/∂b = g ∘ (1 − w),  w = [a wins] + ½ [a = b]: tied inputs share the
+    gradient evenly, as in the ``max`` reduction. w is piecewise constant, so it is saved
+    as a constant (second derivatives through it are 0)."""
 
     __slots__ = ()
+    _pick: np.ufunc  # np.maximum or np.minimum
+    _wins: np.ufunc  # where a is picked: np.greater or np.less
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
-        out = np.maximum(a, b)
+        cls = type(ctx)
+        out = cls._pick(a, b)
         if any(ctx.needs_input_grad):
-            ctx.saved = (_pick_weights(a, b, np.asarray(a > b), np.asarray(out)),)
+            w = np.asarray(cls._wins(a, b)).astype(np.asarray(out).dtype)
+            w[np.broadcast_to(a == b, w.shape)] = 0.5
+            ctx.saved = (w,)
         return out
 
     @staticmethod
@@ -189,21 +188,15 @@ class Maximum(Function):
         return (g * w if need[0] else None), (g * (1 - w) if need[1] else None)
 
 
-class Minimum(Function):
-    """y = min(a, b) elementwise (broadcasting).   ∂L/∂a = g ∘ w,  ∂L/∂b = g ∘ (1 − w),
-    w = [a < b] + ½ [a = b]."""
+class Maximum(_Pick):
+    """y = max(a, b) elementwise.   ∂L/∂a = g ∘ ([a > b] + ½ [a = b]), ∂L/∂b the rest."""
 
     __slots__ = ()
+    _pick, _wins = np.maximum, np.greater
 
-    @staticmethod
-    def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
-        out = np.minimum(a, b)
-        if any(ctx.needs_input_grad):
-            ctx.saved = (_pick_weights(a, b, np.asarray(a < b), np.asarray(out)),)
-        return out
 
-    @staticmethod
-    def backward(ctx: Any, g: Any) -> tuple[Any, Any]:
-        (w,) = ctx.saved
-        need = ctx.needs_input_grad
-        return (g * w if need[0] else None), (g * (1 - w) if need[1] else None)
+class Minimum(_Pick):
+    """y = min(a, b) elementwise.   ∂L/∂a = g ∘ ([a < b] + ½ [a = b]), ∂L/∂b the rest."""
+
+    __slots__ = ()
+    _pick, _wins = np.minimum, np.less
