@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 import numpy as np
 
 from graphgrad.errors import ShapeError
+from graphgrad.grad_mode import _mode, _threads_off
 
 if TYPE_CHECKING:
     from graphgrad.function import Function
@@ -290,11 +291,39 @@ class Tensor:
         return _apply2(_ops.GetItem, self, _index_data(index))
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        raise TypeError(
-            "graphgrad tensors cannot be modified in place inside a graph; build the value "
-            "with ops (gg.concat, gg.stack, a mask product), or write to t.data[...] for a "
-            "constant that no gradient flows through"
-        )
+        """``t[index] = value``: writes into ``t.data`` when nothing is recorded (under
+        ``gg.no_grad()``, or neither ``t`` nor ``value`` requires grad); refused in a graph."""
+        if _records(self, value):
+            raise TypeError(
+                "graphgrad tensors cannot be assigned to by index inside a graph; build the "
+                "value with ops (gg.concat, gg.stack, a mask product), or assign under "
+                "gg.no_grad() (or to t.data[...]) for a change no gradient flows through"
+            )
+        self.data[_index_data(index)] = value.data if isinstance(value, Tensor) else value
+
+    # In-place operators (``t += x``, ``t -= x``, ``t *= x``, ``t /= x``, ``t **= x``) change
+    # this Tensor object, as in NumPy and PyTorch: every reference to it sees the new value.
+    # - Nothing recorded (under gg.no_grad(), or no operand requires grad): the ufunc writes
+    #   into ``self.data`` itself, as an optimizer's step does — so do it after backward():
+    #   a graph recorded earlier may have saved this very array.
+    # - Recorded: the result is a new array and a new node that this Tensor takes over (its
+    #   grad_fn changes; retain_grad() moves with it, hooks stay with the old value). The
+    #   graph recorded so far keeps the old array, so no saved value is ever overwritten.
+    #   A leaf that requires grad refuses, as in PyTorch: its value is what is differentiated.
+    def __iadd__(self, other: ArrayLike) -> Tensor:
+        return _in_place(self, other, _ops.Add, np.add, "+=")
+
+    def __isub__(self, other: ArrayLike) -> Tensor:
+        return _in_place(self, other, _ops.Sub, np.subtract, "-=")
+
+    def __imul__(self, other: ArrayLike) -> Tensor:
+        return _in_place(self, other, _ops.Mul, np.multiply, "*=")
+
+    def __itruediv__(self, other: ArrayLike) -> Tensor:
+        return _in_place(self, other, _ops.Div, np.true_divide, "/=")
+
+    def __ipow__(self, other: ArrayLike) -> Tensor:
+        return _in_place(self, other, _ops.Pow, np.power, "**=")
 
     # Comparisons give bool tensors; they are not differentiable and record nothing.
     def __lt__(self, other: ArrayLike) -> Tensor:
@@ -472,6 +501,53 @@ _hook_finalizers: dict[int, weakref.finalize] = {}
 def hooks_registered() -> bool:
     """Whether any tensor has a hook now (the engine skips looking otherwise)."""
     return bool(_hook_table)
+
+
+def _records(t: Tensor, other: Any) -> bool:
+    """Whether an operation on ``t`` and ``other`` would be recorded in the graph."""
+    rg = t._rg or (isinstance(other, Tensor) and other._rg)
+    return rg and (not _threads_off or _mode.enabled)
+
+
+def _in_place(t: Tensor, other: Any, op: type[Function], ufunc: Any, symbol: str) -> Tensor:
+    """``t <symbol> other`` changing ``t`` itself; see the comment above ``__iadd__``."""
+    if not _records(t, other):
+        y = other.data if isinstance(other, Tensor) else other
+        try:
+            ufunc(t.data, y, out=t.data)
+        except ValueError as exc:
+            if not t.data.flags.writeable:
+                raise ValueError(f"{symbol}: this tensor's array is read-only") from exc
+            raise ShapeError(
+                f"{symbol}: the result for operands of shapes {t.shape} and {np.shape(y)} "
+                f"cannot be stored in a tensor of shape {t.shape}"
+            ) from exc
+        return t
+    if t._node is None and t._rg:
+        raise RuntimeError(
+            f"{symbol} on a leaf tensor that requires grad (shape {t.shape}): its value is what "
+            f"gradients are taken with respect to. Update it under `with gg.no_grad():` (the "
+            f"usual parameter update: `with gg.no_grad(): w -= lr * w.grad`), or write "
+            f"`t = t {symbol[:-1]} x` for a new tensor"
+        )
+    out = _apply2(op, t, other)
+    if out.data.shape != t.data.shape:
+        raise ShapeError(
+            f"{symbol}: the result for operands of shapes {t.shape} and {np.shape(other)} has "
+            f"shape {out.shape}, which cannot be stored in a tensor of shape {t.shape}"
+        )
+    if out.data.dtype != t.data.dtype:
+        out = out.astype(t.data.dtype)
+    old = t._node
+    t.data, t._node, t._rg = out.data, out._node, True
+    hooks = None if old is None else _hook_table.get(id(old))
+    if hooks is not None and RETAIN_GRAD in hooks and hooks[RETAIN_GRAD]() is t:
+        del hooks[RETAIN_GRAD]  # retain_grad() follows the tensor to its new value
+        if not hooks:
+            _hook_finalizers[id(old)].detach()
+            _drop_hooks(id(old))
+        t.retain_grad()
+    return t
 
 
 def _hook_dict(owner: Any) -> dict[Any, Any]:
