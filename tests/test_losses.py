@@ -115,6 +115,16 @@ def test_bce_on_saturated_probabilities_is_finite() -> None:
     assert np.all(np.isfinite(p.grad))
 
 
+def test_bce_refuses_values_that_are_not_probabilities() -> None:
+    t = np.array([1.0, 0.0])
+    for bad in ([2.5, 0.5], [0.5, -0.1], [np.nan, 0.5]):  # e.g. logits passed by mistake
+        with pytest.raises(ValueError, match=r"in \[0, 1\].*binary_cross_entropy_with_logits"):
+            F.binary_cross_entropy(gg.tensor(bad, requires_grad=True), t)
+    # masked-out positions (padding) may hold anything
+    loss = F.binary_cross_entropy(np.array([0.5, 7.0]), t, mask=np.array([1, 0]))
+    assert loss.item() == pytest.approx(np.log(2.0))
+
+
 def test_masked_elements_get_exactly_zero_gradient_and_mean_counts_unmasked() -> None:
     rng = np.random.default_rng(2)
     pred = gg.tensor(rng.standard_normal((2, 5, 3)), requires_grad=True)

@@ -126,9 +126,21 @@ def binary_cross_entropy(
     """ℓ = −(t log p + (1 − t) log(1 − p)) for probabilities p (e.g. sigmoid outputs).
 
     Each log is kept ≥ −100 (PyTorch's convention), so p = 0 or 1 gives a large finite
-    loss, not inf/NaN. Prefer ``binary_cross_entropy_with_logits`` for stability.
+    loss, not inf/NaN. A prediction outside [0, 1] (or NaN) raises ValueError. Prefer
+    ``binary_cross_entropy_with_logits`` for stability.
     """
     _same_shape("binary_cross_entropy", probs, target)
+    p = _array(probs)
+    outside = ~((p >= 0) & (p <= 1))  # NaN too
+    if mask is not None:
+        outside &= np.broadcast_to(_array(mask), p.shape).astype(bool)
+    if outside.any():
+        # A clipped log would quietly turn logits into a wrong (even negative) loss.
+        raise ValueError(
+            f"binary_cross_entropy: predictions must be probabilities in [0, 1], got "
+            f"{float(p[outside].flat[0])}; for unbounded scores (logits) use "
+            "binary_cross_entropy_with_logits"
+        )
     log_p = ops.Clip.apply(probs, _LOG_FLOOR, None).log()
     log_1mp = ops.Clip.apply(1 - _tensor(probs), _LOG_FLOOR, None).log()
     loss = -(target * log_p + (1 - _tensor(target)) * log_1mp)
