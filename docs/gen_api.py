@@ -116,6 +116,33 @@ TENSOR_MEMBERS = [
     "log_softmax",
 ]
 
+MODULE_MEMBERS = [
+    "forward",
+    "parameters",
+    "named_parameters",
+    "modules",
+    "named_modules",
+    "children",
+    "named_children",
+    "register_parameter",
+    "zero_grad",
+    "requires_grad_",
+    "apply",
+    "train",
+    "eval",
+    "astype",
+    "state_dict",
+    "load_state_dict",
+]
+
+OPTIMIZER_MEMBERS = ["step", "zero_grad", "add_param_group", "state_dict", "load_state_dict"]
+
+MEMBERS = {
+    ("graphgrad", "Tensor"): TENSOR_MEMBERS,
+    ("graphgrad.nn", "Module"): MODULE_MEMBERS,
+    ("graphgrad.optim", "Optimizer"): OPTIMIZER_MEMBERS,
+}
+
 
 def _doc(obj: Any) -> str:
     doc = inspect.getdoc(obj) or ""
@@ -124,7 +151,8 @@ def _doc(obj: Any) -> str:
 
 def _sig(obj: Any) -> str:
     try:
-        return str(inspect.signature(obj)).replace("'", "")
+        # annotations are strings (postponed evaluation): drop their quotes, keep ''
+        return str(inspect.signature(obj)).replace("= ''", '= ""').replace("'", "")
     except (TypeError, ValueError):
         return ""
 
@@ -151,12 +179,13 @@ def generate() -> str:
             else:
                 out.append(f"### `{name}{_sig(obj)}`")
             out += ["", _doc(obj) or "(no docstring)", ""]
-            if module_name == "graphgrad" and name == "Tensor":
+            members = MEMBERS.get((module_name, name))
+            if members:
                 out.append("Methods:")
                 out.append("")
-                for m in TENSOR_MEMBERS:
+                for m in members:
                     method = getattr(obj, m)
-                    first = (_doc(method).splitlines() or ["(no docstring)"])[0]
+                    first = " ".join(_doc(method).split()) or "(no docstring)"
                     out.append(f"- `{m}{_sig(method)}` — {first}")
                 out.append("")
     return "\n".join(out).rstrip() + "\n"

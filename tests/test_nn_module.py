@@ -53,6 +53,28 @@ def test_zero_grad_train_eval() -> None:
     assert all(mod.training for mod in m.modules())
 
 
+def test_requires_grad_freezes_a_part_of_a_model() -> None:
+    m = TwoLayer()
+    assert m.encoder.requires_grad_(False) is m.encoder
+    m(np.ones((1, 2, 3))).sum().backward()
+    assert all(p.grad is None and not p.requires_grad for p in m.encoder.parameters())
+    assert all(p.grad is not None for p in m.rnn.parameters())
+    trainable = [p for p in m.parameters() if p.requires_grad]
+    gg.optim.SGD(trainable, lr=0.1).step()  # the optimizer takes the rest
+    m.requires_grad_()
+    assert all(p.requires_grad for p in m.parameters())
+
+
+def test_apply_visits_children_before_parents() -> None:
+    m = TwoLayer()
+    seen: list[str] = []
+    assert m.apply(lambda mod: seen.append(type(mod).__name__)) is m
+    assert seen[0] == "Linear" and seen[-2:] == ["GRU", "TwoLayer"]
+    assert len(seen) == len(list(m.modules()))
+    m.apply(lambda mod: [p.data.fill(0.5) for p in mod.parameters()])
+    assert all(np.all(p.data == 0.5) for p in m.parameters())
+
+
 def test_state_dict_round_trip_restores_outputs() -> None:
     a, b = TwoLayer(), TwoLayer()
     for p in b.parameters():

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -93,13 +93,16 @@ class Module:
                 stack.append((f"{name}.{child_name}" if name else child_name, child))
 
     def modules(self) -> Iterator[Module]:
+        """This module and every descendant (each once)."""
         for _, m in self.named_modules():
             yield m
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """``(attribute name, module)`` of the direct submodules."""
         yield from self._modules.items()
 
     def children(self) -> Iterator[Module]:
+        """The direct submodules."""
         yield from self._modules.values()
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
@@ -112,6 +115,7 @@ class Module:
                     yield (f"{mod_name}.{name}" if mod_name else name), p
 
     def parameters(self) -> Iterator[Parameter]:
+        """Every parameter of this module and its descendants (a shared one once)."""
         for _, p in self.named_parameters():
             yield p
 
@@ -120,12 +124,30 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` on every parameter: ``model.encoder.requires_grad_(False)``
+        freezes a part of a model (its parameters get no gradient; give the optimizer
+        ``[p for p in model.parameters() if p.requires_grad]``)."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn`` on every submodule, children before parents, then on ``self`` (e.g. a
+        custom initialisation: ``model.apply(lambda m: ...)``). Returns ``self``."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
     def train(self, mode: bool = True) -> Module:
+        """Set ``training`` on this module and every descendant; returns ``self``."""
         for m in self.modules():
             m.__dict__["training"] = mode
         return self
 
     def eval(self) -> Module:
+        """``train(False)``."""
         return self.train(False)
 
     def astype(self, dtype: Any) -> Module:
@@ -177,6 +199,7 @@ class Module:
 
     # ------------------------------------------------------------------ calling, repr
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation, from graph ops; define it in a subclass (``model(x)`` calls it)."""
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
