@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from graphgrad import ops
+from graphgrad.grad_mode import is_grad_enabled
 from graphgrad.tensor import Tensor
 
 
@@ -78,6 +79,7 @@ def _function_table() -> dict[Any, Callable[..., Tensor]]:
             arrays, axis=_only_axis("stack", axis, kw)
         ),
         np.matmul: ops.matmul,
+        np.dot: _dot,
         np.clip: lambda a, a_min=None, a_max=None: _t(a).clip(a_min, a_max),
     }
 
@@ -101,6 +103,10 @@ def _reshape(a: Any, shape: Any = None, order: str = "C", **kw: Any) -> Tensor:
     return _t(a).reshape(kw.pop("newshape", shape) if shape is None else shape)
 
 
+def _needs_tensor(x: Any) -> bool:
+    return isinstance(x, Tensor) or (isinstance(x, tuple) and any(isinstance(i, Tensor) for i in x))
+
+
 def _needs_grad(args: Any) -> bool:
     for a in args:
         if isinstance(a, Tensor):
@@ -116,7 +122,45 @@ def _plain(x: Any) -> Any:
         return x.data
     if isinstance(x, (list, tuple)):
         return type(x)(_plain(i) for i in x)
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
     return x
+
+
+def _numpy_name(func: Any) -> str:
+    """``np.linalg.norm``'s name as written: ``linalg.norm`` (``sum`` for ``np.sum``)."""
+    module = getattr(func, "__module__", None) or "numpy"
+    if module.startswith("numpy.") and not module.startswith("numpy._"):
+        return f"{module[len('numpy.') :]}.{func.__name__}"
+    return func.__name__
+
+
+def _dot(a: Any, b: Any, out: Any = None) -> Tensor:
+    """np.dot is np.matmul for vectors and matrices (and multiplication for scalars)."""
+    if out is not None:
+        raise TypeError("np.dot on Tensors does not support out=")
+    if np.ndim(_plain(a)) == 0 or np.ndim(_plain(b)) == 0:
+        return ops.Mul.apply(a, b)
+    if np.ndim(_plain(a)) > 2 or np.ndim(_plain(b)) > 2:
+        raise TypeError(
+            "np.dot of arrays with more than 2 dimensions sums over other axes than matmul "
+            "does; graphgrad differentiates np.matmul / @ (batched over leading axes)"
+        )
+    return ops.matmul(a, b)
+
+
+def _into(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict) -> Any:
+    """A ufunc called with ``out=`` naming a Tensor: an in-place write, allowed only when
+    nothing would be recorded (as for ``t += x``)."""
+    outs = kwargs["out"] if isinstance(kwargs["out"], tuple) else (kwargs["out"],)
+    if is_grad_enabled() and (_needs_grad(inputs) or _needs_grad(outs)):
+        raise TypeError(
+            f"np.{ufunc.__name__}(..., out=t) writes into a tensor in place, which graphgrad "
+            f"does not record: write t = np.{ufunc.__name__}(...) for a new tensor, use "
+            "t += x (t -= x, ...), or do it under gg.no_grad()"
+        )
+    getattr(ufunc, method)(*_plain(inputs), **_plain(kwargs))
+    return outs[0] if len(outs) == 1 else outs
 
 
 def _undifferentiable(name: str, args: Any, result: Any) -> Any:
@@ -144,6 +188,8 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
     op = _UFUNCS.get(ufunc)
     if op is not None and method == "__call__" and not kwargs:
         return op(*inputs)
+    if kwargs.get("out") is not None and _needs_tensor(kwargs["out"]):
+        return _into(ufunc, method, inputs, kwargs)
     result = getattr(ufunc, method)(*_plain(inputs), **_plain(kwargs))
     return _undifferentiable(ufunc.__name__, inputs, result)
 
@@ -155,4 +201,4 @@ def array_function(func: Any, args: tuple[Any, ...], kwargs: dict) -> Any:
     if op is not None:
         return op(*args, **kwargs)
     result = func(*_plain(args), **_plain(kwargs))
-    return _undifferentiable(func.__name__, (args, tuple(kwargs.values())), result)
+    return _undifferentiable(_numpy_name(func), (args, tuple(kwargs.values())), result)

@@ -161,6 +161,38 @@ def test_numpy_keywords_graphgrad_cannot_honour_are_refused() -> None:
     assert np.reshape(t, (3, 2)).shape == (3, 2) and np.stack([t, t], axis=1).shape == (2, 2, 3)
 
 
+def test_ufunc_out_naming_a_tensor_is_an_in_place_write() -> None:
+    c = gg.tensor([1.0, 2.0])
+    assert np.add(c, 1.0, out=c) is c and np.multiply(c, 2.0, out=(c,)) is c
+    np.testing.assert_array_equal(c.data, [4.0, 6.0])
+    w = gg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match=r"out=t.*t \+= x.*no_grad"):
+        np.add(w, 1.0, out=w)  # used to recurse until RecursionError
+    with pytest.raises(TypeError, match="no_grad"):
+        np.add(c, w, out=c)  # would need recording: w requires grad
+    with gg.no_grad():
+        np.subtract(w, 0.5, out=w)
+    np.testing.assert_array_equal(w.data, [0.5, 1.5])
+    assert w.is_leaf and w.requires_grad
+
+
+def test_np_dot_is_matmul_for_vectors_and_matrices() -> None:
+    v = gg.tensor([1.0, 2.0], requires_grad=True)
+    W = gg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    np.dot(np.dot(v, W), np.ones(3)).backward()
+    np.testing.assert_array_equal(v.grad, W.data.sum(axis=1))
+    np.testing.assert_array_equal(W.grad, np.outer(v.data, np.ones(3)))
+    assert np.dot(2.0, v).requires_grad
+    with pytest.raises(TypeError, match=r"np\.matmul"):
+        np.dot(np.ones((2, 2, 2)), v)
+
+
+def test_refusal_names_submodule_functions_as_written() -> None:
+    with pytest.raises(TypeError, match=r"np\.linalg\.norm is not a graphgrad operation"):
+        np.linalg.norm(gg.tensor([3.0, 4.0], requires_grad=True))
+    assert np.linalg.norm(gg.tensor([3.0, 4.0])) == 5.0  # nothing to differentiate: allowed
+
+
 def test_cast_gradient_is_cast_back() -> None:
     x = gg.tensor([0.5, -1.5], requires_grad=True)
     assert gg.gradcheck(lambda t: (t.astype(np.float64) * 3.0).sum(), (x,))
