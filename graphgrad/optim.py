@@ -10,13 +10,25 @@ lr 0.001 and the rest with 0.1). Updates are in-place NumPy operations on ``p.da
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from graphgrad.tensor import Tensor
 
 ParamsOrGroups = Iterable[Tensor] | Iterable[dict[str, Any]]
+
+
+# hyperparameter -> (test, the range in words)
+_RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "lr": (lambda v: v >= 0, "≥ 0"),
+    "momentum": (lambda v: v >= 0, "≥ 0"),
+    "weight_decay": (lambda v: v >= 0, "≥ 0"),
+    "eps": (lambda v: v >= 0, "≥ 0"),
+    "betas": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "alpha": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "initial_accumulator_value": (lambda v: v >= 0, "≥ 0"),
+}
 
 
 class Optimizer:
@@ -71,8 +83,20 @@ class Optimizer:
         self.param_groups.append(full)
 
     def _validate(self, group: dict[str, Any]) -> None:
-        if group["lr"] < 0:
-            raise ValueError(f"{type(self).__name__}: learning rate must be ≥ 0, got {group['lr']}")
+        """Refuse hyperparameters outside their range (written so that NaN fails too): a
+        negative eps or a β ≥ 1 would not fail, it would train to NaN or nowhere."""
+        name = type(self).__name__
+        for key, (ok, what) in _RANGES.items():
+            if key not in group:
+                continue
+            values = group[key] if key == "betas" else (group[key],)
+            if key == "betas" and len(values) != 2:
+                raise ValueError(f"{name}: betas must be a pair (β1, β2), got {values}")
+            for v in values:
+                if not ok(v):
+                    raise ValueError(f"{name}: {key} must be {what}, got {group[key]}")
+        if group.get("nesterov") and not group["momentum"] > 0:
+            raise ValueError(f"{name}: nesterov=True needs a momentum > 0")
 
     def zero_grad(self) -> None:
         """Clear every parameter's gradient (``p.grad = None``)."""
@@ -144,8 +168,14 @@ class Optimizer:
                     v = v.astype(p.dtype, copy=True)
                 entry[k] = v
             new_state[id(p)] = entry
-        for saved, group in zip(groups, self.param_groups):
-            group.update({k: _plain(v) for k, v in saved.items() if k != "params"})
+        restored = [
+            {**group, **{k: _plain(v) for k, v in saved.items() if k != "params"}}
+            for saved, group in zip(groups, self.param_groups)
+        ]
+        for group in restored:
+            self._validate(group)  # before anything changes
+        for group, new in zip(self.param_groups, restored):
+            group.update(new)
         self.state = new_state
 
 

@@ -93,10 +93,39 @@ def test_optimizer_argument_errors() -> None:
         optim.SGD([{"params": [p]}, {"params": [p]}], lr=0.1)
     with pytest.raises(TypeError, match="unknown hyperparameter"):
         optim.SGD([{"params": [p], "learning_rate": 0.1}], lr=0.1)
-    with pytest.raises(ValueError, match="learning rate"):
+    with pytest.raises(ValueError, match="lr must be ≥ 0"):
         optim.Adam([p], lr=-1.0)
     with pytest.raises(ValueError, match="output of Mul, not a leaf"):
         optim.SGD([p * 2], lr=0.1)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: optim.SGD([p], lr=float("nan")), "lr must be ≥ 0, got nan"),
+        (lambda p: optim.SGD([p], lr=0.1, momentum=-0.9), "momentum must be ≥ 0"),
+        (lambda p: optim.SGD([p], lr=0.1, nesterov=True), "nesterov=True needs a momentum"),
+        (lambda p: optim.SGD([{"params": [p], "weight_decay": -1}], lr=0.1), "weight_decay"),
+        (lambda p: optim.Adam([p], betas=(1.0, 0.999)), r"betas must be in \[0, 1\)"),
+        (lambda p: optim.Adam([p], betas=(0.9,)), "betas must be a pair"),
+        (lambda p: optim.Adam([p], eps=-1e-8), "eps must be ≥ 0"),
+        (lambda p: optim.RMSprop([p], alpha=1.5), r"alpha must be in \[0, 1\]"),
+        (lambda p: optim.AdaGrad([p], initial_accumulator_value=-1), "initial_accumulator"),
+    ],
+)
+def test_hyperparameters_out_of_range_are_refused(make, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match=message):
+        make(_param([1.0]))
+
+
+def test_loading_a_state_with_bad_hyperparameters_changes_nothing() -> None:
+    p = _param([1.0])
+    opt = optim.Adam([p], lr=0.01)
+    state = opt.state_dict()
+    state["param_groups"][0]["betas"] = (0.9, 1.5)
+    with pytest.raises(ValueError, match="betas"):
+        opt.load_state_dict(state)
+    assert opt.param_groups[0]["betas"] == (0.9, 0.999)
 
 
 def test_a_single_tensor_is_one_parameter_not_its_rows() -> None:
