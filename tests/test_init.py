@@ -57,3 +57,14 @@ def test_constant_zeros_ones_and_seeding() -> None:
     np.testing.assert_array_equal(nn.Linear(3, 3).weight.data, a)
     with pytest.raises(TypeError, match="rng"):
         init.normal_(_p(2), rng="seed")  # type: ignore[arg-type]
+
+
+def test_bad_arguments_are_named() -> None:
+    w = nn.Parameter(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"uniform_: needs low ≤ high, got low=1, high=-1"):
+        init.uniform_(w, 1, -1)
+    with pytest.raises(ValueError, match=r"normal_: needs std ≥ 0"):
+        init.normal_(w, std=-1.0)
+    with pytest.raises(ValueError, match=r"square matrix, got shape \(3, 4\)"):
+        init.spectral_radius(w)
+    assert np.all(w.data == 0)  # nothing was written

@@ -41,11 +41,15 @@ def _fill(t: Tensor, values: np.ndarray) -> Tensor:
 
 def uniform_(t: Tensor, low: float = 0.0, high: float = 1.0, rng: Rng = None) -> Tensor:
     """U(low, high)."""
+    if not low <= high:
+        raise ValueError(f"uniform_: needs low ≤ high, got low={low}, high={high}")
     return _fill(t, get_rng(rng).uniform(low, high, t.shape))
 
 
 def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, rng: Rng = None) -> Tensor:
     """N(mean, std²)."""
+    if not std >= 0:
+        raise ValueError(f"normal_: needs std ≥ 0, got {std}")
     return _fill(t, get_rng(rng).normal(mean, std, t.shape))
 
 
@@ -129,4 +133,7 @@ def orthogonal_(t: Tensor, gain: float = 1.0, rng: Rng = None) -> Tensor:
 
 def spectral_radius(w: Any) -> float:
     """Largest |eigenvalue| of a square matrix (Tensor or array)."""
-    return float(np.max(np.abs(np.linalg.eigvals(np.asarray(w)))))
+    a = np.asarray(w)
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise ValueError(f"spectral_radius needs a square matrix, got shape {a.shape}")
+    return float(np.max(np.abs(np.linalg.eigvals(a))))
