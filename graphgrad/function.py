@@ -44,7 +44,7 @@ import numpy as np
 
 from graphgrad.errors import GraphgradError, ShapeError
 from graphgrad.grad_mode import _anomaly, _mode, _threads_off
-from graphgrad.tensor import Tensor
+from graphgrad.tensor import Tensor, _refuse_graph_inside
 
 _new = object.__new__
 _ndarray = np.ndarray
@@ -140,6 +140,8 @@ def _apply1(cls: type[Function], a: Any) -> Tensor:
     else:
         record = False
         x = a
+        if type(a) is list or type(a) is tuple:
+            _refuse_graph_inside(a, cls.__name__)
     ctx.needs_input_grad = _GRAD1 if record else _NO_GRAD1
     try:
         out = cls.forward(ctx, x)
@@ -177,6 +179,8 @@ def _apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
         ra = False
         ea = None
         x = a
+        if type(a) is list or type(a) is tuple:
+            _refuse_graph_inside(a, cls.__name__)
     if isinstance(b, Tensor):
         rb = b._rg
         eb = b if b._node is None else b._node
@@ -185,6 +189,8 @@ def _apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
         rb = False
         eb = None
         y = b
+        if type(b) is list or type(b) is tuple:
+            _refuse_graph_inside(b, cls.__name__)
     record = (ra or rb) and (not _threads_off or _mode.enabled)
     if not record:
         ctx.needs_input_grad = _FF
@@ -233,6 +239,8 @@ def _apply_n(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any])
             datas.append(a.data)
             entries.append(a if a._node is None else a._node)
         else:
+            if type(a) is list or type(a) is tuple:
+                _refuse_graph_inside(a, cls.__name__)
             needs.append(False)
             datas.append(a)
             entries.append(None)

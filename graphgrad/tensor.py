@@ -46,6 +46,8 @@ class Tensor:
     def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> None:
         if isinstance(data, Tensor):
             data = data.data
+        elif type(data) is list or type(data) is tuple:
+            _refuse_graph_inside(data, "gg.tensor")
         arr = np.array(data, dtype=dtype)
         if arr.dtype.kind not in "biuf":
             raise TypeError(
@@ -501,6 +503,23 @@ _hook_finalizers: dict[int, weakref.finalize] = {}
 def hooks_registered() -> bool:
     """Whether any tensor has a hook now (the engine skips looking otherwise)."""
     return bool(_hook_table)
+
+
+def _refuse_graph_inside(seq: list[Any] | tuple[Any, ...], where: str) -> None:
+    """NumPy turns a (nested) list or tuple into a constant array, taking each Tensor's
+    values: a Tensor in it that requires grad would silently lose its gradient."""
+    stack = [seq]
+    while stack:
+        for item in stack.pop():
+            if isinstance(item, Tensor):
+                if item._rg and (not _threads_off or _mode.enabled):
+                    raise TypeError(
+                        f"{where}: a list or tuple holding a Tensor that requires grad becomes a "
+                        "constant array, so the gradient would be lost; combine tensors with "
+                        "gg.stack / gg.concat, or pass t.detach() for a constant"
+                    )
+            elif type(item) is list or type(item) is tuple:
+                stack.append(item)
 
 
 def _records(t: Tensor, other: Any) -> bool:

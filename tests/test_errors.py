@@ -125,6 +125,23 @@ def test_in_place_assignment_is_refused_with_advice() -> None:
         leaf(np.ones(3))[0] = 1.0
 
 
+def test_a_list_holding_a_tensor_that_requires_grad_is_refused() -> None:
+    # NumPy would turn the list into a constant array: the gradient would be silently lost
+    a = leaf([1.0, 2.0])
+    for build in (
+        lambda: gg.tensor([a, a * 2]),
+        lambda: gg.tensor([[1.0, 2.0], (a.sum(), 0.0)]),  # nested
+        lambda: a * [a, a],
+        lambda: gg.ops.Tanh.apply([a]),
+    ):
+        with pytest.raises(TypeError, match=r"gradient would be lost.*gg\.stack"):
+            build()
+    assert gg.stack([a, a * 2]).requires_grad  # the way to keep the graph
+    with gg.no_grad():  # nothing recorded: a constant is what is asked for
+        np.testing.assert_array_equal(gg.tensor([a, a]).data, [[1.0, 2.0], [1.0, 2.0]])
+    assert (a.reshape([2, 1]) * [[1.0], [2.0]]).shape == (2, 1)  # plain lists still fine
+
+
 def test_switching_off_requires_grad_on_non_leaf() -> None:
     y = leaf([1.0]) * 2
     with pytest.raises(RuntimeError, match="detach"):
