@@ -530,6 +530,8 @@ def _records(t: Tensor, other: Any) -> bool:
 
 def _in_place(t: Tensor, other: Any, op: type[Function], ufunc: Any, symbol: str) -> Tensor:
     """``t <symbol> other`` changing ``t`` itself; see the comment above ``__iadd__``."""
+    if type(other) is list or type(other) is tuple:
+        _refuse_graph_inside(other, symbol)
     if not _records(t, other):
         y = other.data if isinstance(other, Tensor) else other
         try:

@@ -133,6 +133,7 @@ def test_a_list_holding_a_tensor_that_requires_grad_is_refused() -> None:
         lambda: gg.tensor([[1.0, 2.0], (a.sum(), 0.0)]),  # nested
         lambda: a * [a, a],
         lambda: gg.ops.Tanh.apply([a]),
+        lambda: gg.tensor([1.0, 2.0]).__iadd__([a.sum(), 0.0]),  # c += [...]
     ):
         with pytest.raises(TypeError, match=r"gradient would be lost.*gg\.stack"):
             build()
