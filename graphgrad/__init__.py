@@ -41,6 +41,7 @@ from graphgrad.ops import (
     softplus,
     stack,
     tanh,
+    where,
 )
 from graphgrad.random import manual_seed
 from graphgrad.tensor import Tensor, from_numpy, is_tensor, tensor
@@ -54,5 +55,5 @@ __all__ = [
     "gradcheck", "gradgradcheck", "is_grad_enabled", "is_tensor", "load", "log",
     "log_softmax", "manual_seed", "matmul", "maximum", "minimum", "nn", "no_grad", "optim",
     "relu", "save", "set_grad_enabled", "sigmoid", "softmax", "softplus", "stack", "tanh",
-    "tensor",
+    "tensor", "where",
 ]  # fmt: skip

@@ -81,6 +81,7 @@ def _function_table() -> dict[Any, Callable[..., Tensor]]:
         np.matmul: ops.matmul,
         np.dot: _dot,
         np.clip: lambda a, a_min=None, a_max=None: _t(a).clip(a_min, a_max),
+        np.where: _where,
     }
 
 
@@ -133,6 +134,15 @@ def _numpy_name(func: Any) -> str:
     if module.startswith("numpy.") and not module.startswith("numpy._"):
         return f"{module[len('numpy.') :]}.{func.__name__}"
     return func.__name__
+
+
+def _where(condition: Any, x: Any = None, y: Any = None) -> Any:
+    """np.where(cond, a, b) is the Where op; np.where(cond) (indices) is not differentiable."""
+    if x is None and y is None:
+        return np.where(_plain(condition))
+    if x is None or y is None:
+        raise TypeError("np.where takes either a condition alone or a condition, x and y")
+    return ops.Where.apply(condition, x, y)
 
 
 def _dot(a: Any, b: Any, out: Any = None) -> Tensor:

@@ -5,6 +5,7 @@ relu'(0) = 0."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import graphgrad as gg
 
@@ -85,3 +86,36 @@ def test_maximum_with_a_broadcast_constant_is_relu_with_the_tie_shared() -> None
     assert y.shape == (2, 3)
     y.sum().backward()
     np.testing.assert_array_equal(x.grad, [[0.0, 1.0, 2.0]])
+
+
+def test_where_gives_the_unselected_side_an_exact_zero() -> None:
+    # a mask product c*a + (1-c)*b would be NaN here (0 * inf), forward and backward
+    a = gg.tensor([np.inf, 1.0], requires_grad=True)
+    b = gg.tensor([5.0, -np.inf], requires_grad=True)
+    y = gg.where(np.array([False, True]), a, b)
+    (y * 2).sum().backward()
+    np.testing.assert_array_equal(y.data, [5.0, 1.0])
+    np.testing.assert_array_equal(a.grad, [0.0, 2.0])
+    np.testing.assert_array_equal(b.grad, [2.0, 0.0])
+
+
+def test_where_before_a_singular_op_keeps_gradients_finite() -> None:
+    # where(x > 0, log x, 0) still differentiates log at x <= 0 (0 * 1/0 = NaN, as in every
+    # framework); masking the operand first is the documented way round
+    x = gg.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    safe = gg.where(x > 0, x, gg.tensor(1.0))
+    y = gg.where(x > 0, safe.log(), gg.tensor(0.0))
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.5])
+
+
+def test_np_where_records_and_its_one_argument_form_stays_numpy() -> None:
+    x = gg.tensor([-2.0, 3.0], requires_grad=True)
+    leaky = np.where(x > 0, x, 0.1 * x)
+    assert leaky.grad_fn is not None
+    leaky.sum().backward()
+    np.testing.assert_allclose(x.grad, [0.1, 1.0])
+    (idx,) = np.where(x > 0)
+    np.testing.assert_array_equal(idx, [1])
+    with pytest.raises(TypeError, match="either a condition alone"):
+        np.where(x > 0, x)

@@ -156,6 +156,14 @@ def pow_const_input(draw: Any) -> Any:
     return (x,), {"c": draw(st.sampled_from([2, 3, 0.5, -1.0, 1.5]))}
 
 
+@st.composite
+def where_input(draw: Any) -> Any:
+    """a, b and a constant mask, all three broadcasting together."""
+    sc, sa, sb = draw(ggt.broadcastable_shapes(3))
+    a, b = draw(ggt.arrays(sa)), draw(ggt.arrays(sb))
+    return (a, b), {"cond": draw(hnp.arrays(np.bool_, sc))}
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -207,6 +215,8 @@ SPECS = [
     OpSpec("clip_low", unary(avoid=(0.25,)), lambda x: x.clip(0.25), lambda x: np.maximum(x, 0.25)),
     OpSpec("maximum", untied(), lambda a, b: np.maximum(a, b), np.maximum),
     OpSpec("minimum", untied(), lambda a, b: gg.minimum(a, b), np.minimum),
+    OpSpec("where", where_input(), lambda a, b, cond: gg.where(cond, a, b),
+           lambda a, b, cond: np.where(cond, a, b)),
     OpSpec("softmax", softmax_input(), lambda x, axis: gg.softmax(x, axis),
            lambda x, axis: _softmax(x, axis)),
     OpSpec("log_softmax", softmax_input(), lambda x, axis: gg.log_softmax(x, axis),

@@ -22,6 +22,7 @@ ReLU               max(x, 0)                                    elementwise
 Softplus           log(1 + eˣ), stable                          elementwise
 Clip               min(max(x, low), high)                       elementwise
 Maximum, Minimum   max(a, b), min(a, b) (ties share evenly)     elementwise
+Where              a where cond else b (cond: a constant mask)  elementwise
 Softmax            stable softmax along an axis                 softmax
 LogSoftmax         stable log-softmax along an axis             softmax
 =================  ==========================================  ====================
@@ -42,6 +43,7 @@ from graphgrad.ops.elementwise import (
     Sigmoid,
     Softplus,
     Tanh,
+    Where,
 )
 from graphgrad.ops.linalg import Affine, MatMul
 from graphgrad.ops.reduce import Max, Mean, Sum
@@ -62,8 +64,9 @@ __all__ = [
     "Add", "Affine", "BroadcastTo", "Cast", "Clip", "Concat", "Div", "Exp", "GetItem", "Log",
     "LogSoftmax", "MatMul", "Max", "Maximum", "Mean", "Minimum", "Mul", "Neg", "Pow", "ReLU",
     "Reshape", "ScatterAdd", "Sigmoid", "Softmax", "Softplus", "Stack", "Sub", "Sum", "Tanh",
-    "Transpose", "broadcast_to", "clip", "concat", "exp", "log", "log_softmax", "matmul",
-    "maximum", "minimum", "relu", "sigmoid", "softmax", "softplus", "stack", "tanh",
+    "Transpose", "Where", "broadcast_to", "clip", "concat", "exp", "log", "log_softmax",
+    "matmul", "maximum", "minimum", "relu", "sigmoid", "softmax", "softplus", "stack", "tanh",
+    "where",
 ]  # fmt: skip
 
 
@@ -95,6 +98,12 @@ def maximum(a: Any, b: Any) -> Tensor:
 def minimum(a: Any, b: Any) -> Tensor:
     """min(a, b) elementwise, broadcasting; ∂L/∂a = g ∘ [a < b] (ties share it evenly)."""
     return Minimum.apply(a, b)
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """a where ``cond`` (a constant mask), else b; broadcasting. ∂L/∂a = g ∘ [cond],
+    ∂L/∂b = g ∘ [¬cond]."""
+    return Where.apply(cond, a, b)
 
 
 def exp(x: Any) -> Tensor:

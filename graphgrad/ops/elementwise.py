@@ -200,3 +200,35 @@ class Minimum(_Pick):
 
     __slots__ = ()
     _pick, _wins = np.minimum, np.less
+
+
+class Where(Function):
+    """y = a where cond, else b, elementwise; cond, a and b broadcast together. cond is a
+    constant mask (nonzero = take a), like NumPy's ``np.where(cond, a, b)``.
+
+    ∂L/∂a = g ∘ [cond],  ∂L/∂b = g ∘ [¬cond] (each summed back to its operand's shape by
+    the engine); cond gets none (y is piecewise constant in it). The unselected side gets
+    an exact 0, even where the other operand is inf/NaN — unlike a mask product
+    cond ∘ a + (1 − cond) ∘ b, whose 0 ∘ inf is NaN. The ops that computed the unselected
+    values are still differentiated, so where(x > 0, log x, 0) has a NaN gradient at x = 0
+    (0 ∘ 1/0); mask the operand first: where(x > 0, log(where(x > 0, x, 1)), 0).
+    """
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx: Any, cond: Any, a: Any, b: Any) -> np.ndarray:
+        c = np.asarray(cond, dtype=bool)
+        ctx.saved = (c,)
+        return np.asarray(np.where(c, a, b))
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> tuple[Any, Any, Any]:
+        (c,) = ctx.saved
+        need = ctx.needs_input_grad
+        # np.where on a Tensor g (create_graph) records this same op: second order for free
+        return (
+            None,
+            (np.where(c, g, 0) if need[1] else None),
+            (np.where(c, 0, g) if need[2] else None),
+        )
