@@ -295,19 +295,29 @@ class Tensor:
     def __setitem__(self, index: Any, value: Any) -> None:
         """``t[index] = value``: writes into ``t.data`` when nothing is recorded (under
         ``gg.no_grad()``, or neither ``t`` nor ``value`` requires grad); refused in a graph."""
+        if type(value) is list or type(value) is tuple:
+            _refuse_graph_inside(value, "index assignment")
         if _records(self, value):
             raise TypeError(
                 "graphgrad tensors cannot be assigned to by index inside a graph; build the "
                 "value with ops (gg.concat, gg.stack, a mask product), or assign under "
                 "gg.no_grad() (or to t.data[...]) for a change no gradient flows through"
             )
-        self.data[_index_data(index)] = value.data if isinstance(value, Tensor) else value
+        target = _writable(self)
+        try:
+            target[_index_data(index)] = value.data if isinstance(value, Tensor) else value
+        except ValueError as exc:
+            raise ShapeError(f"t[index] = value, t of shape {self.shape}: {exc}") from exc
+        self.data = target
 
     # In-place operators (``t += x``, ``t -= x``, ``t *= x``, ``t /= x``, ``t **= x``) change
     # this Tensor object, as in NumPy and PyTorch: every reference to it sees the new value.
-    # - Nothing recorded (under gg.no_grad(), or no operand requires grad): the ufunc writes
-    #   into ``self.data`` itself, as an optimizer's step does — so do it after backward():
-    #   a graph recorded earlier may have saved this very array.
+    # - Nothing recorded (under gg.no_grad(), or no operand requires grad): on a leaf the
+    #   ufunc writes into ``self.data`` itself, as an optimizer's step does — so do it after
+    #   backward(): a graph recorded earlier may have saved this very array. A non-leaf's
+    #   array is written as a new copy instead, because its own op has usually saved it
+    #   (tanh, sigmoid and exp keep their output): the change is not differentiated, and it
+    #   does not corrupt the gradients of the graph it came from either.
     # - Recorded: the result is a new array and a new node that this Tensor takes over (its
     #   grad_fn changes; retain_grad() moves with it, hooks stay with the old value). The
     #   graph recorded so far keeps the old array, so no saved value is ever overwritten.
@@ -522,6 +532,12 @@ def _refuse_graph_inside(seq: list[Any] | tuple[Any, ...], where: str) -> None:
                 stack.append(item)
 
 
+def _writable(t: Tensor) -> np.ndarray:
+    """The array an untracked in-place change writes into: a leaf's own (shared, as with
+    ``from_numpy``), a copy of a non-leaf's (its op may have saved it for backward)."""
+    return t.data if t._node is None else t.data.copy()
+
+
 def _records(t: Tensor, other: Any) -> bool:
     """Whether an operation on ``t`` and ``other`` would be recorded in the graph."""
     rg = t._rg or (isinstance(other, Tensor) and other._rg)
@@ -534,15 +550,17 @@ def _in_place(t: Tensor, other: Any, op: type[Function], ufunc: Any, symbol: str
         _refuse_graph_inside(other, symbol)
     if not _records(t, other):
         y = other.data if isinstance(other, Tensor) else other
+        target = _writable(t)
         try:
-            ufunc(t.data, y, out=t.data)
+            ufunc(target, y, out=target)
         except ValueError as exc:
-            if not t.data.flags.writeable:
+            if not target.flags.writeable:
                 raise ValueError(f"{symbol}: this tensor's array is read-only") from exc
             raise ShapeError(
                 f"{symbol}: the result for operands of shapes {t.shape} and {np.shape(y)} "
                 f"cannot be stored in a tensor of shape {t.shape}"
             ) from exc
+        t.data = target
         return t
     if t._node is None and t._rg:
         raise RuntimeError(

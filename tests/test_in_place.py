@@ -74,6 +74,19 @@ def test_in_place_under_no_grad_on_a_non_leaf_is_not_differentiated() -> None:
     np.testing.assert_array_equal(x.grad, [3.0, 3.0])
 
 
+def test_untracked_in_place_on_a_non_leaf_leaves_its_saved_output_alone() -> None:
+    x = leaf([0.5, -1.0])
+    y = x.tanh()  # Tanh saved its output y for the backward rule: 1 - y²
+    out = y.data
+    with gg.no_grad():
+        y *= 10.0
+        y[0] = 3.0
+    np.testing.assert_allclose(y.data, [3.0, 10 * np.tanh(-1.0)])
+    np.testing.assert_allclose(out, np.tanh([0.5, -1.0]))  # the saved array is untouched
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, 1 - np.tanh([0.5, -1.0]) ** 2)
+
+
 # ------------------------------------------------------------------ recorded in-place
 def test_recorded_in_place_updates_every_reference_and_differentiates(
     rng: np.random.Generator,
