@@ -34,6 +34,7 @@ from graphgrad.errors import GraphReleasedError, ShapeError
 from graphgrad.grad_mode import _anomaly, _mode, _set_enabled
 from graphgrad.indexed_grad import IndexedGrad, IndexedSum
 from graphgrad.tensor import RETAIN_GRAD, Tensor, _hook_table, _make, hooks_registered
+from graphgrad.writes import _last_write, check_saved
 
 _ndarray = np.ndarray
 
@@ -181,6 +182,8 @@ def _run(
         _seed(_vertex(r), s, pending, leaves, heap)
 
     push, pop = heapq.heappush, heapq.heappop
+    # keys are -seq: a node with key > stale was recorded before the latest in-place write
+    stale = -_last_write[0]
     hooks_on = hooks_registered()  # no tensor has hooks: skip looking for them
     anomaly = _anomaly[0]  # gg.detect_anomaly() is active
     prev_mode = _mode.enabled
@@ -189,7 +192,10 @@ def _run(
     paused.__enter__()
     try:
         while heap:
-            node, g, own = pending.pop(pop(heap))
+            key = pop(heap)
+            node, g, own = pending.pop(key)
+            if key > stale:  # recorded before an array was written in place: did it save it?
+                check_saved(node)
             if type(g) is IndexedSum:  # only slices of this node's output received gradient
                 g, own = g.dense(), True
             if hooks_on and id(node) in _hook_table:

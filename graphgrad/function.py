@@ -37,7 +37,6 @@ arrays (or views of ``grad``) and must not modify ``grad`` or saved arrays in pl
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
@@ -45,6 +44,7 @@ import numpy as np
 from graphgrad.errors import GraphgradError, ShapeError
 from graphgrad.grad_mode import _anomaly, _mode, _threads_off
 from graphgrad.tensor import Tensor, _refuse_graph_inside
+from graphgrad.writes import _sequence
 
 _new = object.__new__
 _ndarray = np.ndarray
@@ -116,7 +116,8 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
-_sequence = itertools.count()
+# shared with in-place writes (graphgrad.writes): a node recorded before a write has a
+# smaller number
 # Shared needs_input_grad tuples: one allocation fewer per op, and one object fewer for the
 # cyclic garbage collector to track (its passes over a long graph are a real cost).
 _GRAD1 = (True,)

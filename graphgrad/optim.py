@@ -3,8 +3,10 @@
 Each takes parameters or *parameter groups* — ``[{"params": [...], "lr": 0.001}, ...]``,
 each group with its own hyperparameters (seed 002 trains the recurrent weight and bias with
 lr 0.001 and the rest with 0.1). Updates are in-place NumPy operations on ``p.data``
-(nothing is recorded); parameters whose ``.grad`` is None are skipped. ``state_dict()`` /
-``load_state_dict()`` capture everything needed to resume training bit-identically.
+(nothing is recorded; a graph recorded before the step that saved ``p`` then refuses to
+backpropagate, see ``graphgrad.writes``); parameters whose ``.grad`` is None are skipped.
+``state_dict()`` / ``load_state_dict()`` capture everything needed to resume training
+bit-identically.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from graphgrad.tensor import Tensor
+from graphgrad.writes import note_write
 
 ParamsOrGroups = Iterable[Tensor] | Iterable[dict[str, Any]]
 
@@ -116,6 +119,7 @@ class Optimizer:
                 if group.get("weight_decay"):  # L2 penalty: every optimizer adds wd · p to g
                     g = g + group["weight_decay"] * p.data
                 self._update(p, g, self.state.setdefault(id(p), {}), group)
+                note_write(p.data)  # a graph recorded before this step may have saved p
 
     def _update(
         self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]

@@ -16,6 +16,7 @@ import numpy as np
 
 from graphgrad.errors import ShapeError
 from graphgrad.grad_mode import _mode, _threads_off
+from graphgrad.writes import note_write
 
 if TYPE_CHECKING:
     from graphgrad.function import Function
@@ -308,16 +309,18 @@ class Tensor:
             target[_index_data(index)] = value.data if isinstance(value, Tensor) else value
         except ValueError as exc:
             raise ShapeError(f"t[index] = value, t of shape {self.shape}: {exc}") from exc
+        if target is self.data:
+            note_write(target)
         self.data = target
 
     # In-place operators (``t += x``, ``t -= x``, ``t *= x``, ``t /= x``, ``t **= x``) change
     # this Tensor object, as in NumPy and PyTorch: every reference to it sees the new value.
     # - Nothing recorded (under gg.no_grad(), or no operand requires grad): on a leaf the
-    #   ufunc writes into ``self.data`` itself, as an optimizer's step does — so do it after
-    #   backward(): a graph recorded earlier may have saved this very array. A non-leaf's
-    #   array is written as a new copy instead, because its own op has usually saved it
-    #   (tanh, sigmoid and exp keep their output): the change is not differentiated, and it
-    #   does not corrupt the gradients of the graph it came from either.
+    #   ufunc writes into ``self.data`` itself, as an optimizer's step does (so do it after
+    #   backward(): a graph recorded earlier that saved this array refuses to backpropagate,
+    #   see graphgrad.writes). A non-leaf's array is written as a new copy instead, because
+    #   its own op has usually saved it (tanh, sigmoid and exp keep their output): the
+    #   change is not differentiated, and that graph's gradients stay right.
     # - Recorded: the result is a new array and a new node that this Tensor takes over (its
     #   grad_fn changes; retain_grad() moves with it, hooks stay with the old value). The
     #   graph recorded so far keeps the old array, so no saved value is ever overwritten.
@@ -560,6 +563,8 @@ def _in_place(t: Tensor, other: Any, op: type[Function], ufunc: Any, symbol: str
                 f"{symbol}: the result for operands of shapes {t.shape} and {np.shape(y)} "
                 f"cannot be stored in a tensor of shape {t.shape}"
             ) from exc
+        if target is t.data:
+            note_write(target)
         t.data = target
         return t
     if t._node is None and t._rg:

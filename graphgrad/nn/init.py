@@ -15,6 +15,7 @@ import numpy as np
 
 from graphgrad.random import get_rng
 from graphgrad.tensor import Tensor
+from graphgrad.writes import note_write
 
 Rng = np.random.Generator | int | None
 
@@ -36,6 +37,7 @@ def _fans(t: Tensor, fan_in: int | None, fan_out: int | None) -> tuple[int, int]
 
 def _fill(t: Tensor, values: np.ndarray) -> Tensor:
     t.data[...] = values
+    note_write(t.data)
     return t
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from graphgrad.errors import StateDictError
 from graphgrad.tensor import Tensor
+from graphgrad.writes import note_write
 
 
 class Parameter(Tensor):
@@ -195,6 +196,7 @@ class Module:
             if k in state:
                 value = state[k]
                 p.data[...] = value.data if isinstance(value, Tensor) else np.asarray(value)
+                note_write(p.data)
         return missing, unexpected
 
     # ------------------------------------------------------------------ calling, repr
