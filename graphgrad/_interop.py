@@ -18,7 +18,8 @@ import numpy as np
 
 from graphgrad import ops
 from graphgrad.grad_mode import is_grad_enabled
-from graphgrad.tensor import Tensor
+from graphgrad.tensor import Tensor, _writable
+from graphgrad.writes import note_write
 
 
 def _ufunc_table() -> dict[Any, Callable[..., Tensor]]:
@@ -169,7 +170,14 @@ def _into(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict) -
             f"does not record: write t = np.{ufunc.__name__}(...) for a new tensor, use "
             "t += x (t -= x, ...), or do it under gg.no_grad()"
         )
-    getattr(ufunc, method)(*_plain(inputs), **_plain(kwargs))
+    # as for t += x: a leaf's array is written (and the write noted), a non-leaf's copied
+    targets = tuple(_writable(o) if isinstance(o, Tensor) else o for o in outs)
+    getattr(ufunc, method)(*_plain(inputs), **{**_plain(kwargs), "out": targets})
+    for o, target in zip(outs, targets):
+        if isinstance(o, Tensor):
+            if target is o.data:
+                note_write(target)
+            o.data = target
     return outs[0] if len(outs) == 1 else outs
 
 

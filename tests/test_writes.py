@@ -42,6 +42,7 @@ def test_a_saved_view_of_a_written_array_is_caught() -> None:
     [
         lambda c: c.__iadd__(1.0),  # c += 1 on a constant: not recorded, written in place
         lambda c: c.__setitem__(0, 5.0),
+        lambda c: np.add(c, 1.0, out=c),
     ],
 )
 def test_writing_a_saved_constant_is_caught(write) -> None:  # type: ignore[no-untyped-def]
@@ -99,3 +100,13 @@ def test_the_record_of_a_write_goes_with_its_array() -> None:
     del t
     gc.collect()
     assert key not in _writes
+
+
+def test_ufunc_out_on_a_non_leaf_under_no_grad_writes_a_copy() -> None:
+    x = gg.tensor([0.5, -1.0], requires_grad=True)
+    y = x.tanh()  # saved its output
+    with gg.no_grad():
+        np.multiply(y, 10.0, out=y)
+    np.testing.assert_allclose(y.data, 10 * np.tanh([0.5, -1.0]))
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, 1 - np.tanh([0.5, -1.0]) ** 2)
