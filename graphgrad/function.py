@@ -141,7 +141,7 @@ def _apply1(cls: type[Function], a: Any) -> Tensor:
     else:
         record = False
         x = a
-        if type(a) is list or type(a) is tuple:
+        if type(a) is list:  # lists only: tuples here are shapes, axes and index tuples
             _refuse_graph_inside(a, cls.__name__)
     ctx.needs_input_grad = _GRAD1 if record else _NO_GRAD1
     try:
@@ -180,7 +180,7 @@ def _apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
         ra = False
         ea = None
         x = a
-        if type(a) is list or type(a) is tuple:
+        if type(a) is list:
             _refuse_graph_inside(a, cls.__name__)
     if isinstance(b, Tensor):
         rb = b._rg
@@ -190,7 +190,7 @@ def _apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
         rb = False
         eb = None
         y = b
-        if type(b) is list or type(b) is tuple:
+        if type(b) is list:
             _refuse_graph_inside(b, cls.__name__)
     record = (ra or rb) and (not _threads_off or _mode.enabled)
     if not record:
@@ -240,7 +240,7 @@ def _apply_n(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any])
             datas.append(a.data)
             entries.append(a if a._node is None else a._node)
         else:
-            if type(a) is list or type(a) is tuple:
+            if type(a) is list:
                 _refuse_graph_inside(a, cls.__name__)
             needs.append(False)
             datas.append(a)
