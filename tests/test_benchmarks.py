@@ -90,7 +90,10 @@ def test_disagreement_measures_relative_error() -> None:
 
 
 def test_deep_graph_memory_grows_linearly_in_T() -> None:
-    small, large = run.graph_memory(1000), run.graph_memory(4000)
+    # RSS high-water marks of fresh processes: free heap memory left by the imports absorbs
+    # a varying part of a small step (T=1000 reads 1.5-1.7 MiB), so take the median of three
+    small = float(np.median([run.graph_memory(1000) for _ in range(3)]))
+    large = float(np.median([run.graph_memory(4000) for _ in range(3)]))
     assert 3.0 <= large / small <= 5.0, (small, large)
 
 
