@@ -115,6 +115,17 @@ def test_bce_on_saturated_probabilities_is_finite() -> None:
     assert np.all(np.isfinite(p.grad))
 
 
+def test_cross_entropy_says_which_target_kind_it_expected() -> None:
+    z = gg.tensor(np.zeros((4, 3)), requires_grad=True)
+    labels = np.array([0, 1, 2, 0])
+    with pytest.raises(gg.ShapeError, match=r"class indices must be integers.*astype\(int\)"):
+        F.cross_entropy(z, labels.astype(float))
+    with pytest.raises(gg.ShapeError, match=r"one-hot .* must be floats"):
+        F.cross_entropy(z, np.eye(3, dtype=int)[labels])
+    assert F.cross_entropy(z, labels).item() == pytest.approx(np.log(3.0))
+    assert F.cross_entropy(z, np.eye(3)[labels]).item() == pytest.approx(np.log(3.0))
+
+
 def test_bce_refuses_values_that_are_not_probabilities() -> None:
     t = np.array([1.0, 0.0])
     for bad in ([2.5, 0.5], [0.5, -0.1], [np.nan, 0.5]):  # e.g. logits passed by mistake

@@ -103,9 +103,14 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean", mask: Any =
     C = logp.shape[-1]
     if t.dtype.kind in "iu":
         if t.shape != logp.shape[:-1]:
+            hint = (
+                " (one-hot or probability targets must be floats: pass target.astype(float))"
+                if t.shape == logp.shape
+                else ""
+            )
             raise ShapeError(
                 f"cross_entropy: class-index targets must have shape {logp.shape[:-1]} for "
-                f"logits of shape {logp.shape}, got {t.shape}"
+                f"logits of shape {logp.shape}, got {t.shape}{hint}"
             )
         if mask is not None:
             t = np.where(np.broadcast_to(_array(mask), t.shape).astype(bool), t, 0)
@@ -115,6 +120,12 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean", mask: Any =
         index = (*np.indices(t.shape, sparse=True), t)
         loss = -logp[index]
     else:
+        if t.shape == logp.shape[:-1] and t.shape != logp.shape:
+            raise ShapeError(
+                f"cross_entropy: float targets of shape {t.shape} for logits of shape "
+                f"{logp.shape}: class indices must be integers (pass target.astype(int)); "
+                "probability targets have the logits' shape"
+            )
         _same_shape("cross_entropy", logp, target)
         loss = -(logp * target).sum(axis=-1)
     return _reduce("cross_entropy", loss, reduction, mask)
