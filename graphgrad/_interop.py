@@ -150,9 +150,10 @@ def _dot(a: Any, b: Any, out: Any = None) -> Tensor:
     """np.dot is np.matmul for vectors and matrices (and multiplication for scalars)."""
     if out is not None:
         raise TypeError("np.dot on Tensors does not support out=")
-    if np.ndim(_plain(a)) == 0 or np.ndim(_plain(b)) == 0:
+    ranks = (np.ndim(_plain(a)), np.ndim(_plain(b)))
+    if 0 in ranks:
         return ops.Mul.apply(a, b)
-    if np.ndim(_plain(a)) > 2 or np.ndim(_plain(b)) > 2:
+    if max(ranks) > 2:
         raise TypeError(
             "np.dot of arrays with more than 2 dimensions sums over other axes than matmul "
             "does; graphgrad differentiates np.matmul / @ (batched over leading axes)"

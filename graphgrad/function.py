@@ -44,7 +44,7 @@ import numpy as np
 from graphgrad.errors import GraphgradError, ShapeError
 from graphgrad.grad_mode import _anomaly, _mode, _threads_off
 from graphgrad.tensor import Tensor, _refuse_graph_inside
-from graphgrad.writes import _sequence
+from graphgrad.writes import _sequence  # shared with in-place writes: see writes.py
 
 _new = object.__new__
 _ndarray = np.ndarray
@@ -116,8 +116,6 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
-# shared with in-place writes (graphgrad.writes): a node recorded before a write has a
-# smaller number
 # Shared needs_input_grad tuples: one allocation fewer per op, and one object fewer for the
 # cyclic garbage collector to track (its passes over a long graph are a real cost).
 _GRAD1 = (True,)

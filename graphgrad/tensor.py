@@ -306,7 +306,7 @@ class Tensor:
             )
         target = _writable(self)
         try:
-            target[_index_data(index)] = value.data if isinstance(value, Tensor) else value
+            target[_index_data(index)] = _data(value)
         except ValueError as exc:
             raise ShapeError(f"t[index] = value, t of shape {self.shape}: {exc}") from exc
         if target is self.data:
@@ -492,15 +492,8 @@ class RemovableHandle:
 
     def remove(self) -> None:
         owner = self._ref()
-        if owner is None:
-            return
-        k = id(owner)
-        hooks = _hook_table.get(k)
-        if hooks is not None:
-            hooks.pop(self.id, None)
-            if not hooks:
-                _hook_finalizers[k].detach()
-                _drop_hooks(k)
+        if owner is not None:
+            _remove_hook(owner, self.id)
 
 
 # Hooks live in a table keyed by id(owner) — the owner being a leaf Tensor or the node that
@@ -552,7 +545,7 @@ def _in_place(t: Tensor, other: Any, op: type[Function], ufunc: Any, symbol: str
     if type(other) is list or type(other) is tuple:
         _refuse_graph_inside(other, symbol)
     if not _records(t, other):
-        y = other.data if isinstance(other, Tensor) else other
+        y = _data(other)
         target = _writable(t)
         try:
             ufunc(target, y, out=target)
@@ -586,10 +579,7 @@ def _in_place(t: Tensor, other: Any, op: type[Function], ufunc: Any, symbol: str
     t.data, t._node, t._rg = out.data, out._node, True
     hooks = None if old is None else _hook_table.get(id(old))
     if hooks is not None and RETAIN_GRAD in hooks and hooks[RETAIN_GRAD]() is t:
-        del hooks[RETAIN_GRAD]  # retain_grad() follows the tensor to its new value
-        if not hooks:
-            _hook_finalizers[id(old)].detach()
-            _drop_hooks(id(old))
+        _remove_hook(old, RETAIN_GRAD)  # retain_grad() follows the tensor to its new value
         t.retain_grad()
     return t
 
@@ -602,6 +592,17 @@ def _hook_dict(owner: Any) -> dict[Any, Any]:
         hooks = _hook_table[k] = {}
         _hook_finalizers[k] = weakref.finalize(owner, _drop_hooks, k)
     return hooks
+
+
+def _remove_hook(owner: Any, key: Any) -> None:
+    """Remove one hook of ``owner``; its table entry goes with the last one."""
+    k = id(owner)
+    hooks = _hook_table.get(k)
+    if hooks is not None:
+        hooks.pop(key, None)
+        if not hooks:
+            _hook_finalizers[k].detach()
+            _drop_hooks(k)
 
 
 def _drop_hooks(k: int) -> None:

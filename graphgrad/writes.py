@@ -28,17 +28,16 @@ _writes: dict[int, tuple[weakref.ref[np.ndarray], int]] = {}
 _last_write = [-1]
 
 
-def _owner(a: np.ndarray) -> Any:
-    """The array whose memory ``a`` uses (itself, or the base of a view)."""
+def _owner(a: np.ndarray) -> np.ndarray:
+    """The array whose memory ``a`` uses: the base of a view, else ``a`` itself (also when
+    the memory is not an ndarray's, e.g. a buffer NumPy wraps)."""
     base = a.base
-    return a if base is None else base
+    return base if isinstance(base, np.ndarray) else a
 
 
 def note_write(a: np.ndarray) -> None:
     """Record that ``a`` (a leaf's or parameter's array) was changed in place."""
     owner = _owner(a)
-    if not isinstance(owner, np.ndarray):  # memory NumPy does not own: follow the array
-        owner = a
     k = id(owner)
     seq = next(_sequence)
     entry = _writes.get(k)
