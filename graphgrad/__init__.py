@@ -57,3 +57,23 @@ __all__ = [
     "relu", "save", "set_grad_enabled", "sigmoid", "softmax", "softplus", "stack", "tanh",
     "tensor", "where",
 ]  # fmt: skip
+
+_NUMPY_FIRST = "graphgrad builds tensors from NumPy arrays: gg.tensor(np.{name}(...))"
+# PyTorch's names users reach for, and graphgrad's way (PEP 562: consulted only for names
+# the module lacks)
+_MODULE_HINTS = {
+    "cat": "use gg.concat",
+    "clamp": "use gg.clip",
+    **{n: _NUMPY_FIRST for n in ("zeros", "ones", "empty", "full", "eye", "arange", "linspace")},
+    **{n: _NUMPY_FIRST for n in ("zeros_like", "ones_like", "full_like", "empty_like")},
+    "randn": "graphgrad builds tensors from NumPy arrays: "
+    "gg.tensor(np.random.default_rng(seed).standard_normal(shape))",
+    "rand": "graphgrad builds tensors from NumPy arrays: "
+    "gg.tensor(np.random.default_rng(seed).random(shape))",
+}
+
+
+def __getattr__(name: str) -> object:
+    hint = _MODULE_HINTS.get(name)
+    message = f"module 'graphgrad' has no attribute {name!r}"
+    raise AttributeError(message + "; " + hint.format(name=name) if hint else message)

@@ -28,6 +28,44 @@ ArrayLike = Any  # anything np.asarray accepts: ndarray, list, Python scalar, Te
 Shape = tuple[int, ...]
 
 
+class _Missing:
+    """A name users reach for (PyTorch's, or an ndarray method that is not a graph op) that
+    Tensor does not have: reading it raises AttributeError saying what to use. A descriptor
+    per name rather than ``__getattr__``, which would slow every attribute access of every
+    Tensor (~5% of a small graph's step)."""
+
+    def __init__(self, name: str, hint: str | None) -> None:
+        self.name = name
+        self.hint = hint or (
+            f"ndarray.{name} is not a graph op: t.data.{name}(...) computes it on the array, "
+            "outside the graph (no gradient)"
+        )
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        raise AttributeError(f"'Tensor' object has no attribute {self.name!r}; {self.hint}")
+
+
+_COPY = "use t * 1 (a recorded copy) or t.detach() (cut from the graph)"
+# PyTorch's names for operations graphgrad spells differently (one name per operation),
+# then ndarray methods that are not graph ops (None: the generic hint).
+_MISSING = {
+    "clamp": "use t.clip(low, high)",
+    "permute": "use t.transpose(*axes)",
+    "view": "use t.reshape(*shape)",
+    "expand": "use t.broadcast_to(shape)",
+    "dim": "use t.ndim",
+    "numel": "use t.size",
+    "clone": _COPY,
+    "copy": _COPY,
+    "float": "use t.astype(np.float32) or t.astype(np.float64)",
+    "double": "use t.astype(np.float64)",
+    "pow": "use t ** p",
+    "square": "use t * t",
+    "norm": "use (t * t).sum() ** 0.5",
+    **dict.fromkeys(["argmax", "argmin", "std", "var", "prod", "cumsum", "round"]),
+}
+
+
 class Tensor:
     """An n-dimensional array that records the operations applied to it.
 
@@ -152,6 +190,18 @@ class Tensor:
 
     def __int__(self) -> int:
         return int(self.data)
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"``: a format spec applies to a one-element tensor's value (as
+        ``item()``); without one, any tensor formats as ``str``."""
+        if not spec:
+            return str(self)
+        if self.data.size != 1:
+            raise TypeError(
+                f"format spec {spec!r} needs a one-element tensor, this one has shape "
+                f"{self.data.shape}: format its elements (t.data, t.tolist()) instead"
+            )
+        return format(self.data.item(), spec)
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
@@ -475,6 +525,11 @@ class Tensor:
         """Stable log-softmax along ``axis``."""
         return _apply2(_ops.LogSoftmax, self, axis)
 
+
+for _name, _hint in _MISSING.items():
+    assert not hasattr(Tensor, _name), _name  # a hint never hides a real method
+    setattr(Tensor, _name, _Missing(_name, _hint))
+del _name, _hint
 
 RETAIN_GRAD = "retain_grad"  # key and marker of retain_grad() in a tensor's hook dict
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -79,6 +81,40 @@ def test_repr() -> None:
     assert repr(y) == "tensor([2.], grad_fn=<Mul>)"
     assert "dtype=float32" in repr(gg.tensor([1.0], dtype=np.float32))
     assert repr(gg.tensor([[1.0, 2.0], [3.0, 4.0]])) == ("tensor([[1., 2.],\n        [3., 4.]])")
+
+
+def test_format_spec_applies_to_one_element_tensors() -> None:
+    loss = (gg.tensor([1.0, 2.0], requires_grad=True) ** 2).sum()
+    assert f"loss {loss:.3f}" == "loss 5.000"  # the training-loop print
+    assert f"{gg.tensor([2.5], dtype=np.float32):>6.2f}" == "  2.50"
+    assert f"{gg.tensor([1.0, 2.0])}" == "tensor([1., 2.])"  # no spec: str
+    with pytest.raises(TypeError, match=r"one-element tensor.*shape \(2,\)"):
+        f"{gg.tensor([1.0, 2.0]):.2f}"
+
+
+def test_names_from_pytorch_and_ndarray_say_what_to_use() -> None:
+    t = gg.tensor([[1.0, -2.0]], requires_grad=True)
+    for name, advice in [
+        ("clamp", "t.clip(low, high)"),
+        ("view", "t.reshape"),
+        ("permute", "t.transpose"),
+        ("clone", "t.detach()"),
+        ("argmax", "t.data.argmax(...)"),
+        ("std", "outside the graph"),
+    ]:
+        with pytest.raises(AttributeError, match=re.escape(advice)):
+            getattr(t, name)
+        assert not hasattr(t, name)
+    # the advice is runnable
+    np.testing.assert_array_equal(t.clip(-1, 1).data, [[1.0, -1.0]])
+    with pytest.raises(AttributeError, match=r"gg\.concat"):
+        gg.cat([t, t])
+    with pytest.raises(AttributeError, match=re.escape("gg.tensor(np.zeros(...))")):
+        gg.zeros((2, 3))
+    with pytest.raises(AttributeError, match=r"'no_such_thing'$"):
+        _ = t.no_such_thing
+    with pytest.raises(AttributeError, match=r"'no_such_thing'$"):
+        _ = gg.no_such_thing
 
 
 def test_comparisons_are_boolean_and_not_recorded() -> None:
