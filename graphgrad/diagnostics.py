@@ -85,6 +85,11 @@ def gradient_flow(
 
     Nothing is accumulated into any ``.grad``.
     """
+    if layer.bidirectional:  # a reverse row's signal runs towards t = 0: no one decay to fit
+        raise ValueError(
+            f"gradient_flow measures a unidirectional layer; got a bidirectional "
+            f"{type(layer).__name__} (measure each direction's cells in a layer of their own)"
+        )
     outputs, _, steps = layer.unroll(x, state)
     loss = loss_fn(outputs)
     params = list((model if model is not None else layer).named_parameters())

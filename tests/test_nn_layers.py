@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 import graphgrad as gg
 from graphgrad import nn
+from graphgrad.diagnostics import gradient_flow
+from graphgrad.nn import functional as F
 
 sizes = st.integers(1, 3)
 seeds = st.integers(0, 2**31)
@@ -114,7 +116,15 @@ def test_cells(kind: str, n: int, f_in: int, h: int, seed: int, with_state: bool
 
 @pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
 @given(
-    sizes, st.integers(1, 4), sizes, sizes, st.integers(1, 2), seeds, st.booleans(), st.booleans()
+    sizes,
+    st.integers(1, 4),
+    sizes,
+    sizes,
+    st.integers(1, 2),
+    seeds,
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
 )
 def test_sequence_layers(
     cls: type,
@@ -126,13 +136,17 @@ def test_sequence_layers(
     seed: int,
     with_state: bool,
     batch_first: bool,
+    bidirectional: bool,
 ) -> None:
     rng = np.random.default_rng(seed)
-    layer = cls(f_in, h, num_layers=layers, batch_first=batch_first, rng=rng)
+    layer = cls(
+        f_in, h, num_layers=layers, batch_first=batch_first, bidirectional=bidirectional, rng=rng
+    )
+    D = 2 if bidirectional else 1
     shape = (n, t, f_in) if batch_first else (t, n, f_in)
     x = gg.tensor(rng.standard_normal(shape), requires_grad=True)
-    h0 = gg.tensor(rng.standard_normal((layers, n, h)) * 0.5, requires_grad=True)
-    c0 = gg.tensor(rng.standard_normal((layers, n, h)) * 0.5, requires_grad=True)
+    h0 = gg.tensor(rng.standard_normal((D * layers, n, h)) * 0.5, requires_grad=True)
+    c0 = gg.tensor(rng.standard_normal((D * layers, n, h)) * 0.5, requires_grad=True)
 
     def run(x: gg.Tensor, h0: gg.Tensor, c0: gg.Tensor, *_: Any) -> Any:
         state = ((h0, c0) if cls is nn.LSTM else h0) if with_state else None
@@ -140,12 +154,96 @@ def test_sequence_layers(
         return (out, *final) if cls is nn.LSTM else (out, final)
 
     out, final = layer(x)
-    assert out.shape == ((n, t, h) if batch_first else (t, n, h))
-    np.testing.assert_array_equal(
-        (final[0] if cls is nn.LSTM else final).data[-1],
-        (out.data[:, -1] if batch_first else out.data[-1]),
-    )
+    assert out.shape == ((n, t, D * h) if batch_first else (t, n, D * h))
+    h_T = (final[0] if cls is nn.LSTM else final).data
+    assert h_T.shape == (D * layers, n, h)
+    last = out.data if batch_first else out.data.transpose(1, 0, 2)
+    # the last layer's forward cell ends at t = T-1, its reverse cell at t = 0
+    np.testing.assert_array_equal(h_T[D * (layers - 1)], last[:, -1, :h])
+    if bidirectional:
+        np.testing.assert_array_equal(h_T[-1], last[:, 0, h:])
     assert gg.gradcheck(run, params_and(layer, x, h0, c0), fast_mode=True)
+
+
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+def test_bidirectional_reverse_direction_reads_time_backwards(cls: type) -> None:
+    """Each direction of a bidirectional layer equals a unidirectional layer with that
+    direction's weights, the reverse one run on the time-reversed sequence (layer 0), and
+    layer 1 reads the concatenation [forward, reverse]."""
+    rng = np.random.default_rng(5)
+    bi = cls(3, 4, num_layers=2, bidirectional=True, rng=rng)
+    x = rng.standard_normal((2, 6, 3))
+    out, final = bi(x)
+    h_T = final[0] if cls is nn.LSTM else final
+
+    def single(cell: nn.Module, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        uni = cls(inputs.shape[-1], 4, rng=0)
+        uni.cells[0].load_state_dict(cell.state_dict())
+        o, f = uni(inputs)
+        return o.data, (f[0] if cls is nn.LSTM else f).data[0]
+
+    fwd, fwd_T = single(bi.cells[0], x)
+    rev, rev_T = single(bi.reverse_cells[0], x[:, ::-1])
+    layer0 = np.concatenate([fwd, rev[:, ::-1]], axis=2)
+    fwd1, _ = single(bi.cells[1], layer0)
+    rev1, _ = single(bi.reverse_cells[1], layer0[:, ::-1])
+    np.testing.assert_allclose(out.data, np.concatenate([fwd1, rev1[:, ::-1]], axis=2), atol=1e-14)
+    np.testing.assert_allclose(h_T.data[:2], np.stack([fwd_T, rev_T]), atol=1e-14)
+    names = [k for k, _ in bi.named_parameters()]
+    assert names[0].startswith("cells.0.") and any(k.startswith("reverse_cells.1.") for k in names)
+    assert "bidirectional=True" in repr(bi)
+
+
+def test_recurrent_dropout_between_layers_in_training_only() -> None:
+    x = np.random.default_rng(0).standard_normal((4, 5, 3))
+    a, b = nn.GRU(3, 8, num_layers=2, dropout=0.5, rng=1), nn.GRU(3, 8, num_layers=2, rng=1)
+    with pytest.raises(AssertionError):  # training: layer 0's output is dropped out
+        np.testing.assert_allclose(a(x)[0].data, b(x)[0].data)
+    np.testing.assert_array_equal(a.eval()(x)[0].data, b(x)[0].data)
+    one = nn.GRU(3, 8, dropout=0.5, rng=1)  # nothing between layers to drop with one layer
+    np.testing.assert_array_equal(one(x)[0].data, nn.GRU(3, 8, rng=1)(x)[0].data)
+    assert "dropout=0.5" in repr(a)
+    with pytest.raises(ValueError, match=r"GRU: dropout must be in \[0, 1\], got 1.5"):
+        nn.GRU(3, 8, dropout=1.5)
+
+
+def test_dropout_masks_scale_and_gradient() -> None:
+    x = gg.tensor(np.ones((200, 50)), requires_grad=True)
+    y = F.dropout(x, 0.3, rng=0)
+    kept = y.data != 0
+    assert abs(kept.mean() - 0.7) < 0.01  # Bernoulli(0.7) over 10,000 draws
+    np.testing.assert_allclose(y.data[kept], 1 / 0.7)  # inverted: E[y] = x
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, y.data)  # ∂y/∂x = m / (1 − p)
+    # the same seed gives the same mask, so the numerical check sees one function
+    z = gg.tensor(np.random.default_rng(1).standard_normal((3, 4)), requires_grad=True)
+    assert gg.gradcheck(lambda z: F.dropout(z * z, 0.5, rng=3), (z,))
+    assert F.dropout(x, 0.3, training=False) is x and F.dropout(x, 0.0) is x
+    np.testing.assert_array_equal(F.dropout(x, 1.0).data, 0.0)
+    assert F.dropout(gg.tensor(np.ones(3), dtype=np.float32), 0.5).dtype == np.float32
+    with pytest.raises(ValueError, match=r"p must be in \[0, 1\], got -0.1"):
+        F.dropout(x, -0.1)
+
+
+def test_dropout_module_follows_train_and_eval() -> None:
+    gg.manual_seed(7)
+    d = nn.Dropout(0.5)
+    x = np.ones((10, 10))
+    first = d(x).data
+    gg.manual_seed(7)
+    np.testing.assert_array_equal(nn.Dropout(0.5)(x).data, first)  # reproducible
+    assert (first == 0).any() and (first == 2).any()
+    np.testing.assert_array_equal(d.eval()(x).data, x)
+    assert repr(d) == "Dropout(p=0.5)"
+    with pytest.raises(ValueError, match="Dropout: p must be in"):
+        nn.Dropout(2)
+
+
+def test_recurrent_layers_name_unknown_arguments() -> None:
+    with pytest.raises(TypeError, match=r"LSTM: unexpected keyword argument.*bidirectionl"):
+        nn.LSTM(3, 4, bidirectionl=True)  # a typo is not swallowed
+    with pytest.raises(ValueError, match="unidirectional"):
+        gradient_flow(nn.RNN(1, 2, bidirectional=True), np.ones((1, 3, 1)), lambda o: o.sum())
 
 
 def test_recurrent_layer_gradgradcheck() -> None:

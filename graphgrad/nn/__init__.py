@@ -6,12 +6,12 @@ backpropagation through time included — is produced by the engine's graph trav
 """
 
 from graphgrad.nn import functional, init, utils
-from graphgrad.nn.layers import Embedding, Linear, ReLU, Sigmoid, Tanh
+from graphgrad.nn.layers import Dropout, Embedding, Linear, ReLU, Sigmoid, Tanh
 from graphgrad.nn.module import Module, ModuleList, Parameter, Sequential
 from graphgrad.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
-    "GRU", "LSTM", "RNN", "Embedding", "GRUCell", "LSTMCell", "Linear", "Module", "ModuleList",
-    "Parameter", "RNNCell", "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "init",
-    "utils",
+    "GRU", "LSTM", "RNN", "Dropout", "Embedding", "GRUCell", "LSTMCell", "Linear", "Module",
+    "ModuleList", "Parameter", "RNNCell", "ReLU", "Sequential", "Sigmoid", "Tanh", "functional",
+    "init", "utils",
 ]  # fmt: skip

@@ -25,11 +25,13 @@ import numpy as np
 from graphgrad import ops
 from graphgrad.errors import ShapeError
 from graphgrad.ops import log_softmax, relu, sigmoid, softmax, softplus, tanh
+from graphgrad.random import get_rng
 from graphgrad.tensor import Tensor, _shape_of
 
 __all__ = [
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "linear",
-    "log_softmax", "mse_loss", "relu", "sigmoid", "softmax", "softplus", "squared_error", "tanh",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
+    "linear", "log_softmax", "mse_loss", "relu", "sigmoid", "softmax", "softplus",
+    "squared_error", "tanh",
 ]  # fmt: skip
 
 _LOG_FLOOR = math.exp(-100.0)  # log(p) ≥ −100 in binary_cross_entropy, as in PyTorch
@@ -38,6 +40,25 @@ _LOG_FLOOR = math.exp(-100.0)  # log(p) ≥ −100 in binary_cross_entropy, as i
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """x W + b, with W of shape (in, out) (graphgrad's Linear layout)."""
     return ops.MatMul.apply(x, weight) if bias is None else ops.Affine.apply(x, weight, bias)
+
+
+def dropout(
+    x: Any, p: float = 0.5, training: bool = True, rng: np.random.Generator | int | None = None
+) -> Tensor:
+    """Inverted dropout: y = x ∘ m / (1 − p), m_i ~ Bernoulli(1 − p) drawn afresh per call, so
+    E[y] = x and evaluation (``training=False``, or p = 0) is the identity. The mask is a
+    constant of the graph: ∂L/∂x = g ∘ m / (1 − p). p = 1 drops everything (y = 0).
+    ``rng``: a generator or int seed (default: graphgrad's, see ``gg.manual_seed``)."""
+    if not 0.0 <= p <= 1.0:  # (also refuses NaN)
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    x = _tensor(x)
+    if not training or p == 0.0:
+        return x
+    dt = x.dtype if x.dtype.kind == "f" else np.float64
+    if p == 1.0:
+        return x * np.zeros(x.shape, dtype=dt)
+    keep = get_rng(rng).random(x.shape) >= p
+    return x * (keep * (1.0 / (1.0 - p))).astype(dt, copy=False)
 
 
 def _array(x: Any) -> np.ndarray:

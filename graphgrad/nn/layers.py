@@ -1,4 +1,4 @@
-"""Feed-forward layers: ``Linear``, activations, ``Embedding``."""
+"""Feed-forward layers: ``Linear``, activations, ``Dropout``, ``Embedding``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 from graphgrad import ops
 from graphgrad.errors import ShapeError
 from graphgrad.nn import init
+from graphgrad.nn.functional import dropout
 from graphgrad.nn.module import Module, Parameter
 from graphgrad.random import get_rng
 from graphgrad.tensor import Tensor, _shape_of
@@ -84,6 +85,25 @@ class ReLU(Module):
 
     def forward(self, x: Any) -> Tensor:
         return ops.ReLU.apply(x)
+
+
+class Dropout(Module):
+    """Inverted dropout in training mode, identity in eval mode (``model.eval()``); see
+    ``functional.dropout``. ``rng``: a generator or int seed for the masks (default:
+    graphgrad's generator, ``gg.manual_seed``)."""
+
+    def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        self.p = p
+        self.rng = None if rng is None else get_rng(rng)
+
+    def forward(self, x: Any) -> Tensor:
+        return dropout(x, self.p, self.training, self.rng)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class Embedding(Module):

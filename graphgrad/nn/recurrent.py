@@ -13,6 +13,7 @@ Sequences are batch-first (N, T, F) by default — the seeds' φ[i, t, j].
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -22,6 +23,7 @@ from graphgrad import ops
 from graphgrad.collector import CollectorPaused
 from graphgrad.errors import ShapeError
 from graphgrad.nn import init
+from graphgrad.nn.functional import dropout
 from graphgrad.nn.layers import check_features
 from graphgrad.nn.module import Module, ModuleList, Parameter
 from graphgrad.random import get_rng
@@ -274,7 +276,14 @@ def _check_step(cell: Module, x: Any, h: Any, hidden: int) -> None:
 
 class _Recurrent(Module):
     """A stack of ``num_layers`` cells unrolled over time; layer l's output sequence is
-    layer l+1's input."""
+    layer l+1's input.
+
+    ``bidirectional=True`` gives every layer a second cell (in ``reverse_cells``) that reads
+    the sequence from t = T−1 down to 0; the layer's output at t is [h_t(forward),
+    h_t(reverse)], (N, T, 2H), and the next layer's input size is 2H (PyTorch's layout).
+    ``dropout=p`` applies inverted dropout to every layer's output but the last, in
+    training mode only (``model.eval()`` turns it off).
+    """
 
     cell_type: type[Module]
 
@@ -287,38 +296,65 @@ class _Recurrent(Module):
         batch_first: bool = True,
         dtype: Any = np.float64,
         rng: Rng = None,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
         **cell_args: Any,
     ) -> None:
         super().__init__()
+        name = type(self).__name__
         if num_layers < 1:
-            raise ValueError(f"{type(self).__name__}: num_layers must be ≥ 1, got {num_layers}")
+            raise ValueError(f"{name}: num_layers must be ≥ 1, got {num_layers}")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
+        cell_params = inspect.signature(self.cell_type.__init__).parameters
+        unknown = [k for k in cell_args if k not in cell_params]
+        if unknown:
+            raise TypeError(f"{name}: unexpected keyword argument(s) {', '.join(unknown)}")
         rng = get_rng(rng)
         self.input_size, self.hidden_size = input_size, hidden_size
         self.num_layers, self.batch_first = num_layers, batch_first
-        self.cells = ModuleList(
-            self.cell_type(
-                input_size if layer == 0 else hidden_size,
-                hidden_size,  # type: ignore[call-arg]
-                bias=bias,
-                dtype=dtype,
-                rng=rng,
-                **cell_args,
+        self.dropout, self.bidirectional = dropout, bool(bidirectional)
+        self._rng = rng  # dropout masks
+        width = 2 * hidden_size if bidirectional else hidden_size  # a layer's output size
+
+        def stack() -> ModuleList:
+            return ModuleList(
+                self.cell_type(
+                    input_size if layer == 0 else width,
+                    hidden_size,  # type: ignore[call-arg]
+                    bias=bias,
+                    dtype=dtype,
+                    rng=rng,
+                    **cell_args,
+                )
+                for layer in range(num_layers)
             )
-            for layer in range(num_layers)
-        )
+
+        self.cells = stack()
+        if bidirectional:
+            self.reverse_cells = stack()
+
+    def directions(self, layer: int) -> tuple[Module, ...]:
+        """The cells of ``layer``: (forward,) or (forward, reverse)."""
+        if self.bidirectional:
+            return self.cells[layer], self.reverse_cells[layer]
+        return (self.cells[layer],)
 
     def forward(self, x: Any, state: Any = None) -> tuple[Tensor, Any]:
-        """x (N, T, F) (or (T, N, F) without batch_first) -> (outputs (N, T, H), final state).
+        """x (N, T, F) (or (T, N, F) without batch_first) -> (outputs (N, T, D·H), final
+        state), D = 2 if bidirectional else 1.
 
-        The state (initial and final) is (num_layers, N, H) — a pair of those for LSTM; for
-        ``num_layers=1`` an (N, H) initial state is accepted too. None means zeros.
+        The state (initial and final) is (D·num_layers, N, H) — a pair of those for LSTM —
+        ordered layer by layer, forward before reverse (PyTorch's order); for a single
+        layer and direction an (N, H) initial state is accepted too. None means zeros.
         """
         outputs, finals, _ = self.unroll(x, state)
         return outputs, self._final_state(finals)
 
     def unroll(self, x: Any, state: Any = None) -> tuple[Tensor, list[Any], list[list[Tensor]]]:
         """The forward pass, also returning every step's hidden state: (outputs, final state
-        per layer, steps) with ``steps[layer][t]`` the (N, H) tensor h_t — what
+        per layer and direction, steps) with ``steps[k][t]`` the (N, H) tensor h_t of layer
+        k // D, direction k % D (in time order for both directions) — what
         ``graphgrad.diagnostics.gradient_flow`` differentiates with respect to."""
         x = _as_tensor(x)
         if x.ndim != 3:
@@ -329,20 +365,27 @@ class _Recurrent(Module):
         T, N = seq.shape[0], seq.shape[1]
         if T == 0:
             raise ShapeError(f"{type(self).__name__}: got a sequence of length 0")
-        initial = self._initial_states(state, N)
+        initial = iter(self._initial_states(state, N))
         finals, steps = [], []
         with CollectorPaused():
-            for layer, cell in enumerate(self.cells):
-                xp = cell.input_projection(seq)  # (T, N, G): every step's input term at once
-                U = cell.recurrent_weight()
-                s = initial[layer]
-                outs = []
-                for t in range(T):
-                    s = cell.step(xp, s, U, t)
-                    outs.append(self._output(s))
-                seq = ops.stack(outs, axis=0)
-                finals.append(s)
-                steps.append(outs)
+            for layer in range(self.num_layers):
+                if layer and self.dropout and self.training:
+                    seq = dropout(seq, self.dropout, rng=self._rng)
+                outputs = []
+                for d, cell in enumerate(self.directions(layer)):
+                    xp = cell.input_projection(seq)  # (T, N, G): every step's input term at once
+                    U = cell.recurrent_weight()
+                    s = next(initial)
+                    outs = []
+                    for t in range(T - 1, -1, -1) if d else range(T):
+                        s = cell.step(xp, s, U, t)
+                        outs.append(self._output(s))
+                    if d:
+                        outs.reverse()  # time order
+                    outputs.append(ops.stack(outs, axis=0))
+                    finals.append(s)
+                    steps.append(outs)
+                seq = outputs[0] if len(outputs) == 1 else ops.concat(outputs, axis=2)
         outputs = seq.transpose(1, 0, 2) if self.batch_first else seq
         return outputs, finals, steps
 
@@ -355,18 +398,24 @@ class _Recurrent(Module):
 
     def _initial_states(self, state: Any, N: int) -> list[Any]:
         if state is None:
-            return [None] * self.num_layers
+            return [None] * self._num_states()
         return _split_layers(self, _as_tensor(state), N)
 
+    def _num_states(self) -> int:
+        return self.num_layers * (2 if self.bidirectional else 1)
+
     def extra_repr(self) -> str:
-        return (
-            f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
-            f"batch_first={self.batch_first}"
-        )
+        extra = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+        extra += f"batch_first={self.batch_first}"
+        if self.dropout:
+            extra += f", dropout={self.dropout}"
+        if self.bidirectional:
+            extra += ", bidirectional=True"
+        return extra
 
 
 def _split_layers(layer: _Recurrent, h: Tensor, N: int) -> list[Tensor]:
-    L, H = layer.num_layers, layer.hidden_size
+    L, H = layer._num_states(), layer.hidden_size
     if L == 1 and h.shape == (N, H):
         return [h]
     if h.shape != (L, N, H):
@@ -376,11 +425,18 @@ def _split_layers(layer: _Recurrent, h: Tensor, N: int) -> list[Tensor]:
     return [h[i] for i in range(L)]
 
 
+_OPTIONS = """
+    ``bidirectional=True`` adds a cell per layer that reads time backwards (outputs
+    [forward, reverse], (N, T, 2H)); ``dropout=p`` drops each layer's output but the
+    last's, in training mode."""
+
+
 class RNN(_Recurrent):
-    """Elman RNN over a sequence (seed 000), ``num_layers`` deep; see ``RNNCell``.
+    __doc__ = f"""Elman RNN over a sequence (seed 000), ``num_layers`` deep; see RNNCell.{_OPTIONS}
 
     ``RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-    batch_first=True)``; ``forward(x, h0=None) -> (outputs (N, T, H), h_T (L, N, H))``.
+    batch_first=True, dropout=0.0, bidirectional=False)``; ``forward(x, h0=None) ->
+    (outputs (N, T, D·H), h_T (D·L, N, H))``, D = 2 if bidirectional else 1.
     """
 
     cell_type = RNNCell
@@ -397,19 +453,20 @@ class RNN(_Recurrent):
 
 
 class GRU(_Recurrent):
-    """GRU over a sequence, ``num_layers`` deep; see ``GRUCell``.
+    __doc__ = f"""GRU over a sequence, ``num_layers`` deep; see ``GRUCell``.{_OPTIONS}
 
-    ``forward(x, h0=None) -> (outputs (N, T, H), h_T (L, N, H))``.
+    ``forward(x, h0=None) -> (outputs (N, T, D·H), h_T (D·L, N, H))``, D = 2 if
+    bidirectional else 1.
     """
 
     cell_type = GRUCell
 
 
 class LSTM(_Recurrent):
-    """LSTM over a sequence, ``num_layers`` deep; see ``LSTMCell``.
+    __doc__ = f"""LSTM over a sequence, ``num_layers`` deep; see ``LSTMCell``.{_OPTIONS}
 
-    ``forward(x, (h0, c0)=None) -> (outputs (N, T, H), (h_T, c_T))``, h_T and c_T of shape
-    (L, N, H).
+    ``forward(x, (h0, c0)=None) -> (outputs (N, T, D·H), (h_T, c_T))``, h_T and c_T of
+    shape (D·L, N, H), D = 2 if bidirectional else 1.
     """
 
     cell_type = LSTMCell
@@ -422,7 +479,7 @@ class LSTM(_Recurrent):
 
     def _initial_states(self, state: Any, N: int) -> list[Any]:
         if state is None:
-            return [None] * self.num_layers
+            return [None] * self._num_states()
         if not (isinstance(state, (tuple, list)) and len(state) == 2):
             raise TypeError("LSTM: the initial state must be a pair (h0, c0)")
         hs = _split_layers(self, _as_tensor(state[0]), N)
