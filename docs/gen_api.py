@@ -40,7 +40,12 @@ SECTIONS: list[tuple[str, str, list[str] | None]] = [
         "Gradient clipping",
         ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector"],
     ),
-    ("graphgrad.optim", "Optimizers", ["Optimizer", "SGD", "Adam", "RMSprop", "AdaGrad"]),
+    ("graphgrad.optim", "Optimizers", ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "AdaGrad"]),
+    (
+        "graphgrad.optim.lr_scheduler",
+        "Learning-rate schedules",
+        ["LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR"],
+    ),
     (
         "graphgrad.data",
         "Data",
@@ -136,11 +141,13 @@ MODULE_MEMBERS = [
 ]
 
 OPTIMIZER_MEMBERS = ["step", "zero_grad", "add_param_group", "state_dict", "load_state_dict"]
+SCHEDULER_MEMBERS = ["step", "get_last_lr", "state_dict", "load_state_dict"]
 
 MEMBERS = {
     ("graphgrad", "Tensor"): TENSOR_MEMBERS,
     ("graphgrad.nn", "Module"): MODULE_MEMBERS,
     ("graphgrad.optim", "Optimizer"): OPTIMIZER_MEMBERS,
+    ("graphgrad.optim.lr_scheduler", "LRScheduler"): SCHEDULER_MEMBERS,
 }
 
 

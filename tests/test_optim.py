@@ -73,6 +73,100 @@ def test_adam_rmsprop_adagrad_formulas() -> None:
     )
 
 
+def test_adamw_decouples_weight_decay_from_the_adam_step() -> None:
+    g = np.array([0.3, -0.7])
+    p = _param([0.5, -1.5])
+    opt = optim.AdamW([p], lr=0.01, weight_decay=0.1)
+    m = v = np.zeros(2)
+    x = p.data.copy()
+    for t in range(1, 4):
+        p.grad = g * t
+        opt.step()
+        x = x * (1 - 0.01 * 0.1)  # the decay, outside the adaptive scaling
+        m = 0.9 * m + 0.1 * (g * t)
+        v = 0.999 * v + 0.001 * (g * t) ** 2
+        x = x - 0.01 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        np.testing.assert_allclose(p.data, x, rtol=1e-12)
+    q = _param([0.5, -1.5])  # Adam's weight_decay is an L2 term: a different update
+    adam = optim.Adam([q], lr=0.01, weight_decay=0.1)
+    q.grad = g.copy()
+    adam.step()
+    r = _param([0.5, -1.5])
+    adamw = optim.AdamW([r], lr=0.01, weight_decay=0.1)
+    r.grad = g.copy()
+    adamw.step()
+    assert not np.allclose(q.data, r.data, rtol=1e-9, atol=0)
+
+
+def _lrs(opt: optim.Optimizer, sched: optim.lr_scheduler.LRScheduler, n: int) -> np.ndarray:
+    """The lr of every group at epochs 0 .. n-1 (read before each epoch's step)."""
+    out = []
+    for _ in range(n):
+        out.append([g["lr"] for g in opt.param_groups])
+        opt.step()
+        sched.step()
+    return np.array(out)
+
+
+def test_lr_schedules_follow_their_closed_forms() -> None:
+    e = np.arange(12)[:, None]
+    base = np.array([[0.1, 0.001]])  # two groups (seed 002's lrs): each scales its own
+
+    def make() -> optim.SGD:
+        return optim.SGD(
+            [{"params": [_param([1.0])]}, {"params": [_param([1.0])], "lr": 0.001}], lr=0.1
+        )
+
+    S = optim.lr_scheduler
+    o = make()
+    np.testing.assert_allclose(
+        _lrs(o, S.StepLR(o, step_size=3, gamma=0.5), 12), base * 0.5 ** (e // 3)
+    )
+    o = make()
+    np.testing.assert_allclose(_lrs(o, S.ExponentialLR(o, gamma=0.9), 12), base * 0.9**e)
+    o = make()
+    cos = 0.01 + (base - 0.01) * (1 + np.cos(np.pi * e / 5)) / 2
+    np.testing.assert_allclose(_lrs(o, S.CosineAnnealingLR(o, T_max=5, eta_min=0.01), 12), cos)
+    o = make()
+    warm = S.LambdaLR(o, [lambda k: min(1.0, (k + 1) / 4), lambda k: 1.0])  # warm-up, constant
+    np.testing.assert_allclose(
+        _lrs(o, warm, 12), base * np.hstack([np.minimum(1.0, (e + 1) / 4), np.ones_like(e)])
+    )
+    assert warm.get_last_lr() == [0.1, 0.001]
+
+
+def test_lr_schedule_resumes_from_its_state_dict() -> None:
+    p = _param([1.0])
+    opt = optim.SGD([p], lr=0.2)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.1)
+    for _ in range(3):
+        sched.step()
+    state = sched.state_dict()
+    assert state == {"last_epoch": 3, "base_lrs": [0.2]}
+    opt2 = optim.SGD([_param([1.0])], lr=0.2)
+    sched2 = optim.lr_scheduler.StepLR(opt2, step_size=2, gamma=0.1)
+    sched2.load_state_dict(state)
+    assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"] == pytest.approx(0.02)
+    sched.step()
+    sched2.step()
+    assert sched2.get_last_lr() == sched.get_last_lr()
+
+
+def test_lr_schedule_argument_errors() -> None:
+    opt = optim.SGD([_param([1.0])], lr=0.1)
+    S = optim.lr_scheduler
+    with pytest.raises(ValueError, match=r"StepLR: step_size must be an int ≥ 1, got 0"):
+        S.StepLR(opt, step_size=0)
+    with pytest.raises(ValueError, match=r"ExponentialLR: gamma must be > 0, got -0\.5"):
+        S.ExponentialLR(opt, gamma=-0.5)
+    with pytest.raises(ValueError, match="T_max must be > 0"):
+        S.CosineAnnealingLR(opt, T_max=0)
+    with pytest.raises(ValueError, match="one per parameter group"):
+        S.LambdaLR(opt, [lambda e: 1.0, lambda e: 0.5])
+    with pytest.raises(TypeError, match="schedules an optimizer's lr; got list"):
+        S.StepLR([], step_size=1)  # type: ignore[arg-type]
+
+
 def test_step_skips_params_without_grad_and_zero_grad_clears() -> None:
     a, b = _param([1.0]), _param([1.0])
     opt = optim.Adam([a, b])
@@ -172,6 +266,7 @@ def _train(model: nn.Module, opt: optim.Optimizer, steps: int, rng: np.random.Ge
 @pytest.mark.parametrize("make", [
     lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
     lambda ps: optim.Adam(ps, lr=0.01),
+    lambda ps: optim.AdamW(ps, lr=0.01, weight_decay=0.1),
     lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.5),
     lambda ps: optim.AdaGrad(ps, lr=0.1),
 ])  # fmt: skip

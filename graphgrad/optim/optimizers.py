@@ -1,4 +1,5 @@
-"""Optimizers: SGD (momentum, weight decay), Adam, RMSprop, AdaGrad.
+"""Optimizers: SGD (momentum, weight decay), Adam, AdamW, RMSprop, AdaGrad; learning-rate
+schedules in ``optim.lr_scheduler``.
 
 Each takes parameters or *parameter groups* — ``[{"params": [...], "lr": 0.001}, ...]``,
 each group with its own hyperparameters (seed 002 trains the recurrent weight and bias with
@@ -36,6 +37,8 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 class Optimizer:
     """Base class: parameter groups, per-parameter state, ``zero_grad``, state dicts."""
+
+    _l2_decay = True  # weight_decay as an L2 term added to g (AdamW decouples it)
 
     def __init__(self, params: ParamsOrGroups, defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
@@ -116,7 +119,7 @@ class Optimizer:
                     continue
                 if isinstance(g, Tensor):
                     g = g.data
-                if group.get("weight_decay"):  # L2 penalty: every optimizer adds wd · p to g
+                if group.get("weight_decay") and self._l2_decay:  # L2 penalty: wd · p into g
                     g = g + group["weight_decay"] * p.data
                 self._update(p, g, self.state.setdefault(id(p), {}), group)
                 note_write(p.data)  # a graph recorded before this step may have saved p
@@ -262,6 +265,31 @@ class Adam(Optimizer):
         step_size = group["lr"] / (1 - b1**t)
         denom = np.sqrt(v / (1 - b2**t)) + group["eps"]
         p.data -= step_size * (m / denom)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as torch.optim.AdamW:
+    p ← p − lr · weight_decay · p, then the Adam step on g alone (the decay is not scaled
+    by 1/√v̂, unlike Adam's L2 term). Default weight_decay 0.01."""
+
+    _l2_decay = False
+
+    def __init__(
+        self,
+        params: ParamsOrGroups,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+    def _update(
+        self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
+        if group["weight_decay"]:
+            p.data *= 1 - group["lr"] * group["weight_decay"]
+        super()._update(p, g, state, group)
 
 
 class RMSprop(Optimizer):
