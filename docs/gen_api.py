@@ -44,7 +44,14 @@ SECTIONS: list[tuple[str, str, list[str] | None]] = [
     (
         "graphgrad.optim.lr_scheduler",
         "Learning-rate schedules",
-        ["LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR"],
+        [
+            "LRScheduler",
+            "StepLR",
+            "ExponentialLR",
+            "CosineAnnealingLR",
+            "LambdaLR",
+            "ReduceLROnPlateau",
+        ],
     ),
     (
         "graphgrad.data",

@@ -152,6 +152,42 @@ def test_lr_schedule_resumes_from_its_state_dict() -> None:
     assert sched2.get_last_lr() == sched.get_last_lr()
 
 
+def test_reduce_lr_on_plateau_waits_patience_then_cools_down() -> None:
+    opt = optim.SGD([{"params": [_param([1.0])]}, {"params": [_param([1.0])], "lr": 0.01}], lr=0.1)
+    sched = optim.lr_scheduler.ReduceLROnPlateau(
+        opt, factor=0.5, patience=2, cooldown=1, min_lr=[0.0, 0.004]
+    )
+    losses = [1.0, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.89995, 0.9]
+    # bad calls: 0 0 1 2 3→cut, cooling 0, 1 2 3→cut, cooling 0; 0.89995 is within the
+    # 1e-4 relative threshold of 0.9: not an improvement
+    lrs = []
+    for v in losses:
+        sched.step(v)
+        lrs.append(sched.get_last_lr())
+    expected = [[0.1, 0.01]] * 4 + [[0.05, 0.005]] * 4 + [[0.025, 0.004]] * 2  # 0.004: min_lr
+    np.testing.assert_allclose(lrs, expected)
+    assert sched.best == 0.9 and sched.num_bad_epochs == 0
+    sched.step(0.5)  # an improvement resets the count
+    assert sched.best == 0.5 and sched.get_last_lr() == pytest.approx([0.025, 0.004])
+    resumed = optim.lr_scheduler.ReduceLROnPlateau(
+        opt, factor=0.5, patience=2, cooldown=1, min_lr=[0.0, 0.004]
+    )
+    resumed.load_state_dict(sched.state_dict())
+    assert resumed.state_dict() == sched.state_dict()
+    with pytest.raises(ValueError, match="metric is nan"):
+        sched.step(float("nan"))
+    up = optim.lr_scheduler.ReduceLROnPlateau(
+        optim.SGD([_param([1.0])], lr=1.0),
+        mode="max",
+        patience=0,
+        threshold_mode="abs",
+        threshold=0.1,
+    )
+    for acc in (0.5, 0.55, 0.7):  # 0.55 is not 0.1 above 0.5: cut; 0.7 is
+        up.step(acc)
+    assert up.get_last_lr() == [pytest.approx(0.1)]
+
+
 def test_lr_schedule_argument_errors() -> None:
     opt = optim.SGD([_param([1.0])], lr=0.1)
     S = optim.lr_scheduler
@@ -165,6 +201,12 @@ def test_lr_schedule_argument_errors() -> None:
         S.LambdaLR(opt, [lambda e: 1.0, lambda e: 0.5])
     with pytest.raises(TypeError, match="schedules an optimizer's lr; got list"):
         S.StepLR([], step_size=1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"factor must be in \(0, 1\), got 2"):
+        S.ReduceLROnPlateau(opt, factor=2)
+    with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
+        S.ReduceLROnPlateau(opt, mode="minimum")
+    with pytest.raises(ValueError, match="min_lr must be a number ≥ 0 or a list of 1"):
+        S.ReduceLROnPlateau(opt, min_lr=[0.0, 0.1])
 
 
 def test_step_skips_params_without_grad_and_zero_grad_clears() -> None:

@@ -5,6 +5,7 @@ it records each group's lr as the base lr₀, and ``step()`` (once per epoch, af
 ``optimizer.step()``) advances the epoch count e and sets every group's lr to the schedule's
 closed form lr(e) — set, not multiplied, so the lr after e steps is exactly the formula's
 whatever happened before. ``state_dict()`` / ``load_state_dict()`` resume it.
+``ReduceLROnPlateau`` instead follows a metric: ``sched.step(val_loss)``.
 
     sched = optim.lr_scheduler.StepLR(opt, step_size=30, gamma=0.1)
     for epoch in range(100):
@@ -19,7 +20,14 @@ from typing import Any, Callable, Sequence
 
 from graphgrad.optim.optimizers import Optimizer
 
-__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "StepLR"]
+__all__ = [
+    "CosineAnnealingLR",
+    "ExponentialLR",
+    "LRScheduler",
+    "LambdaLR",
+    "ReduceLROnPlateau",
+    "StepLR",
+]
 
 
 class LRScheduler:
@@ -142,3 +150,100 @@ class LambdaLR(LRScheduler):
 
     def lr_at(self, base_lr: float, epoch: int, group: int) -> float:
         return base_lr * float(self.lr_lambdas[group](epoch))
+
+
+class ReduceLROnPlateau:
+    """Multiply every group's lr by ``factor`` when a metric (a validation loss, say) has not
+    improved for more than ``patience`` consecutive calls of ``step(metric)``; PyTorch's
+    rule. An improvement beats the best value so far by more than ``threshold``: relatively
+    (``threshold_mode="rel"``: below best · (1 − threshold) in ``mode="min"``, above
+    best · (1 + threshold) in ``"max"``) or absolutely (``"abs"``: best ∓ threshold). After a
+    reduction, ``cooldown`` calls pass before bad calls count again. No lr goes below its
+    group's ``min_lr`` (one number, or one per group); a change smaller than ``eps`` is
+    skipped. A NaN metric raises (a diverged run, not a plateau)."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float | Sequence[float] = 0.0,
+        eps: float = 1e-8,
+    ) -> None:
+        name = "ReduceLROnPlateau"
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{name} schedules an optimizer's lr; got {type(optimizer).__name__}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"{name}: mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(
+                f"{name}: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}"
+            )
+        if not 0 < factor < 1:
+            raise ValueError(f"{name}: factor must be in (0, 1), got {factor}")
+        for what, v in (("patience", patience), ("cooldown", cooldown)):
+            if not (isinstance(v, int) and v >= 0):
+                raise ValueError(f"{name}: {what} must be an int ≥ 0, got {v!r}")
+        if not (threshold >= 0 and eps >= 0):
+            raise ValueError(f"{name}: threshold and eps must be ≥ 0, got {threshold}, {eps}")
+        n = len(optimizer.param_groups)
+        mins = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * n
+        if len(mins) != n or not all(m >= 0 for m in mins):
+            raise ValueError(
+                f"{name}: min_lr must be a number ≥ 0 or a list of {n} (one per parameter "
+                f"group), got {min_lr!r}"
+            )
+        self.optimizer, self.mode, self.factor, self.patience = optimizer, mode, factor, patience
+        self.threshold, self.threshold_mode, self.cooldown = threshold, threshold_mode, cooldown
+        self.min_lrs, self.eps = [float(m) for m in mins], eps
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = self.cooldown_counter = self.last_epoch = 0
+
+    def _improves(self, value: float) -> bool:
+        rel, best, th = self.threshold_mode == "rel", self.best, self.threshold
+        if self.mode == "min":
+            return value < (best * (1 - th) if rel else best - th)
+        return value > (best * (1 + th) if rel else best + th)
+
+    def step(self, metric: float) -> None:
+        """Record this epoch's ``metric``; reduce the lrs if it has plateaued."""
+        value = float(metric)
+        if math.isnan(value):
+            raise ValueError("ReduceLROnPlateau: the metric is nan (the run diverged)")
+        self.last_epoch += 1
+        if self._improves(value):
+            self.best, self.num_bad_epochs = value, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            for group, floor in zip(self.optimizer.param_groups, self.min_lrs):
+                new = max(group["lr"] * self.factor, floor)
+                if group["lr"] - new > self.eps:
+                    group["lr"] = new
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+
+    def get_last_lr(self) -> list[float]:
+        """The lr of every group."""
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+    _STATE = ("best", "num_bad_epochs", "cooldown_counter", "last_epoch")
+
+    def state_dict(self) -> dict[str, Any]:
+        """The counters and the best metric (the lrs live in the optimizer's state dict)."""
+        return {k: getattr(self, k) for k in self._STATE}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume from ``state_dict()``."""
+        missing = [k for k in self._STATE if k not in state]
+        if missing:
+            raise ValueError(f"ReduceLROnPlateau: the state lacks {', '.join(missing)}")
+        self.best = float(state["best"])
+        for k in self._STATE[1:]:
+            setattr(self, k, int(state[k]))
