@@ -13,6 +13,10 @@ violation is reported with the input, the element indices and both values.
 output (a single backward pass) against the directional central differences of ``vᵀout``
 — cheap for large inputs, and an error still names the input element.
 
+Differences assume ``fn`` is a function: it is called twice with the same inputs first,
+and different outputs (dropout in training mode, an unseeded random draw) are reported as
+such rather than as a Jacobian mismatch.
+
 Central differences with ε = 1e-6 need float64: in float32 (machine ε ≈ 1.2e-7) the
 difference quotient is dominated by rounding, so float32 inputs are refused with an
 explanation rather than silently upcast.
@@ -61,10 +65,10 @@ def gradcheck(
     for o in outputs:
         _require_float64(o.data.dtype, "output of fn")
     rng = np.random.default_rng(seed)
-    failure = None
-    if fast_mode:
+    failure = _nondeterminism(fn, inputs, outputs)
+    if failure is None and fast_mode:
         failure = _check_projection(fn, inputs, diff, outputs, eps, atol, rtol, rng)
-    else:
+    elif failure is None:
         failure = _check_full(fn, inputs, diff, outputs, eps, atol, rtol)
     if failure is None:
         return True
@@ -167,6 +171,26 @@ def _outputs(fn: Callable[..., Any], inputs: tuple[Any, ...]) -> tuple[Tensor, .
 def _evaluate(fn: Callable[..., Any], inputs: tuple[Any, ...]) -> list[np.ndarray]:
     with no_grad():
         return [o.data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+
+
+def _nondeterminism(
+    fn: Callable[..., Any], inputs: tuple[Any, ...], outputs: tuple[Tensor, ...]
+) -> str | None:
+    """Differences assume fn is a function: a second call with the same inputs must give
+    the same outputs. A random one (dropout in training mode, an unseeded draw) would
+    otherwise surface as a baffling Jacobian mismatch."""
+    again = _evaluate(fn, inputs)
+    for k, (o, a) in enumerate(zip(outputs, again)):
+        first = o.data.astype(np.float64).ravel()
+        if not np.allclose(first, a, rtol=1e-10, atol=1e-12, equal_nan=True):
+            j = int(np.argmax(np.abs(first - a)))
+            return (
+                f"fn is not deterministic: two calls with the same inputs gave output {k} "
+                f"(shape {o.shape}) element {_unravel(j, o.shape)} = {first[j]:.10g}, then "
+                f"{a[j]:.10g}. Is there dropout in training mode (call model.eval()) or a "
+                "random draw without a fixed seed?"
+            )
+    return None
 
 
 def _numerical_jacobian(

@@ -191,10 +191,10 @@ def check_module(
                 fast_mode=fast_mode,
             )
         except GradcheckError as exc:
-            m = re.search(r"input (\d+)", str(exc))
-            where = labels[int(m.group(1))] if m and int(m.group(1)) < len(labels) else "?"
-            raise GradcheckError(
-                f"{exc}  [gradcheck input {m.group(1) if m else '?'} is the {where}]"
-            ) from None
+            m = re.search(r"for input (\d+)", str(exc))
+            if m is None or int(m.group(1)) >= len(labels):
+                raise  # not about one input (e.g. a random module): nothing to name
+            where = labels[int(m.group(1))]
+            raise GradcheckError(f"{exc}  [gradcheck input {m.group(1)} is the {where}]") from None
 
     run()

@@ -107,3 +107,23 @@ def test_does_not_touch_grads_or_data() -> None:
     gg.gradcheck(lambda t: t.tanh(), (x,))
     assert x.grad is None
     np.testing.assert_array_equal(x.data, before)
+
+
+def test_a_random_function_is_reported_as_such_not_as_a_wrong_gradient() -> None:
+    from graphgrad import nn
+    from graphgrad.nn import functional as F
+    from graphgrad.testing import check_module
+
+    x = gg.tensor(np.random.default_rng(0).standard_normal((4, 5)), requires_grad=True)
+    for fast in (False, True):
+        with pytest.raises(gg.GradcheckError, match=r"not deterministic.*model\.eval\(\)"):
+            gg.gradcheck(lambda x: F.dropout(x, 0.5), (x,), fast_mode=fast)
+    assert not gg.gradcheck(lambda x: F.dropout(x, 0.5), (x,), raise_exception=False)
+    assert gg.gradcheck(lambda x: F.dropout(x, 0.5, rng=1), (x,))  # a fixed mask is a function
+
+    def layer(rng: np.random.Generator) -> nn.Module:
+        return nn.Sequential(nn.Linear(5, 3, rng=rng), nn.Dropout(0.5))
+
+    with pytest.raises(gg.GradcheckError, match="not deterministic"):
+        check_module(layer, [(4, 5)], max_examples=2)
+    check_module(lambda rng: layer(rng).eval(), [(4, 5)], max_examples=2)
