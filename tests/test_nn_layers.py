@@ -203,6 +203,12 @@ def test_recurrent_dropout_between_layers_in_training_only() -> None:
     one = nn.GRU(3, 8, dropout=0.5, rng=1)  # nothing between layers to drop with one layer
     np.testing.assert_array_equal(one(x)[0].data, nn.GRU(3, 8, rng=1)(x)[0].data)
     assert "dropout=0.5" in repr(a)
+    # without rng=, the masks come from graphgrad's generator as seeded at call time
+    c = nn.GRU(3, 8, num_layers=2, dropout=0.5)
+    gg.manual_seed(3)
+    first = c(x)[0].data
+    gg.manual_seed(3)
+    np.testing.assert_array_equal(c(x)[0].data, first)
     with pytest.raises(ValueError, match=r"GRU: dropout must be in \[0, 1\], got 1.5"):
         nn.GRU(3, 8, dropout=1.5)
 

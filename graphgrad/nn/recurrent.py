@@ -310,11 +310,13 @@ class _Recurrent(Module):
         unknown = [k for k in cell_args if k not in cell_params]
         if unknown:
             raise TypeError(f"{name}: unexpected keyword argument(s) {', '.join(unknown)}")
-        rng = get_rng(rng)
+        # dropout masks: the generator given (it made the weights), else graphgrad's
+        # default as it is at each call (so gg.manual_seed after construction applies)
+        self._rng = None if rng is None else get_rng(rng)
+        rng = get_rng(self._rng)
         self.input_size, self.hidden_size = input_size, hidden_size
         self.num_layers, self.batch_first = num_layers, batch_first
         self.dropout, self.bidirectional = dropout, bool(bidirectional)
-        self._rng = rng  # dropout masks
         width = 2 * hidden_size if bidirectional else hidden_size  # a layer's output size
 
         def stack() -> ModuleList:
