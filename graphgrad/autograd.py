@@ -335,6 +335,13 @@ def _as_graph_value(value: Any, node: Any) -> Any:
     vid = id(value)
     if vid == node._out_id:
         return _make(value, node)
+    views = getattr(node, "views", None)  # a multi-output Function's saved output
+    if views is not None and value.base is not None and id(value.base) == node._out_id:
+        from graphgrad.function import _unpack
+
+        for v, entry in zip(views, node.layout):
+            if v is value:
+                return _unpack(_make(value.base, node), entry)
     for x in node.inputs:
         if isinstance(x, Tensor):
             if x.data is value:

@@ -16,10 +16,13 @@ A primitive is a subclass with two static methods side by side::
     y = Cube.apply(t)
 
 ``forward`` receives ndarrays (Tensor arguments are unwrapped; other arguments such as
-axes pass through unchanged) and returns one ndarray. ``ctx.save_for_backward(...)`` (or
-assigning a tuple to ``ctx.saved``) keeps what the rule will need. ``backward`` receives
-the upstream gradient and returns one gradient per positional forward argument (a tuple or
-list, or a single value for one argument; None where no gradient is needed —
+axes pass through unchanged) and returns one ndarray, or a tuple of them: ``apply`` then
+returns a tuple of Tensors, and ``backward(ctx, *grads)`` receives one gradient per output
+(zeros for an output that did not reach the loss, None for an integer or bool output,
+which is not differentiable). ``ctx.save_for_backward(...)`` (or assigning a tuple to
+``ctx.saved``) keeps what the rule will need. ``backward`` receives the upstream
+gradient(s) and returns one gradient per positional forward argument (a tuple or list, or
+a single value for one argument; None where no gradient is needed —
 ``ctx.needs_input_grad[i]`` says which are). Trailing arguments that need no gradient
 (indices, axes, constants) may be left out; any other count raises a ``TypeError``. A
 returned gradient may have a broadcast shape: the engine sums it back to the input's
@@ -43,7 +46,7 @@ import numpy as np
 
 from graphgrad.errors import GraphgradError, ShapeError
 from graphgrad.grad_mode import _anomaly, _mode, _threads_off
-from graphgrad.tensor import Tensor, _refuse_graph_inside
+from graphgrad.tensor import Tensor, _make, _refuse_graph_inside
 from graphgrad.writes import _sequence  # shared with in-place writes: see writes.py
 
 _new = object.__new__
@@ -103,7 +106,8 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run ``forward`` on the arguments' arrays and record the op when any Tensor
-        argument requires grad (and recording is on). Returns a Tensor."""
+        argument requires grad (and recording is on). Returns a Tensor (a tuple of Tensors
+        when ``forward`` returned a tuple of arrays)."""
         if not kwargs:
             n = len(args)
             if n == 2:
@@ -149,6 +153,8 @@ def _apply1(cls: type[Function], a: Any) -> Tensor:
     except (ValueError, IndexError) as exc:
         raise _shape_error(cls, (a,), exc) from exc
     if type(out) is not _ndarray:
+        if type(out) is tuple:
+            return _multi_output(cls, ctx, out, record, entries, (a,))
         out = _output_array(cls, ctx, out)
     t = _new(Tensor)
     t.data = out
@@ -204,6 +210,8 @@ def _apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
     except (ValueError, IndexError) as exc:
         raise _shape_error(cls, (a, b), exc) from exc
     if type(out) is not _ndarray:
+        if type(out) is tuple:
+            return _multi_output(cls, ctx, out, record, (ea, eb), (a, b))
         out = _output_array(cls, ctx, out)
     t = _new(Tensor)
     t.data = out
@@ -252,6 +260,8 @@ def _apply_n(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any])
     except (ValueError, IndexError) as exc:
         raise _shape_error(cls, args, exc) from exc
     if type(out) is not _ndarray:
+        if type(out) is tuple:
+            return _multi_output(cls, ctx, out, record, tuple(entries), args)
         out = _output_array(cls, ctx, out)
     t = _new(Tensor)
     t.data = out
@@ -287,7 +297,10 @@ def _output_array(cls: type, ctx: Function, out: Any) -> np.ndarray:
     """Turn a NumPy scalar result (0-d ufunc outputs are scalars) into a 0-d array, keeping
     the identity of a saved output so ``saved_tensors`` can still map it to the output."""
     if not isinstance(out, (np.generic, int, float, bool)):
-        raise TypeError(f"{cls.__name__}.forward must return one ndarray, got {type(out).__name__}")
+        raise TypeError(
+            f"{cls.__name__}.forward must return an ndarray or a tuple of ndarrays, got "
+            f"{type(out).__name__}"
+        )
     arr = np.asarray(out)
     saved = getattr(ctx, "saved", ())
     if any(s is out for s in saved):
@@ -301,3 +314,122 @@ def _describe(cls: type, args: tuple[Any, ...], exc: Exception) -> str:
     what = " and ".join(str(s) for s in shapes) if shapes else "(no array operands)"
     noun = "shape" if len(shapes) == 1 else "shapes"
     return f"{cls.__name__}: operands of {noun} {what} do not fit: {exc}"
+
+
+class _MultiOutput(Function):
+    """The graph node of a user Function whose forward returned a tuple of arrays.
+
+    The engine gives every node one output array and one pending gradient, so the
+    floating-point outputs are packed into one flat array (this node's output) and each
+    output Tensor is a slice of it, reshaped (GetItem and Reshape nodes): their gradients
+    arrive as slices of the packed gradient, and one that never reached the loss is zero
+    there, as PyTorch materialises it. The rule splits the packed gradient and calls the
+    user's ``backward(ctx, *grads)`` (None for integer or bool outputs, which are not
+    differentiable). What the user's forward saved lives on this node, so the engine
+    releases it, checks it against in-place writes and maps it under ``create_graph``;
+    a saved output becomes the matching slice of the packed output (``views``).
+    """
+
+    __slots__ = ("fn", "layout", "views")
+
+    @staticmethod
+    def backward(node: Any, g: Any) -> Any:
+        grads = []
+        for entry in node.layout:
+            if entry is None:
+                grads.append(None)
+                continue
+            off, n, shape, dtype = entry
+            gi = g[off : off + n].reshape(shape)
+            grads.append(gi if gi.dtype == dtype else gi.astype(dtype))
+        ctx = node.fn
+        ctx.saved = node.saved  # Tensors under create_graph: see _backward_on_tensors
+        try:
+            return type(ctx).backward(ctx, *grads)
+        finally:
+            del ctx.saved
+
+
+_node_classes: dict[type, type[_MultiOutput]] = {}
+
+
+def _node_class(cls: type[Function]) -> type[_MultiOutput]:
+    """A ``_MultiOutput`` subclass named after the user's Function, so that grad_fn, error
+    messages and graph drawings name the user's op."""
+    node_cls = _node_classes.get(cls)
+    if node_cls is None:
+        node_cls = type(cls.__name__, (_MultiOutput,), {"__slots__": ()})
+        node_cls.__qualname__ = cls.__qualname__
+        _node_classes[cls] = node_cls
+    return node_cls
+
+
+def _multi_output(
+    cls: type[Function],
+    ctx: Function,
+    outs: tuple[Any, ...],
+    record: bool,
+    entries: tuple[Any, ...],
+    args: tuple[Any, ...],
+) -> tuple[Tensor, ...]:
+    """The Tensors of a forward that returned several arrays (see ``_MultiOutput``)."""
+    if not outs:
+        raise TypeError(f"{cls.__name__}.forward returned no outputs (an empty tuple)")
+    arrays = []
+    for o in outs:
+        if type(o) is not _ndarray:
+            o = _output_array(cls, ctx, o)
+        arrays.append(o)
+    floats = [a for a in arrays if a.dtype.kind == "f"]
+    if not record or not floats:
+        result = tuple(_make(a, None) for a in arrays)
+    else:
+        dtype = np.result_type(*floats)
+        packed = np.empty(sum(a.size for a in floats), dtype=dtype)
+        layout: list[tuple[int, int, tuple[int, ...], np.dtype] | None] = []
+        views: list[Any] = []
+        off = 0
+        for a in arrays:
+            if a.dtype.kind != "f":
+                layout.append(None)
+                views.append(None)
+                continue
+            view = packed[off : off + a.size].reshape(a.shape)
+            view[...] = a
+            layout.append((off, a.size, a.shape, a.dtype))
+            views.append(view)
+            off += a.size
+        node = _new(_node_class(cls))
+        node.fn, node.layout, node.views = ctx, tuple(layout), tuple(views)
+        node.needs_input_grad = ctx.needs_input_grad
+        # the saved arrays move to the node; a saved output becomes its packed slice
+        saved = getattr(ctx, "saved", ())
+        node.saved = tuple(_packed_view(s, arrays, views) for s in saved)
+        if saved:
+            del ctx.saved
+        node.inputs = entries
+        node._seq = next(_sequence)
+        node._shape = packed.shape
+        node._out_id = id(packed)
+        whole = _make(packed, node)
+        result = tuple(
+            _make(a, None) if entry is None else _unpack(whole, entry)
+            for a, entry in zip(arrays, layout)
+        )
+    if _anomaly[0]:
+        for t in result:
+            _check_forward(cls, args, t)
+    return result
+
+
+def _packed_view(s: Any, arrays: list[Any], views: list[Any]) -> Any:
+    for a, v in zip(arrays, views):
+        if s is a and v is not None:
+            return v
+    return s
+
+
+def _unpack(whole: Tensor, entry: tuple[int, int, tuple[int, ...], np.dtype]) -> Tensor:
+    off, n, shape, dtype = entry
+    t = whole[off : off + n].reshape(shape)
+    return t if t.dtype == dtype else t.astype(dtype)

@@ -160,14 +160,123 @@ def test_a_rule_may_leave_out_gradients_of_trailing_constants_and_return_a_list(
     np.testing.assert_array_equal(b.grad, [1.0, 2.0])
 
 
-def test_forward_must_return_one_array() -> None:
-    class TwoOutputs(gg.Function):
+def test_forward_must_return_arrays() -> None:
+    class Listed(gg.Function):
         @staticmethod
         def forward(ctx: Any, x: np.ndarray) -> Any:
-            return x, x
+            return [x, x]
 
-    with pytest.raises(TypeError, match="must return one ndarray"):
-        TwoOutputs.apply(gg.tensor([1.0], requires_grad=True))
+    with pytest.raises(TypeError, match="must return an ndarray or a tuple of ndarrays, got list"):
+        Listed.apply(gg.tensor([1.0], requires_grad=True))
+
+    class HalfEmpty(gg.Function):
+        @staticmethod
+        def forward(ctx: Any, x: np.ndarray) -> Any:
+            return x, None
+
+    with pytest.raises(TypeError, match="got NoneType"):
+        HalfEmpty.apply(gg.tensor([1.0], requires_grad=True))
+
+    class Nothing(gg.Function):
+        @staticmethod
+        def forward(ctx: Any, x: np.ndarray) -> Any:
+            return ()
+
+    with pytest.raises(TypeError, match="returned no outputs"):
+        Nothing.apply(gg.tensor([1.0], requires_grad=True))
+
+
+class ExpPair(gg.Function):
+    """(eˣ, 2eˣ), saving its own first output: the rule needs it."""
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        e = np.exp(x)
+        ctx.save_for_backward(e)
+        return e, 2 * e
+
+    @staticmethod
+    def backward(ctx: Any, g1: Any, g2: Any) -> Any:
+        (e,) = ctx.saved_tensors
+        return (g1 + 2 * g2) * e
+
+
+class ProductAndSum(gg.Function):
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ctx.save_for_backward(x, y)
+        return x * y, (x + y).sum(axis=-1)
+
+    @staticmethod
+    def backward(ctx: Any, g_prod: Any, g_sum: Any) -> Any:
+        x, y = ctx.saved_tensors
+        g_sum = g_sum[..., None]
+        return g_prod * y + g_sum, g_prod * x + g_sum
+
+
+def test_a_function_may_return_several_outputs() -> None:
+    rng = np.random.default_rng(0)
+    x = gg.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    y = gg.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    p, s = ProductAndSum.apply(x, y)
+    np.testing.assert_array_equal(p.data, x.data * y.data)
+    np.testing.assert_array_equal(s.data, (x.data + y.data).sum(-1))
+    assert repr(p.grad_fn) == "<Reshape>" and "ProductAndSum" in repr(p.grad_fn.inputs[0].inputs[0])
+    (p.sum() + 2 * s.sum()).backward()
+    np.testing.assert_allclose(x.grad, y.data + 2)
+    np.testing.assert_allclose(y.grad, x.data + 2)
+    assert gg.gradcheck(ProductAndSum.apply, (x, y))
+    assert gg.gradgradcheck(ProductAndSum.apply, (x, y))
+    # an output that never reaches the loss gets a zero gradient, as in PyTorch
+    assert gg.gradcheck(lambda x, y: ProductAndSum.apply(x, y)[1], (x, y))
+    # a saved output is the output itself under create_graph: second derivatives see eˣ's
+    assert gg.gradgradcheck(ExpPair.apply, (x,))
+    assert gg.gradgradcheck(lambda x: ExpPair.apply(x)[1], (x,))
+    with gg.no_grad():
+        a, b = ExpPair.apply(x)
+    assert a.grad_fn is None and not b.requires_grad
+
+
+def test_integer_outputs_are_not_differentiable_and_dtypes_are_kept() -> None:
+    class MaxAndWhere(gg.Function):
+        @staticmethod
+        def forward(ctx: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            i = x.argmax(axis=1)
+            ctx.save_for_backward(i)
+            return x.max(axis=1), i, x.astype(np.float32) * 2
+
+        @staticmethod
+        def backward(ctx: Any, g: Any, g_index: Any, g32: Any) -> Any:
+            (i,) = ctx.saved_tensors
+            assert g_index is None and g32.dtype == np.float32
+            out = 2 * g32.astype(np.float64)
+            out[np.arange(len(i)), i] += g
+            return out
+
+    x = gg.tensor(np.random.default_rng(1).standard_normal((3, 4)), requires_grad=True)
+    v, i, d = MaxAndWhere.apply(x)
+    assert i.dtype.kind == "i" and not i.requires_grad and d.dtype == np.float32
+    (v.sum() + d.sum()).backward()
+    expected = np.full((3, 4), 2.0)
+    expected[np.arange(3), x.data.argmax(1)] += 1
+    np.testing.assert_allclose(x.grad, expected)
+    assert gg.gradcheck(lambda x: MaxAndWhere.apply(x)[0], (x,))
+
+
+def test_a_multi_output_function_releases_and_guards_what_it_saved() -> None:
+    x = gg.tensor(np.ones(3), requires_grad=True)
+    a, b = ExpPair.apply(x)
+    node = a.grad_fn.inputs[0].inputs[0]
+    (a * b).sum().backward()
+    assert node.saved == () and node.inputs is None  # released, as for one output
+    with pytest.raises(gg.GraphReleasedError):
+        (a * b).sum().backward()
+    w = gg.tensor(np.ones(3), requires_grad=True)
+    p, _ = ProductAndSum.apply(w, x)
+    with gg.no_grad():
+        w -= 1.0  # overwrites an array the rule saved
+    with pytest.raises(RuntimeError, match="ProductAndSum"):
+        p.sum().backward()
 
 
 def test_nothing_is_recorded_without_grad() -> None:
