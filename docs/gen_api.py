@@ -35,6 +35,7 @@ SECTIONS: list[tuple[str, str, list[str] | None]] = [
             "calculate_fans",
         ],
     ),
+    ("graphgrad.nn.convert", "Weights from PyTorch", ["state_dict_from_torch"]),
     (
         "graphgrad.nn.utils",
         "Gradient clipping",

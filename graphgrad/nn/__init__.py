@@ -10,8 +10,10 @@ from graphgrad.nn.layers import Dropout, Embedding, Linear, ReLU, Sigmoid, Tanh
 from graphgrad.nn.module import Module, ModuleList, Parameter, Sequential
 from graphgrad.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
+from graphgrad.nn import convert  # isort: skip  (it imports the layers above)
+
 __all__ = [
     "GRU", "LSTM", "RNN", "Dropout", "Embedding", "GRUCell", "LSTMCell", "Linear", "Module",
-    "ModuleList", "Parameter", "RNNCell", "ReLU", "Sequential", "Sigmoid", "Tanh", "functional",
-    "init", "utils",
+    "ModuleList", "Parameter", "RNNCell", "ReLU", "Sequential", "Sigmoid", "Tanh", "convert",
+    "functional", "init", "utils",
 ]  # fmt: skip
