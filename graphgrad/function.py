@@ -423,6 +423,7 @@ def _multi_output(
 
 
 def _packed_view(s: Any, arrays: list[Any], views: list[Any]) -> Any:
+    """A saved array that is one of the outputs, as its slice of the packed output."""
     for a, v in zip(arrays, views):
         if s is a and v is not None:
             return v
@@ -430,6 +431,7 @@ def _packed_view(s: Any, arrays: list[Any], views: list[Any]) -> Any:
 
 
 def _unpack(whole: Tensor, entry: tuple[int, int, tuple[int, ...], np.dtype]) -> Tensor:
+    """One output: its slice of the packed Tensor, in its shape and dtype (recorded ops)."""
     off, n, shape, dtype = entry
     t = whole[off : off + n].reshape(shape)
     return t if t.dtype == dtype else t.astype(dtype)
