@@ -209,6 +209,24 @@ def test_lr_schedule_argument_errors() -> None:
         S.ReduceLROnPlateau(opt, min_lr=[0.0, 0.1])
 
 
+def test_zero_grad_can_fill_zeros_in_place() -> None:
+    model = nn.Linear(2, 1, rng=0)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    x = np.array([[1.0, 2.0]])
+    model(x).sum().backward()
+    first = model.weight.grad.copy()
+    buffer = model.weight.grad
+    opt.zero_grad(set_to_none=False)  # PyTorch's grad.zero_()
+    assert model.weight.grad is buffer and not buffer.any()
+    model(x).sum().backward()
+    model(x).sum().backward()
+    np.testing.assert_array_equal(model.weight.grad, 2 * first)  # accumulates from zero
+    model.zero_grad(set_to_none=False)
+    assert not model.weight.grad.any() and not model.bias.grad.any()
+    model.zero_grad()
+    assert model.weight.grad is None
+
+
 def test_step_skips_params_without_grad_and_zero_grad_clears() -> None:
     a, b = _param([1.0]), _param([1.0])
     opt = optim.Adam([a, b])

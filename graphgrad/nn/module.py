@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import numpy as np
 
 from graphgrad.errors import StateDictError
+from graphgrad.nn.utils import _zero_grads
 from graphgrad.tensor import Tensor
 from graphgrad.writes import note_write
 
@@ -120,10 +121,10 @@ class Module:
         for _, p in self.named_parameters():
             yield p
 
-    def zero_grad(self) -> None:
-        """Clear every parameter's ``.grad`` (set it to None)."""
-        for p in self.parameters():
-            p.grad = None
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's ``.grad``: set it to None, or with ``set_to_none=False``
+        fill it with zeros in place (PyTorch's two behaviours)."""
+        _zero_grads(self.parameters(), set_to_none)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Set ``requires_grad`` on every parameter: ``model.encoder.requires_grad_(False)``

@@ -10,6 +10,20 @@ import numpy as np
 from graphgrad.tensor import Tensor
 
 
+def _zero_grads(parameters: Iterable[Tensor], set_to_none: bool) -> None:
+    """``Module.zero_grad`` / ``Optimizer.zero_grad``: ``p.grad = None`` (the default: the
+    next backward stores its gradient without adding to zeros), or zeros in place."""
+    for p in parameters:
+        if set_to_none:
+            p.grad = None
+            continue
+        g = p.grad
+        if type(g) is np.ndarray and g.flags.writeable:
+            g[...] = 0  # PyTorch's grad.zero_(): a buffer someone holds stays that buffer
+        elif g is not None:  # a Tensor from create_graph: zeros, cut from its graph
+            p.grad = np.zeros_like(p.data)
+
+
 def _grads(parameters: Iterable[Tensor] | Tensor) -> list[np.ndarray]:
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     grads = []

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from graphgrad.nn.utils import _zero_grads
 from graphgrad.tensor import Tensor
 from graphgrad.writes import note_write
 
@@ -104,11 +105,10 @@ class Optimizer:
         if group.get("nesterov") and not group["momentum"] > 0:
             raise ValueError(f"{name}: nesterov=True needs a momentum > 0")
 
-    def zero_grad(self) -> None:
-        """Clear every parameter's gradient (``p.grad = None``)."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                p.grad = None
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's gradient: ``p.grad = None``, or with
+        ``set_to_none=False`` zeros in place (PyTorch's two behaviours)."""
+        _zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""
