@@ -42,8 +42,9 @@ def is_grad_enabled() -> bool:
     return _mode.enabled
 
 
-class set_grad_enabled:  # noqa: N801 (PyTorch's spelling)
-    """Context manager (and decorator) that sets recording on or off, restoring it on exit."""
+class _GradModeContext:
+    """Context manager (and decorator) that sets recording on or off, restoring it on exit;
+    an instance may be entered again, nested."""
 
     def __init__(self, mode: bool) -> None:
         self._new = bool(mode)
@@ -57,26 +58,61 @@ class set_grad_enabled:  # noqa: N801 (PyTorch's spelling)
         _set_enabled(self._prev.pop())
 
     def __call__(self, fn: F) -> F:
+        mode = self._new
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with set_grad_enabled(self._new):
+            with _GradModeContext(mode):
                 return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
 
 
-class no_grad(set_grad_enabled):  # noqa: N801 (PyTorch's spelling)
-    """``with gg.no_grad():`` — nothing inside is recorded (inference, parameter updates)."""
+class _FixedMode(_GradModeContext):
+    """no_grad / enable_grad: ``with gg.no_grad():``, ``@gg.no_grad()`` or ``@gg.no_grad``."""
 
-    def __init__(self) -> None:
-        super().__init__(False)
+    _mode_value: bool
+
+    def __new__(cls, fn: Callable[..., Any] | None = None) -> Any:
+        if fn is None:
+            return super().__new__(cls)
+        return cls()(fn)  # the bare decorator: @gg.no_grad
+
+    def __init__(self, fn: Callable[..., Any] | None = None) -> None:
+        super().__init__(self._mode_value)
 
 
-class enable_grad(set_grad_enabled):  # noqa: N801 (PyTorch's spelling)
-    """``with gg.enable_grad():`` — record again inside a ``no_grad`` block."""
+class no_grad(_FixedMode):  # noqa: N801 (PyTorch's spelling)
+    """``with gg.no_grad():`` — nothing inside is recorded (inference, parameter updates).
+    Also a decorator, with or without parentheses."""
 
-    def __init__(self) -> None:
-        super().__init__(True)
+    _mode_value = False
+
+
+class enable_grad(_FixedMode):  # noqa: N801 (PyTorch's spelling)
+    """``with gg.enable_grad():`` — record again inside a ``no_grad`` block. Also a
+    decorator, with or without parentheses."""
+
+    _mode_value = True
+
+
+class set_grad_enabled(_GradModeContext):  # noqa: N801 (PyTorch's spelling)
+    """Set recording on or off: as a call (``gg.set_grad_enabled(False)`` applies at once,
+    like PyTorch's), as a context manager (restoring on exit the mode from before the call)
+    or as a decorator (the call's own effect is undone; the function runs in the mode)."""
+
+    def __init__(self, mode: bool) -> None:
+        super().__init__(mode)
+        self._before = _mode.enabled
+        _set_enabled(self._new)
+
+    def __enter__(self) -> None:
+        self._prev.append(self._before)
+        _set_enabled(self._new)
+
+    def __call__(self, fn: F) -> F:
+        _set_enabled(self._before)
+        return super().__call__(fn)
 
 
 # Set while gg.detect_anomaly() is active (read once per backward pass by the engine).

@@ -395,6 +395,39 @@ def test_grad_mode_is_per_thread() -> None:
     assert seen["recorded"] and (x * 3).requires_grad
 
 
+def test_set_grad_enabled_as_a_call_and_bare_decorators() -> None:
+    x = leaf([1.0])
+    try:
+        gg.set_grad_enabled(False)  # PyTorch's function form: applies at once
+        assert not gg.is_grad_enabled() and not (x * 2).requires_grad
+    finally:
+        gg.set_grad_enabled(True)
+    assert (x * 2).requires_grad
+    with gg.no_grad():
+        with gg.set_grad_enabled(True):
+            assert (x * 2).requires_grad
+        assert not gg.is_grad_enabled()  # the mode from before the call comes back
+
+    @gg.set_grad_enabled(False)
+    def frozen() -> bool:
+        return (x * 2).requires_grad
+
+    assert gg.is_grad_enabled()  # decorating does not switch the mode for the caller
+    assert frozen() is False and gg.is_grad_enabled()
+
+    @gg.no_grad
+    def bare() -> bool:
+        return (x * 2).requires_grad
+
+    @gg.enable_grad
+    def bare_on() -> bool:
+        return (x * 2).requires_grad
+
+    assert bare() is False and bare.__name__ == "bare"
+    with gg.no_grad():
+        assert bare_on() is True
+
+
 def test_nested_and_repeated_mode_switches_count_each_thread_once() -> None:
     """The fast "no thread has recording off" flag stays exact through nested blocks,
     repeated set_grad_enabled(False) and truthy non-bool modes, in several threads."""
