@@ -143,6 +143,23 @@ def test_sequential_and_modulelist() -> None:
         nn.Sequential(lambda x: x)  # type: ignore[arg-type]
 
 
+def test_modulelist_extend_insert_and_add_module() -> None:
+    a, b, c = nn.Linear(1, 1), nn.Tanh(), nn.Linear(1, 2)
+    ml = nn.ModuleList([a]).extend([b, c])
+    relu = nn.ReLU()
+    ml.insert(1, relu)
+    assert list(ml) == [a, relu, b, c]
+    assert [n for n, _ in ml.named_parameters()] == ["0.weight", "0.bias", "3.weight", "3.bias"]
+    with pytest.raises(TypeError, match="holds Modules, got int"):
+        ml.insert(0, 3)  # type: ignore[arg-type]
+    assert list(ml) == [a, relu, b, c]  # unchanged by the refused insert
+    seq = nn.Sequential(nn.Linear(2, 2))
+    seq.add_module("act", nn.Tanh())
+    assert [type(m).__name__ for m in seq] == ["Linear", "Tanh"]
+    with pytest.raises(TypeError, match="'act2' must be a Module, got int"):
+        seq.add_module("act2", 3)  # type: ignore[arg-type]
+
+
 def test_slicing_a_container_gives_a_container_of_the_same_children() -> None:
     seq = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
     head = seq[:2]

@@ -79,6 +79,13 @@ class Module:
         """Register ``param`` under ``name`` (None registers nothing but sets the attribute)."""
         setattr(self, name, param)
 
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register ``module`` under ``name`` (the same as assigning the attribute; for
+        names built at run time)."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
+        setattr(self, name, module)
+
     # ------------------------------------------------------------------ traversal
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """This module and every descendant, with dotted names ("" for this one)."""
@@ -279,7 +286,24 @@ class ModuleList(_Container):
         return cls(modules)
 
     def append(self, module: Module) -> ModuleList:
+        """Add ``module`` at the end; returns the list."""
         if not isinstance(module, Module):
             raise TypeError(f"ModuleList holds Modules, got {type(module).__name__}")
         setattr(self, str(len(self._modules)), module)
         return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Append each of ``modules``; returns the list."""
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        """Insert ``module`` before position ``index`` (names are renumbered, as PyTorch)."""
+        if not isinstance(module, Module):  # before anything moves
+            raise TypeError(f"ModuleList holds Modules, got {type(module).__name__}")
+        children = list(self._modules.values())
+        children.insert(index, module)
+        for name in list(self._modules):
+            delattr(self, name)
+        self.extend(children)
