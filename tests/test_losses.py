@@ -181,3 +181,32 @@ def test_cross_entropy_target_errors() -> None:
         F.cross_entropy(z, np.array([0, 1, 2]), reduction="avg")
     with pytest.raises(gg.ShapeError, match="does not broadcast"):
         F.mse_loss(z, np.zeros((3, 4)), mask=np.ones(3))
+
+
+@pytest.mark.parametrize(
+    ("module", "fn", "default"),
+    [
+        ("MSELoss", F.mse_loss, "mean"),
+        ("SquaredErrorLoss", F.squared_error, "sum"),
+        ("CrossEntropyLoss", F.cross_entropy, "mean"),
+        ("BCELoss", F.binary_cross_entropy, "mean"),
+        ("BCEWithLogitsLoss", F.binary_cross_entropy_with_logits, "mean"),
+    ],
+)
+def test_loss_modules_call_their_functional_form(module: str, fn: Callable, default: str) -> None:
+    from graphgrad import nn
+
+    rng = np.random.default_rng(4)
+    if module == "CrossEntropyLoss":
+        pred, target = rng.standard_normal((5, 3)), rng.integers(0, 3, 5)
+    else:
+        pred, target = rng.uniform(0.05, 0.95, (5, 3)), rng.uniform(0, 1, (5, 3))
+    mask = rng.integers(0, 2, 5 if module == "CrossEntropyLoss" else (5, 3))
+    cls = getattr(nn, module)
+    assert cls().reduction == default and repr(cls()) == f"{module}(reduction={default!r})"
+    for reduction in ("mean", "sum", "none"):
+        x = gg.tensor(pred, requires_grad=True)
+        got = cls(reduction=reduction)(x, target, mask=mask)
+        np.testing.assert_array_equal(got.data, fn(pred, target, reduction, mask).data)
+    with pytest.raises(ValueError, match=f"{module}: reduction must be"):
+        cls(reduction="avg")

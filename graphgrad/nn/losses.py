@@ -1,0 +1,67 @@
+"""Losses as modules, PyTorch's names: ``criterion = nn.CrossEntropyLoss()`` then
+``loss = criterion(logits, target)``. Each calls its ``functional`` form (where the math
+and the checks live) with the module's ``reduction``; ``mask=`` passes through."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from graphgrad.nn import functional as F
+from graphgrad.nn.module import Module
+from graphgrad.tensor import Tensor
+
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "MSELoss", "SquaredErrorLoss"]
+
+
+class _Loss(Module):
+    loss: Callable[..., Tensor]
+    default_reduction = "mean"
+
+    def __init__(self, reduction: str | None = None) -> None:
+        super().__init__()
+        reduction = self.default_reduction if reduction is None else reduction
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(
+                f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', "
+                f"got {reduction!r}"
+            )
+        self.reduction = reduction
+
+    def forward(self, pred: Any, target: Any, mask: Any = None) -> Tensor:
+        return type(self).loss(pred, target, reduction=self.reduction, mask=mask)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+class MSELoss(_Loss):
+    """(pred − target)², averaged by default (``functional.mse_loss``)."""
+
+    loss = staticmethod(F.mse_loss)
+
+
+class SquaredErrorLoss(_Loss):
+    """½ (target − pred)², summed by default: the seeds' loss (``functional.squared_error``)."""
+
+    loss = staticmethod(F.squared_error)
+    default_reduction = "sum"
+
+
+class CrossEntropyLoss(_Loss):
+    """Softmax cross-entropy on logits, with class-index or probability targets
+    (``functional.cross_entropy``)."""
+
+    loss = staticmethod(F.cross_entropy)
+
+
+class BCELoss(_Loss):
+    """Binary cross-entropy on probabilities in [0, 1] (``functional.binary_cross_entropy``)."""
+
+    loss = staticmethod(F.binary_cross_entropy)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Binary cross-entropy on logits, computed stably
+    (``functional.binary_cross_entropy_with_logits``)."""
+
+    loss = staticmethod(F.binary_cross_entropy_with_logits)
