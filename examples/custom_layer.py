@@ -9,6 +9,10 @@
    derivatives. The layer passes.
 4. The same layer with a deliberately wrong SiLU rule (the σ(x) factor forgotten): the
    check fails and reports the input element and both values.
+5. A primitive with two outputs: one LSTM step as a single ``gg.Function`` returning
+   (h', c') with a hand-written backward — the kind of fused op written for speed. It
+   equals ``nn.LSTMCell`` (built from the small primitives) in value and gradient, and
+   check_module passes on it.
 
     python examples/custom_layer.py
 """
@@ -69,6 +73,57 @@ class GatedLinear(nn.Module):
         return self.act.apply(self.gate(x)) * self.value(x)
 
 
+class FusedLSTMStep(gg.Function):
+    """(h', c') of one LSTM step, PyTorch's gate order (i, f, g, o):
+
+        z = x W_ihᵀ + h W_hhᵀ + b,  i, f, o = σ(z_i, z_f, z_o),  g = tanh(z_g)
+        c' = f ∘ c + i ∘ g,  h' = o ∘ tanh(c')
+
+    backward receives ∂L/∂h' and ∂L/∂c' (zero where an output is not used) and returns
+    one gradient per forward argument: with ∂c = ∂L/∂c' + ∂L/∂h' ∘ o ∘ (1 − tanh² c'),
+    ∂z = [∂c∘g∘i(1−i), ∂c∘c∘f(1−f), ∂c∘i∘(1−g²), ∂L/∂h'∘tanh c'∘o(1−o)], and
+    ∂x = ∂z W_ih, ∂h = ∂z W_hh, ∂c = ∂c ∘ f, ∂W_ih = ∂zᵀx, ∂W_hh = ∂zᵀh, ∂b = Σ ∂z.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, h: Any, c: Any, w_ih: Any, w_hh: Any, b: Any) -> Any:
+        H = h.shape[1]
+        z = x @ w_ih.T + h @ w_hh.T + b
+        i, f, o = (1 / (1 + np.exp(-z[:, k * H : (k + 1) * H])) for k in (0, 1, 3))
+        g = np.tanh(z[:, 2 * H : 3 * H])
+        c_next = f * c + i * g
+        tanh_c = np.tanh(c_next)
+        ctx.save_for_backward(x, h, c, w_ih, w_hh, i, f, g, o, tanh_c)
+        return o * tanh_c, c_next
+
+    @staticmethod
+    def backward(ctx: Any, grad_h: Any, grad_c: Any) -> Any:
+        x, h, c, w_ih, w_hh, i, f, g, o, tanh_c = ctx.saved_tensors
+        dc = grad_c + grad_h * o * (1 - tanh_c * tanh_c)
+        dz = np.concatenate(
+            [
+                dc * g * i * (1 - i),
+                dc * c * f * (1 - f),
+                dc * i * (1 - g * g),
+                grad_h * tanh_c * o * (1 - o),
+            ],
+            axis=1,
+        )
+        return dz @ w_ih, dz @ w_hh, dc * f, dz.T @ x, dz.T @ h, dz.sum(axis=0)
+
+
+class FusedLSTMCell(nn.Module):
+    """``nn.LSTMCell``'s parameters, one FusedLSTMStep per call: (x, (h, c)) -> (h', c')."""
+
+    def __init__(self, d_in: int, hidden: int, rng: np.random.Generator) -> None:
+        super().__init__()
+        self.cell = nn.LSTMCell(d_in, hidden, rng=rng)  # only for its parameters
+
+    def forward(self, x: Any, h: Any, c: Any) -> Any:
+        p = self.cell
+        return FusedLSTMStep.apply(x, h, c, p.weight_ih, p.weight_hh, p.bias_ih + p.bias_hh)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -112,7 +167,27 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("check_module did not catch the wrong rule")
         return 1
-    return 0
+
+    rng = np.random.default_rng(0)
+    fused = FusedLSTMCell(3, 4, rng)
+    x, h, c = (gg.tensor(rng.standard_normal((2, k)), requires_grad=True) for k in (3, 4, 4))
+    h1, c1 = fused(x, h, c)
+    h2, c2 = fused.cell(x, (h, c))
+    (h1.sum() + (c1 * c1).sum()).backward()
+    fused_grads = [t.grad.copy() for t in (x, h, c, *fused.parameters())]
+    for t in (x, h, c, *fused.parameters()):
+        t.grad = None
+    (h2.sum() + (c2 * c2).sum()).backward()
+    diff = max(
+        float(np.abs(a - t.grad).max()) for a, t in zip(fused_grads, (x, h, c, *fused.parameters()))
+    )
+    diff = max(diff, float(np.abs(h1.data - h2.data).max()), float(np.abs(c1.data - c2.data).max()))
+    print(f"FusedLSTMStep (two outputs) vs nn.LSTMCell: outputs and gradients differ by {diff:.1e}")
+    testing.check_module(
+        lambda rng: FusedLSTMCell(3, 4, rng), [(2, 3), (2, 4), (2, 4)], max_examples=n
+    )
+    print(f"check_module(FusedLSTMCell): passed ({n} fuzzed cases, both outputs)")
+    return 0 if diff < 1e-12 else 1
 
 
 if __name__ == "__main__":

@@ -130,3 +130,6 @@ def test_custom_layer_example(tmp_path: Path) -> None:
     out = run("custom_layer.py", "--quick", cwd=tmp_path).stdout
     assert "check_module(GatedLinear): passed" in out
     assert "FAILED, as it should" in out and "parameter 'gate.bias'" in out
+    assert "check_module(FusedLSTMCell): passed" in out
+    diff = float(out.split("gradients differ by ")[1].split()[0])
+    assert diff < 1e-12
