@@ -17,6 +17,17 @@ class _Loss(Module):
     loss: Callable[..., Tensor]
     default_reduction = "mean"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # each loss's own default in its signature (help(), the API reference)
+        super().__init_subclass__(**kwargs)
+        default = cls.default_reduction
+
+        def init(self: _Loss, reduction: str = default) -> None:
+            _Loss.__init__(self, reduction)
+
+        init.__name__ = init.__qualname__ = "__init__"
+        cls.__init__ = init  # type: ignore[method-assign]
+
     def __init__(self, reduction: str | None = None) -> None:
         super().__init__()
         reduction = self.default_reduction if reduction is None else reduction
