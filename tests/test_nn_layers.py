@@ -209,7 +209,9 @@ def test_recurrent_dropout_between_layers_in_training_only() -> None:
     first = c(x)[0].data
     gg.manual_seed(3)
     np.testing.assert_array_equal(c(x)[0].data, first)
-    with pytest.raises(ValueError, match=r"GRU: dropout must be in \[0, 1\], got 1.5"):
+    with pytest.raises(
+        ValueError, match=r"GRU: dropout must be a probability in \[0, 1\], got 1\.5"
+    ):
         nn.GRU(3, 8, dropout=1.5)
 
 
@@ -227,7 +229,7 @@ def test_dropout_masks_scale_and_gradient() -> None:
     assert F.dropout(x, 0.3, training=False) is x and F.dropout(x, 0.0) is x
     np.testing.assert_array_equal(F.dropout(x, 1.0).data, 0.0)
     assert F.dropout(gg.tensor(np.ones(3), dtype=np.float32), 0.5).dtype == np.float32
-    with pytest.raises(ValueError, match=r"p must be in \[0, 1\], got -0.1"):
+    with pytest.raises(ValueError, match=r"p must be a probability in \[0, 1\], got -0.1"):
         F.dropout(x, -0.1)
 
 
@@ -241,8 +243,10 @@ def test_dropout_module_follows_train_and_eval() -> None:
     assert (first == 0).any() and (first == 2).any()
     np.testing.assert_array_equal(d.eval()(x).data, x)
     assert repr(d) == "Dropout(p=0.5)"
-    with pytest.raises(ValueError, match="Dropout: p must be in"):
+    with pytest.raises(ValueError, match="Dropout: p must be a probability in"):
         nn.Dropout(2)
+    with pytest.raises(ValueError, match=r"got '0\.5'"):
+        nn.Dropout("0.5")  # type: ignore[arg-type]
 
 
 def test_recurrent_layers_name_unknown_arguments() -> None:

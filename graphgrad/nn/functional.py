@@ -42,6 +42,18 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     return ops.MatMul.apply(x, weight) if bias is None else ops.Affine.apply(x, weight, bias)
 
 
+def _dropout_probability(p: Any, who: str, what: str = "p") -> float:
+    """``p`` as a float in [0, 1], else a ValueError naming ``who`` (also for NaN and for
+    strings: a string compared with a number would say nothing useful)."""
+    try:
+        value = math.nan if isinstance(p, (str, bytes)) else float(p)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{who}: {what} must be a probability in [0, 1], got {p!r}")
+    return value
+
+
 def dropout(
     x: Any, p: float = 0.5, training: bool = True, rng: np.random.Generator | int | None = None
 ) -> Tensor:
@@ -49,8 +61,7 @@ def dropout(
     E[y] = x and evaluation (``training=False``, or p = 0) is the identity. The mask is a
     constant of the graph: ∂L/∂x = g ∘ m / (1 − p). p = 1 drops everything (y = 0).
     ``rng``: a generator or int seed (default: graphgrad's, see ``gg.manual_seed``)."""
-    if not 0.0 <= p <= 1.0:  # (also refuses NaN)
-        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    p = _dropout_probability(p, "dropout")
     x = _tensor(x)
     if not training or p == 0.0:
         return x

@@ -10,7 +10,7 @@ import numpy as np
 from graphgrad import ops
 from graphgrad.errors import ShapeError
 from graphgrad.nn import init
-from graphgrad.nn.functional import dropout
+from graphgrad.nn.functional import _dropout_probability, dropout
 from graphgrad.nn.module import Module, Parameter
 from graphgrad.random import get_rng
 from graphgrad.tensor import Tensor, _shape_of
@@ -94,9 +94,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
-        self.p = p
+        self.p = _dropout_probability(p, "Dropout")
         self.rng = None if rng is None else get_rng(rng)
 
     def forward(self, x: Any) -> Tensor:

@@ -23,7 +23,7 @@ from graphgrad import ops
 from graphgrad.collector import CollectorPaused
 from graphgrad.errors import ShapeError
 from graphgrad.nn import init
-from graphgrad.nn.functional import dropout
+from graphgrad.nn.functional import _dropout_probability, dropout
 from graphgrad.nn.layers import check_features
 from graphgrad.nn.module import Module, ModuleList, Parameter
 from graphgrad.random import get_rng
@@ -304,8 +304,7 @@ class _Recurrent(Module):
         name = type(self).__name__
         if num_layers < 1:
             raise ValueError(f"{name}: num_layers must be ≥ 1, got {num_layers}")
-        if not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
+        dropout = _dropout_probability(dropout, name, "dropout")
         cell_params = inspect.signature(self.cell_type.__init__).parameters
         unknown = [k for k in cell_args if k not in cell_params]
         if unknown:
