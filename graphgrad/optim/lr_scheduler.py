@@ -30,9 +30,9 @@ __all__ = [
 ]
 
 
-class LRScheduler:
-    """Base class: a subclass defines ``lr_at(base_lr, epoch, group)``, the lr of parameter
-    group ``group`` (base lr ``base_lr``) after ``epoch`` calls of ``step()``."""
+class _Schedule:
+    """What every schedule shares: the optimizer whose groups' ``"lr"`` it sets, and the
+    count of ``step`` calls."""
 
     def __init__(self, optimizer: Optimizer) -> None:
         if not isinstance(optimizer, Optimizer):
@@ -40,8 +40,20 @@ class LRScheduler:
                 f"{type(self).__name__} schedules an optimizer's lr; got {type(optimizer).__name__}"
             )
         self.optimizer = optimizer
-        self.base_lrs = [group["lr"] for group in optimizer.param_groups]
         self.last_epoch = 0
+
+    def get_last_lr(self) -> list[float]:
+        """The lr of every group as last set (the base lrs before the first ``step``)."""
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+
+class LRScheduler(_Schedule):
+    """Base class: a subclass defines ``lr_at(base_lr, epoch, group)``, the lr of parameter
+    group ``group`` (base lr ``base_lr``) after ``epoch`` calls of ``step()``."""
+
+    def __init__(self, optimizer: Optimizer) -> None:
+        super().__init__(optimizer)
+        self.base_lrs = [group["lr"] for group in optimizer.param_groups]
 
     def lr_at(self, base_lr: float, epoch: int, group: int) -> float:
         raise NotImplementedError
@@ -50,10 +62,6 @@ class LRScheduler:
         """Advance one epoch and set every group's lr to the schedule's value."""
         self.last_epoch += 1
         self._apply()
-
-    def get_last_lr(self) -> list[float]:
-        """The lr of every group as last set (the base lrs before the first ``step``)."""
-        return [group["lr"] for group in self.optimizer.param_groups]
 
     def _apply(self) -> None:
         groups = self.optimizer.param_groups
@@ -152,7 +160,7 @@ class LambdaLR(LRScheduler):
         return base_lr * float(self.lr_lambdas[group](epoch))
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(_Schedule):
     """Multiply every group's lr by ``factor`` when a metric (a validation loss, say) has not
     improved for more than ``patience`` consecutive calls of ``step(metric)``; PyTorch's
     rule. An improvement beats the best value so far by more than ``threshold``: relatively
@@ -174,9 +182,8 @@ class ReduceLROnPlateau:
         min_lr: float | Sequence[float] = 0.0,
         eps: float = 1e-8,
     ) -> None:
+        super().__init__(optimizer)
         name = "ReduceLROnPlateau"
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{name} schedules an optimizer's lr; got {type(optimizer).__name__}")
         if mode not in ("min", "max"):
             raise ValueError(f"{name}: mode must be 'min' or 'max', got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
@@ -197,11 +204,11 @@ class ReduceLROnPlateau:
                 f"{name}: min_lr must be a number ≥ 0 or a list of {n} (one per parameter "
                 f"group), got {min_lr!r}"
             )
-        self.optimizer, self.mode, self.factor, self.patience = optimizer, mode, factor, patience
+        self.mode, self.factor, self.patience = mode, factor, patience
         self.threshold, self.threshold_mode, self.cooldown = threshold, threshold_mode, cooldown
         self.min_lrs, self.eps = [float(m) for m in mins], eps
         self.best = math.inf if mode == "min" else -math.inf
-        self.num_bad_epochs = self.cooldown_counter = self.last_epoch = 0
+        self.num_bad_epochs = self.cooldown_counter = 0
 
     def _improves(self, value: float) -> bool:
         rel, best, th = self.threshold_mode == "rel", self.best, self.threshold
@@ -228,10 +235,6 @@ class ReduceLROnPlateau:
                 if group["lr"] - new > self.eps:
                     group["lr"] = new
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
-
-    def get_last_lr(self) -> list[float]:
-        """The lr of every group."""
-        return [group["lr"] for group in self.optimizer.param_groups]
 
     _STATE = ("best", "num_bad_epochs", "cooldown_counter", "last_epoch")
 
