@@ -1,13 +1,22 @@
-"""NumPy's dispatch protocols for Tensors (``__array_ufunc__``, ``__array_function__``).
+"""NumPy's dispatch protocols for Tensors (``__array_ufunc__``, ``__array_function__``):
+the one place where NumPy calls meet Tensors (docs/design.md, "The NumPy boundary").
 
 * NumPy functions graphgrad can differentiate (``np.exp(t)``, ``np.sum(t, axis)``,
-  ``np.concatenate([t, u])``, ``arr @ t`` ...) run the graphgrad op and return a recorded
-  Tensor. This is also what lets one backward rule serve ndarrays and Tensors.
-* Other NumPy functions compute on the arrays and return ndarrays when that loses no
-  gradient: a non-floating result (``np.isnan``, ``np.allclose``, comparisons) or no
-  input that requires grad.
-* A floating result computed from a tensor that requires grad raises ``TypeError``:
-  silently returning an ndarray would silently drop the gradient.
+  ``np.concatenate([t, u])``, ``np.split(t, 2)``, ``arr @ t`` ...) run the graphgrad op and
+  return recorded Tensors. This is also what lets one backward rule serve ndarrays and
+  Tensors.
+* Every other NumPy function and ufunc method runs on *read-only* views of the tensors'
+  arrays, so nothing can write into a tensor behind the graph's back. Its result is returned
+  as it is when that loses no gradient: a result holding no floating-point array (``np.isnan``,
+  ``np.argmax``, ``np.allclose``, ``np.shape``), or no argument that requires grad.
+* A floating (or complex, or object) result computed from a tensor that requires grad —
+  alone or inside a tuple or list of results (``np.histogram``, ``np.linalg.svd``) — raises
+  ``TypeError``: returning it would silently drop the gradient.
+* A function that writes into an argument (``np.copyto``, ``np.put``, ``np.place``,
+  ``np.add.at``, ``out=``) is refused while it would be recorded (a tensor involved requires
+  grad and recording is on), as ``t += x`` is; otherwise the write happens as ``t -= x``
+  does: into a leaf's own array, noted for the saved-array guard (graphgrad.writes), or into
+  a copy for a non-leaf (its op may have saved the old array).
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from graphgrad.tensor import Tensor, _writable
 from graphgrad.writes import note_write
 
 
-def _ufunc_table() -> dict[Any, Callable[..., Tensor]]:
+def _ufunc_table() -> dict[Any, Callable[..., Any]]:
     # The binary ufuncs (np.add, np.multiply, np.matmul, ...) never get here when they
     # can be differentiated: Tensor.__array_ufunc__ sends them to their op directly.
     return {
@@ -59,7 +68,7 @@ def _reduction(name: str) -> Callable[..., Tensor]:
     return reduce
 
 
-def _function_table() -> dict[Any, Callable[..., Tensor]]:
+def _function_table() -> dict[Any, Callable[..., Any]]:
     return {
         np.sum: _reduction("sum"),
         np.mean: _reduction("mean"),
@@ -83,7 +92,39 @@ def _function_table() -> dict[Any, Callable[..., Tensor]]:
         np.dot: _dot,
         np.clip: lambda a, a_min=None, a_max=None: _t(a).clip(a_min, a_max),
         np.where: _where,
+        np.split: _splitter("split", None),
+        np.array_split: _splitter("array_split", None),
+        np.hsplit: _splitter("hsplit", "h"),
+        np.vsplit: _splitter("vsplit", 0),
+        np.dsplit: _splitter("dsplit", 2),
     }
+
+
+def _splitter(name: str, fixed_axis: int | str | None) -> Callable[..., list[Tensor]]:
+    """np.split and its relatives as recorded slices (GetItem ops) of the tensor. NumPy
+    itself splits a zero-stride stand-in of the same shape, so the piece boundaries, the
+    validation and the errors are NumPy's own."""
+    func = getattr(np, name)
+
+    def split(ary: Any, indices_or_sections: Any, *args: Any, **kwargs: Any) -> list[Tensor]:
+        t = _t(ary)
+        probe = np.broadcast_to(np.zeros((), dtype=t.data.dtype), t.shape)
+        pieces = func(probe, indices_or_sections, *args, **kwargs)
+        if fixed_axis is None:
+            axis = args[0] if args else kwargs.get("axis", 0)
+        elif fixed_axis == "h":
+            axis = 1 if t.ndim > 1 else 0
+        else:
+            axis = fixed_axis
+        axis = int(axis) % max(t.ndim, 1)
+        out, start = [], 0
+        for p in pieces:
+            stop = start + p.shape[axis]
+            out.append(t[(slice(None),) * axis + (slice(start, stop),)])
+            start = stop
+        return out
+
+    return split
 
 
 def _only_axis(name: str, axis: Any, kwargs: dict[str, Any]) -> Any:
@@ -129,6 +170,39 @@ def _plain(x: Any) -> Any:
     return x
 
 
+def _replace(x: Any, arrays: dict[int, np.ndarray]) -> Any:
+    """``x`` with each Tensor in it (also inside lists, tuples and dicts) replaced by
+    ``arrays[id(tensor)]``."""
+    if isinstance(x, Tensor):
+        return arrays[id(x)]
+    if isinstance(x, list):
+        return [_replace(i, arrays) for i in x]
+    if isinstance(x, tuple):
+        return tuple(_replace(i, arrays) for i in x)
+    if isinstance(x, dict):
+        return {k: _replace(v, arrays) for k, v in x.items()}
+    return x
+
+
+def _tensors(x: Any, found: dict[int, Tensor]) -> dict[int, Tensor]:
+    """Every Tensor inside ``x`` (lists, tuples, dicts), by id."""
+    if isinstance(x, Tensor):
+        found[id(x)] = x
+    elif isinstance(x, (list, tuple)):
+        for i in x:
+            _tensors(i, found)
+    elif isinstance(x, dict):
+        for v in x.values():
+            _tensors(v, found)
+    return found
+
+
+def _read_only(t: Tensor) -> np.ndarray:
+    view = t.data.view()
+    view.flags.writeable = False
+    return view
+
+
 def _numpy_name(func: Any) -> str:
     """``np.linalg.norm``'s name as written: ``linalg.norm`` (``sum`` for ``np.sum``)."""
     module = getattr(func, "__module__", None) or "numpy"
@@ -171,6 +245,7 @@ def _into(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict) -
             f"does not record: write t = np.{ufunc.__name__}(...) for a new tensor, use "
             "t += x (t -= x, ...), or do it under gg.no_grad()"
         )
+    _refuse_foreign_dtypes(f"np.{ufunc.__name__}(..., out=t)", inputs, kwargs)
     # as for t += x: a leaf's array is written (and the write noted), a non-leaf's copied
     targets = tuple(_writable(o) if isinstance(o, Tensor) else o for o in outs)
     getattr(ufunc, method)(*_plain(inputs), **{**_plain(kwargs), "out": targets})
@@ -182,12 +257,27 @@ def _into(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict) -
     return outs[0] if len(outs) == 1 else outs
 
 
+def _refuse_foreign_dtypes(name: str, args: Any, kwargs: dict) -> None:
+    """A write of complex or object values into a tensor would change what it holds."""
+    dtype = kwargs.get("dtype")
+    if dtype is not None and np.dtype(dtype).kind not in "biuf":
+        raise TypeError(f"{name}: graphgrad tensors hold real numbers, not dtype {dtype}")
+
+
+def _float_inside(result: Any) -> bool:
+    """Whether ``result`` is, or holds (in tuples and lists: several outputs), a value that
+    could carry a gradient: a floating, complex or object array or scalar."""
+    if isinstance(result, np.ndarray | np.generic):
+        return result.dtype.kind not in "biuSUMmV"
+    if isinstance(result, (float, complex)):
+        return True
+    if isinstance(result, (list, tuple)):
+        return any(_float_inside(r) for r in result)
+    return False
+
+
 def _undifferentiable(name: str, args: Any, result: Any) -> Any:
-    if (
-        isinstance(result, np.ndarray | np.generic)
-        and result.dtype.kind in "fc"
-        and (_needs_grad(args))
-    ):
+    if _needs_grad(args) and _float_inside(result):
         raise TypeError(
             f"np.{name} is not a graphgrad operation, so its result would carry no "
             f"gradient. Use np.{name}(t.data) for a constant, compose it from graphgrad "
@@ -196,9 +286,55 @@ def _undifferentiable(name: str, args: Any, result: Any) -> Any:
     return result
 
 
+def _outside_call(name: str, call: Callable[..., Any], args: tuple[Any, ...], kwargs: dict) -> Any:
+    """Run a NumPy function (or ufunc method) graphgrad does not record on the tensors'
+    arrays. They are passed read-only, so a function that writes into one fails there and
+    is then run again under the write rules (``_write_through``). ``ufunc.at`` ignores the
+    read-only flag (NumPy writes through it), so it goes to the write rules directly."""
+    tensors = _tensors((args, kwargs), {})
+    if name.endswith(".at") and isinstance(args[0], Tensor):
+        return _write_through(name, call, args, kwargs, tensors)
+    views = {k: _read_only(t) for k, t in tensors.items()}
+    try:
+        result = call(*_replace(args, views), **_replace(kwargs, views))
+    except ValueError as exc:
+        if "read-only" not in str(exc):
+            raise
+        return _write_through(name, call, args, kwargs, tensors)
+    return _undifferentiable(name, (args, tuple(kwargs.values())), result)
+
+
+def _write_through(
+    name: str, call: Callable[..., Any], args: tuple[Any, ...], kwargs: dict, tensors: dict
+) -> Any:
+    """A NumPy function that writes into a tensor: refused while it would be recorded, else
+    applied as ``t -= x`` is (a leaf's own array is written and the write noted; a
+    non-leaf gets a new array, since its op may have saved the old one)."""
+    if is_grad_enabled() and any(t._rg for t in tensors.values()):
+        raise TypeError(
+            f"np.{name} writes into a tensor's array in place, which graphgrad does not "
+            "record, so a gradient through it would be wrong: build the new value with "
+            "graphgrad ops (gg.where(mask, v, t), t * mask, gg.concat), or write under "
+            "gg.no_grad() for a change no gradient flows through (an initialisation)"
+        )
+    _refuse_foreign_dtypes(f"np.{name}", args, kwargs)
+    copies = {k: t.data.copy() for k, t in tensors.items()}
+    result = call(*_replace(args, copies), **_replace(kwargs, copies))
+    for k, t in tensors.items():
+        new = copies[k]
+        if new.dtype != t.data.dtype or new.tobytes() == t.data.tobytes():
+            continue  # not written (or rebound to another array: nothing of t changed)
+        if t._node is None:
+            t.data[...] = new
+            note_write(t.data)
+        else:
+            t.data = new
+    return result
+
+
 # Built on first use: graphgrad.ops is not importable yet when tensor.py imports this module.
-_UFUNCS: dict[Any, Callable[..., Tensor]] = {}
-_FUNCTIONS: dict[Any, Callable[..., Tensor]] = {}
+_UFUNCS: dict[Any, Callable[..., Any]] = {}
+_FUNCTIONS: dict[Any, Callable[..., Any]] = {}
 
 
 def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict) -> Any:
@@ -209,8 +345,8 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
         return op(*inputs)
     if kwargs.get("out") is not None and _needs_tensor(kwargs["out"]):
         return _into(ufunc, method, inputs, kwargs)
-    result = getattr(ufunc, method)(*_plain(inputs), **_plain(kwargs))
-    return _undifferentiable(ufunc.__name__, inputs, result)
+    name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+    return _outside_call(name, getattr(ufunc, method), inputs, kwargs)
 
 
 def array_function(func: Any, args: tuple[Any, ...], kwargs: dict) -> Any:
@@ -219,5 +355,4 @@ def array_function(func: Any, args: tuple[Any, ...], kwargs: dict) -> Any:
     op = _FUNCTIONS.get(func)
     if op is not None:
         return op(*args, **kwargs)
-    result = func(*_plain(args), **_plain(kwargs))
-    return _undifferentiable(_numpy_name(func), (args, tuple(kwargs.values())), result)
+    return _outside_call(_numpy_name(func), func, args, kwargs)

@@ -40,7 +40,7 @@ def _user_frame() -> str:
 
 def _bad(a: Any) -> str | None:
     """'nan' or 'inf' if the floating array holds one, else None."""
-    a = np.asarray(a)
+    a = np.asarray(a.data if isinstance(a, Tensor) else a)
     if a.dtype.kind not in "fc" or np.isfinite(a).all():
         return None
     return "nan" if np.isnan(a).any() else "inf"

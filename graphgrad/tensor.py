@@ -87,6 +87,7 @@ class Tensor:
             data = data.data
         elif type(data) is list or type(data) is tuple:
             _refuse_graph_inside(data, "gg.tensor")
+            data = _values_inside(data)  # nothing is recorded: the tensors' values are wanted
         arr = np.array(data, dtype=dtype)
         if arr.dtype.kind not in "biuf":
             raise TypeError(
@@ -216,6 +217,17 @@ class Tensor:
 
     # ------------------------------------------------------------------ NumPy interop
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """``np.asarray(t)``, ``np.array(t)``, ``np.array([t, u])``: the array, for a tensor
+        that does not require grad. One that does is refused, as in PyTorch: the result
+        would be a constant, and everything computed from it would lose the gradient."""
+        if self._rg:
+            raise TypeError(
+                f"np.asarray / np.array of a Tensor that requires grad (shape {self.shape}, "
+                f"{self.dtype}) would give a constant array, losing the gradient: combine "
+                "tensors with gg.stack / gg.concat and NumPy calls graphgrad records (np.exp(t), "
+                "np.sum(t)), or take t.detach() (or t.data) on purpose for values outside the "
+                "graph"
+            )
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
@@ -232,7 +244,15 @@ class Tensor:
         return _interop.array_function(func, args, kwargs)
 
     def numpy(self) -> np.ndarray:
-        """The underlying ndarray (shared, not a copy), like ``self.data``."""
+        """The underlying ndarray (shared, not a copy), like ``self.data``. As in PyTorch,
+        refused for a tensor that requires grad: ``t.detach().numpy()`` says that the
+        values leave the graph."""
+        if self._rg:
+            raise RuntimeError(
+                f"numpy() of a Tensor that requires grad (shape {self.shape}): the array is "
+                "outside the graph, so no gradient flows through what is computed from it. "
+                "Use t.detach().numpy() (or t.data) to take it on purpose"
+            )
         return self.data
 
     def item(self) -> Any:
@@ -454,8 +474,19 @@ class Tensor:
         return _apply2(_ops.BroadcastTo, self, tuple(shape))
 
     def astype(self, dtype: Any) -> Tensor:
-        """Cast to ``dtype``; the gradient is cast back to this tensor's dtype."""
-        return _apply2(_ops.Cast, self, np.dtype(dtype))
+        """Cast to ``dtype``. To a floating dtype the cast is recorded (the gradient is cast
+        back to this tensor's dtype); to an integer or bool dtype the result leaves the
+        graph, as in PyTorch (a rounded or thresholded value has no gradient). Other dtypes
+        (complex, str, object) are refused: graphgrad tensors hold real numbers."""
+        target = np.dtype(dtype)
+        if target.kind == "f":
+            return _apply2(_ops.Cast, self, target)
+        if target.kind not in "biu":
+            raise TypeError(
+                f"astype({target}): graphgrad tensors hold real numbers (bool, int or float); "
+                f"use t.data.astype({str(target)!r}) for a NumPy array of that dtype"
+            )
+        return _make(self.data.astype(target), None)
 
     # ------------------------------------------------------------------ reductions
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
@@ -581,6 +612,18 @@ def _refuse_graph_inside(seq: list[Any] | tuple[Any, ...], where: str) -> None:
                     )
             elif type(item) is list or type(item) is tuple:
                 stack.append(item)
+
+
+def _values_inside(seq: list[Any] | tuple[Any, ...]) -> Any:
+    """A (nested) list or tuple with each Tensor in it replaced by its array."""
+    return [
+        x.data
+        if isinstance(x, Tensor)
+        else _values_inside(x)
+        if type(x) is list or type(x) is tuple
+        else x
+        for x in seq
+    ]
 
 
 def _writable(t: Tensor) -> np.ndarray:

@@ -93,12 +93,24 @@ def test_gradgradcheck_catches_a_rule_that_is_not_differentiable() -> None:
         @staticmethod
         def backward(ctx, g):  # type: ignore[no-untyped-def]
             (x,) = ctx.saved_tensors
-            return 3 * np.asarray(x) ** 2 * np.asarray(g)  # plain arrays: a constant
+            # the arrays, taken outside the graph on purpose (.data of a Tensor under
+            # create_graph; the rule gets plain arrays otherwise)
+            x, g = (a.data if isinstance(a, gg.Tensor) else a for a in (x, g))
+            return 3 * x**2 * g
 
     x = gg.tensor([0.5, 1.5], requires_grad=True)
     assert gg.gradcheck(Opaque.apply, (x,))
     with pytest.raises(gg.GradcheckError):
         gg.gradgradcheck(Opaque.apply, (x,))
+
+    class Converted(Opaque):  # np.asarray of a Tensor that requires grad: refused outright
+        @staticmethod
+        def backward(ctx, g):  # type: ignore[no-untyped-def]
+            (x,) = ctx.saved_tensors
+            return 3 * np.asarray(x) ** 2 * np.asarray(g)
+
+    with pytest.raises(TypeError, match="constant array"):
+        gg.gradgradcheck(Converted.apply, (x,))
 
 
 def test_does_not_touch_grads_or_data() -> None:

@@ -48,7 +48,14 @@ def test_mixed_precision_gradient_is_cast_to_the_leaf_dtype() -> None:
 
 def test_numpy_interop() -> None:
     t = gg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
-    assert np.asarray(t) is t.data and t.numpy() is t.data
+    c = gg.tensor([1.0, 2.0])
+    assert np.asarray(c) is c.data and c.numpy() is c.data  # a constant: its array, shared
+    # as in PyTorch, a tensor that requires grad is not silently turned into a constant
+    with pytest.raises(TypeError, match=r"requires grad.*constant array"):
+        np.asarray(t)
+    with pytest.raises(RuntimeError, match=r"t\.detach\(\)\.numpy\(\)"):
+        t.numpy()
+    assert t.detach().numpy() is t.data
     assert np.allclose(t, [[1, 2], [3, 4]])
     assert np.isnan(t).sum() == 0
     # Differentiable NumPy functions dispatch to graphgrad ops and record the graph.

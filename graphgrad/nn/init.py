@@ -135,7 +135,7 @@ def orthogonal_(t: Tensor, gain: float = 1.0, rng: Rng = None) -> Tensor:
 
 def spectral_radius(w: Any) -> float:
     """Largest |eigenvalue| of a square matrix (Tensor or array)."""
-    a = np.asarray(w)
+    a = np.asarray(w.data if isinstance(w, Tensor) else w)  # a parameter's values, read
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
         raise ValueError(f"spectral_radius needs a square matrix, got shape {a.shape}")
     return float(np.max(np.abs(np.linalg.eigvals(a))))
