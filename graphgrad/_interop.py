@@ -198,7 +198,8 @@ def _tensors(x: Any, found: dict[int, Tensor]) -> dict[int, Tensor]:
 
 
 def _read_only(t: Tensor) -> np.ndarray:
-    view = t.data.view()
+    # np.array of a NumPy scalar (a 0-d comparison's result) copies it into an array
+    view = t.data.view() if type(t.data) is np.ndarray else np.array(t.data)
     view.flags.writeable = False
     return view
 
@@ -318,7 +319,7 @@ def _write_through(
             "gg.no_grad() for a change no gradient flows through (an initialisation)"
         )
     _refuse_foreign_dtypes(f"np.{name}", args, kwargs)
-    copies = {k: t.data.copy() for k, t in tensors.items()}
+    copies = {k: np.array(t.data) for k, t in tensors.items()}
     result = call(*_replace(args, copies), **_replace(kwargs, copies))
     for k, t in tensors.items():
         new = copies[k]

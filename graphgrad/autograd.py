@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import weakref
 from typing import Any, Sequence
 
 import numpy as np
@@ -86,7 +87,8 @@ def grad(
             raise RuntimeError(f"gg.grad: inputs[{i}] (shape {t.shape}) does not require grad")
     capture: dict[int, Any] = {id(_vertex(t)): None for t in ins}
     retain = create_graph if retain_graph is None else retain_graph
-    _run(roots, seeds, retain, create_graph, capture, _needed(roots, capture))
+    vertices = [_vertex(t) for t in ins]
+    _run(roots, seeds, retain, create_graph, capture, _needed(roots, capture, vertices))
     result: list[Tensor | None] = []
     for i, t in enumerate(ins):
         g = capture[id(_vertex(t))]
@@ -181,6 +183,8 @@ def _run(
     for r, s in zip(roots, seeds):
         _seed(_vertex(r), s, pending, leaves, heap)
 
+    # retain_grad() values, stored with the leaves' gradients once everything has run
+    retained: list[tuple[Tensor, Any]] | None = [] if capture is None else None
     push, pop = heapq.heappush, heapq.heappop
     # keys are -seq: a node with key > stale was recorded before the latest in-place write
     stale = -_last_write[0]
@@ -190,6 +194,7 @@ def _run(
     _set_enabled(graph_mode)
     paused = CollectorPaused()
     paused.__enter__()
+    node = None  # the node being run, for the failure path
     try:
         while heap:
             key = pop(heap)
@@ -199,7 +204,7 @@ def _run(
             if type(g) is IndexedSum:  # only slices of this node's output received gradient
                 g, own = g.dense(), True
             if hooks_on and id(node) in _hook_table:
-                g = _run_hooks(_hook_table[id(node)], g, graph_mode, capture is None)
+                g = _run_hooks(_hook_table[id(node)], g, graph_mode, retained)
                 own = False
             inputs = node.inputs
             needs = node.needs_input_grad
@@ -276,21 +281,34 @@ def _run(
             if not retain:
                 node.inputs = None
                 node.saved = ()
+                if capture is not None:  # gg.grad ran only part of what lies behind
+                    _partly_released.add(node)
+    except BaseException:
+        if not retain:  # what the pass left unrun now lies behind released nodes
+            _note_unrun([e[0] for e in pending.values()] + [node])
+        raise
     finally:
         _set_enabled(prev_mode)
         paused.__exit__()
 
-    # Leaves last: each leaf's hooks see its total gradient once, and a failure above
-    # (e.g. a released graph) leaves every .grad untouched.
-    for leaf, g, own in leaves.values():
-        if hooks_on and id(leaf) in _hook_table:
-            g = _run_hooks(_hook_table[id(leaf)], g, graph_mode, False)
-            own = False
-        if capture is not None:
+    # Leaves last: each leaf's hooks see its total gradient once. Nothing is stored before
+    # every rule and hook has run, so a failure anywhere (a released graph, a raising hook)
+    # leaves every .grad and retained gradient as it was.
+    if hooks_on:
+        for entry in leaves.values():
+            if id(entry[0]) in _hook_table:
+                entry[1] = _run_hooks(_hook_table[id(entry[0])], entry[1], graph_mode, None)
+                entry[2] = False
+    if capture is not None:
+        for leaf, g, own in leaves.values():
             k = id(leaf)
             if k in capture:
                 capture[k] = g if (own or graph_mode) else g.copy()
-        elif own and leaf._grad is None and not graph_mode and g.dtype is leaf.data.dtype:
+        return
+    if retained:
+        _store_retained(retained)
+    for leaf, g, own in leaves.values():
+        if own and leaf._grad is None and not graph_mode and g.dtype is leaf.data.dtype:
             leaf._grad = g  # the usual case, without a call
         else:
             _accumulate_leaf(leaf, g, own, graph_mode)
@@ -366,9 +384,11 @@ def _exclusive(gi: np.ndarray, g: Any, node: Any, grads: tuple[Any, ...]) -> boo
     return n == 1
 
 
-def _needed(roots: list[Tensor], targets: dict[int, Any]) -> set[int]:
-    """Ids of the vertices whose gradient gg.grad must compute: the targets and every vertex
-    from which a target can be reached by following inputs (iterative post-order DFS)."""
+def _needed(roots: list[Tensor], targets: dict[int, Any], vertices: list[Any]) -> set[int]:
+    """Ids of the vertices whose gradient gg.grad must compute: the targets (``vertices``,
+    keyed by id in ``targets``) and every vertex from which a target can be reached by
+    following inputs (iterative post-order DFS). A released vertex on the way raises
+    ``GraphReleasedError`` when a target could lie behind it (``_may_hide_a_target``)."""
     needed: set[int] = set()
     done: set[int] = set()
     stack: list[tuple[Any, bool]] = [(_vertex(r), False) for r in roots]
@@ -382,7 +402,14 @@ def _needed(roots: list[Tensor], targets: dict[int, Any]) -> set[int]:
             continue
         if k in done:
             continue
-        if isinstance(v, Tensor) or v.inputs is None:  # a leaf, or a released part
+        if isinstance(v, Tensor):
+            done.add(k)
+            if k in targets:
+                needed.add(k)
+            continue
+        if v.inputs is None and _may_hide_a_target(v, vertices):
+            raise GraphReleasedError(_RELEASED)
+        if v.inputs is None:  # a released target: its own gradient is still wanted
             done.add(k)
             if k in targets:
                 needed.add(k)
@@ -392,6 +419,41 @@ def _needed(roots: list[Tensor], targets: dict[int, Any]) -> set[int]:
             if x is not None and id(x) not in done and (not isinstance(x, Tensor) or x._rg):
                 stack.append((x, False))
     return needed
+
+
+# Nodes released by a gg.grad pass: it ran only the part of the graph on paths to its
+# inputs, so unreleased nodes may lie behind them.
+_partly_released: weakref.WeakSet[Any] = weakref.WeakSet()
+# Unreleased nodes behind the released part of a pass that failed midway.
+_behind_failed: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _note_unrun(frontier: list[Any]) -> None:
+    """After a failed pass: every node at or behind its unrun frontier (cost: only then)."""
+    stack = [v for v in frontier if v is not None and not isinstance(v, Tensor)]
+    while stack:
+        v = stack.pop()
+        if v in _behind_failed or v.inputs is None:
+            continue
+        _behind_failed.add(v)
+        stack.extend(x for x in v.inputs if x is not None and not isinstance(x, Tensor))
+
+
+def _may_hide_a_target(released: Any, vertices: list[Any]) -> bool:
+    """Whether a target of gg.grad may lie behind a released node (its inputs are gone, so
+    the path cannot be followed: the gradient would silently lack that path's share).
+
+    A backward() pass that released a node ran every node behind it that requires grad,
+    releasing each; so a target that is an unreleased node cannot lie behind it (nor can
+    the released node itself, when it is a target: its own gradient needs nothing behind
+    it). Leaves, other released targets, nodes released by gg.grad (which runs only part
+    of the graph) and nodes of a pass that failed midway give no such guarantee."""
+    if released in _partly_released:
+        return True
+    return any(
+        v is not released and (isinstance(v, Tensor) or v.inputs is None or v in _behind_failed)
+        for v in vertices
+    )
 
 
 def _contribute_indexed(
@@ -471,15 +533,23 @@ def _accumulate_leaf(t: Tensor, g: Any, own: bool, graph_mode: bool) -> None:
         cur += g
 
 
-def _run_hooks(hooks: dict[Any, Any], g: Any, graph_mode: bool, retain: bool) -> Any:
+def _store_retained(retained: list[tuple[Tensor, Any]]) -> None:
+    for t, g in retained:
+        cur = getattr(t, "_grad", None)
+        t._grad = g if cur is None else _sum(cur, g)
+
+
+def _run_hooks(
+    hooks: dict[Any, Any], g: Any, graph_mode: bool, retained: list[tuple[Tensor, Any]] | None
+) -> Any:
     """Call a vertex's hooks in registration order; ``retain_grad``'s entry (a weak reference
-    to the tensor) stores the gradient in its ``.grad`` (in ``backward``, not ``gg.grad``)."""
+    to the tensor) adds the tensor and its gradient to ``retained`` (in ``backward``; None
+    in ``gg.grad``), stored once the whole pass has succeeded."""
     for key, hook in list(hooks.items()):
         if key is RETAIN_GRAD:
             t = hook()
-            if retain and t is not None:
-                cur = getattr(t, "_grad", None)
-                t._grad = g if cur is None else _sum(cur, g)
+            if retained is not None and t is not None:
+                retained.append((t, g))
             continue
         r = hook(g)
         if r is not None:

@@ -156,6 +156,8 @@ def _apply1(cls: type[Function], a: Any) -> Tensor:
         if type(out) is tuple:
             return _multi_output(cls, ctx, out, record, entries, (a,))
         out = _output_array(cls, ctx, out)
+    if out.dtype.kind not in "fbiu":  # complex, object, str: an operand NumPy upcast
+        raise _foreign_dtype(cls, (a,), out)
     t = _new(Tensor)
     t.data = out
     if record:
@@ -213,6 +215,8 @@ def _apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
         if type(out) is tuple:
             return _multi_output(cls, ctx, out, record, (ea, eb), (a, b))
         out = _output_array(cls, ctx, out)
+    if out.dtype.kind not in "fbiu":  # complex, object, str: an operand NumPy upcast
+        raise _foreign_dtype(cls, (a, b), out)
     t = _new(Tensor)
     t.data = out
     if record:
@@ -263,6 +267,8 @@ def _apply_n(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any])
         if type(out) is tuple:
             return _multi_output(cls, ctx, out, record, tuple(entries), args)
         out = _output_array(cls, ctx, out)
+    if out.dtype.kind not in "fbiu":  # complex, object, str: an operand NumPy upcast
+        raise _foreign_dtype(cls, args, out)
     t = _new(Tensor)
     t.data = out
     if record:
@@ -306,6 +312,20 @@ def _output_array(cls: type, ctx: Function, out: Any) -> np.ndarray:
     if any(s is out for s in saved):
         ctx.saved = tuple(arr if s is out else s for s in saved)
     return arr
+
+
+def _foreign_dtype(cls: type, args: tuple[Any, ...], out: np.ndarray) -> TypeError:
+    """An op whose result is not real numbers: NumPy upcast an operand (a complex number,
+    an object array), and a Tensor holding that would differentiate nothing sensibly."""
+    kinds = ", ".join(
+        f"{type(a).__name__}" + (f" of dtype {a.dtype}" if hasattr(a, "dtype") else "")
+        for a in args
+    )
+    return TypeError(
+        f"{cls.__name__}: the result has dtype {out.dtype}, but graphgrad tensors hold real "
+        f"numbers (bool, int or float); the operands were {kinds}. Convert the operand to a "
+        "float array first (np.asarray(v, dtype=np.float64))"
+    )
 
 
 def _describe(cls: type, args: tuple[Any, ...], exc: Exception) -> str:
@@ -379,6 +399,8 @@ def _multi_output(
     for o in outs:
         if type(o) is not _ndarray:
             o = _output_array(cls, ctx, o)
+        if o.dtype.kind not in "fbiu":
+            raise _foreign_dtype(cls, args, o)
         arrays.append(o)
     floats = [a for a in arrays if a.dtype.kind == "f"]
     if not record or not floats:

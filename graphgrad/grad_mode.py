@@ -7,6 +7,7 @@ recording in another.
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from typing import Any, Callable, TypeVar
 
@@ -59,6 +60,8 @@ class _GradModeContext:
 
     def __call__(self, fn: F) -> F:
         mode = self._new
+        if inspect.isgeneratorfunction(fn):
+            return _generator_in_mode(fn, mode)  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -66,6 +69,36 @@ class _GradModeContext:
                 return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
+
+
+def _generator_in_mode(fn: Callable[..., Any], mode: bool) -> Callable[..., Any]:
+    """A decorated generator function: its body runs in ``mode`` each time it resumes, and
+    the caller's mode is back in force between items. (Wrapping the call alone would only
+    cover creating the generator, which runs none of its body.)"""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        gen = fn(*args, **kwargs)
+        try:
+            with _GradModeContext(mode):
+                item = gen.send(None)
+            while True:
+                try:
+                    sent = yield item
+                except GeneratorExit:
+                    with _GradModeContext(mode):
+                        gen.close()
+                    raise
+                except BaseException as exc:
+                    with _GradModeContext(mode):
+                        item = gen.throw(exc)
+                else:
+                    with _GradModeContext(mode):
+                        item = gen.send(sent)
+        except StopIteration as stop:
+            return stop.value
+
+    return wrapper
 
 
 class _FixedMode(_GradModeContext):

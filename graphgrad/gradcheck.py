@@ -43,6 +43,7 @@ def gradcheck(
     raise_exception: bool = True,
     fast_mode: bool = False,
     seed: int = 0,
+    allow_nonfinite: bool = False,
 ) -> bool:
     """Check ``fn``'s gradients w.r.t. every input that requires grad (float64 only).
 
@@ -55,6 +56,10 @@ def gradcheck(
         raise_exception: raise ``GradcheckError`` on mismatch (else return False).
         fast_mode: check a random projection vᵀJ (one backward) instead of the full J.
         seed: seed of the random projection.
+        allow_nonfinite: accept an element where both sides hold the same non-finite value
+            (the same inf, or NaN on both). By default any NaN or inf, on either side, is
+            a mismatch: a gradient that is NaN where the numbers are NaN too is not
+            verified by agreeing with them.
 
     Returns:
         True when every checked gradient matches.
@@ -66,10 +71,11 @@ def gradcheck(
         _require_float64(o.data.dtype, "output of fn")
     rng = np.random.default_rng(seed)
     failure = _nondeterminism(fn, inputs, outputs)
+    tol = (atol, rtol, allow_nonfinite)
     if failure is None and fast_mode:
-        failure = _check_projection(fn, inputs, diff, outputs, eps, atol, rtol, rng)
+        failure = _check_projection(fn, inputs, diff, outputs, eps, tol, rng)
     elif failure is None:
-        failure = _check_full(fn, inputs, diff, outputs, eps, atol, rtol)
+        failure = _check_full(fn, inputs, diff, outputs, eps, tol)
     if failure is None:
         return True
     if raise_exception:
@@ -87,6 +93,7 @@ def gradgradcheck(
     raise_exception: bool = True,
     fast_mode: bool = False,
     seed: int = 0,
+    allow_nonfinite: bool = False,
 ) -> bool:
     """Check second derivatives: gradcheck of ``(x, v) ↦ vᵀ ∂fn/∂x`` computed with
     ``create_graph=True``, w.r.t. the inputs and the upstream gradient ``v``.
@@ -130,6 +137,7 @@ def gradgradcheck(
         raise_exception=raise_exception,
         fast_mode=fast_mode,
         seed=seed,
+        allow_nonfinite=allow_nonfinite,
     )
 
 
@@ -229,7 +237,7 @@ def _analytical_rows(
     ]
 
 
-def _check_full(fn, inputs, diff, outputs, eps, atol, rtol):  # type: ignore[no-untyped-def]
+def _check_full(fn, inputs, diff, outputs, eps, tol):  # type: ignore[no-untyped-def]
     wrt = [inputs[i] for i in diff]
     numerical = {i: _numerical_jacobian(fn, inputs, inputs[i], eps) for i in diff}
     worst = None
@@ -238,7 +246,7 @@ def _check_full(fn, inputs, diff, outputs, eps, atol, rtol):  # type: ignore[no-
             rows = _analytical_rows(outputs, wrt, k, o)
             for i, row in zip(diff, rows):
                 num = numerical[i][k][o]
-                bad = _worst(row, num, atol, rtol)
+                bad = _worst(row, num, *tol)
                 if bad is not None and (worst is None or bad[0] > worst[0]):
                     j = bad[1]
                     worst = (bad[0], i, k, o, j, row[j], num[j])
@@ -246,15 +254,20 @@ def _check_full(fn, inputs, diff, outputs, eps, atol, rtol):  # type: ignore[no-
         return None
     _, i, k, o, j, a, n = worst
     x, out = inputs[i], outputs[k]
+    atol, rtol, _ = tol
+    why = (
+        _NONFINITE
+        if not (np.isfinite(a) and np.isfinite(n))
+        else f"|diff| {abs(a - n):.3g} > atol {atol:g} + rtol {rtol:g} * |numerical|"
+    )
     return (
         f"Jacobian mismatch for input {i} (shape {x.shape}) at input element "
         f"{_unravel(j, x.shape)}, output {k} (shape {out.shape}) element "
-        f"{_unravel(o, out.shape)}: analytical {a:.10g} vs numerical {n:.10g} "
-        f"(|diff| {abs(a - n):.3g} > atol {atol:g} + rtol {rtol:g} * |numerical|)"
+        f"{_unravel(o, out.shape)}: analytical {a:.10g} vs numerical {n:.10g} ({why})"
     )
 
 
-def _check_projection(fn, inputs, diff, outputs, eps, atol, rtol, rng):  # type: ignore[no-untyped-def]
+def _check_projection(fn, inputs, diff, outputs, eps, tol, rng):  # type: ignore[no-untyped-def]
     vs = [rng.standard_normal(o.shape) for o in outputs]
     wrt = [inputs[i] for i in diff]
     pairs = [(o, v) for o, v in zip(outputs, vs) if o.requires_grad]
@@ -273,24 +286,39 @@ def _check_projection(fn, inputs, diff, outputs, eps, atol, rtol, rng):  # type:
         x = inputs[i]
         analytical = np.zeros(x.data.size) if g is None else g.data.ravel()
         numerical = _numerical_jacobian(projected, inputs, x, eps)[0][0]
-        bad = _worst(analytical, numerical, atol, rtol)
+        bad = _worst(analytical, numerical, *tol)
         if bad is not None:
             j = bad[1]
+            a, n = analytical[j], numerical[j]
+            why = "" if np.isfinite(a) and np.isfinite(n) else f" ({_NONFINITE})"
             return (
                 f"gradient mismatch (fast mode, random projection vᵀJ) for input {i} "
                 f"(shape {x.shape}) at element {_unravel(j, x.shape)}: analytical "
-                f"{analytical[j]:.10g} vs numerical {numerical[j]:.10g}"
+                f"{a:.10g} vs numerical {n:.10g}{why}"
             )
     return None
 
 
-def _worst(a: np.ndarray, n: np.ndarray, atol: float, rtol: float) -> tuple[float, int] | None:
-    """The element that exceeds the tolerance by the most (NaN counts as a mismatch)."""
+_NONFINITE = (
+    "a non-finite value is a mismatch; pass allow_nonfinite=True if both sides are "
+    "expected to hold the same inf or NaN there"
+)
+
+
+def _worst(
+    a: np.ndarray, n: np.ndarray, atol: float, rtol: float, allow_nonfinite: bool
+) -> tuple[float, int] | None:
+    """The element that exceeds the tolerance by the most. A NaN or inf on either side is a
+    mismatch (ranked first), unless ``allow_nonfinite`` and both sides hold the same one."""
     if a.size == 0:
         return None
-    excess = np.abs(a - n) - (atol + rtol * np.abs(n))
-    excess = np.where(np.isnan(excess) & ~(np.isnan(a) & np.isnan(n)), np.inf, excess)
-    j = int(np.nanargmax(excess)) if not np.all(np.isnan(excess)) else 0
+    with np.errstate(invalid="ignore", over="ignore"):
+        excess = np.abs(a - n) - (atol + rtol * np.abs(n))
+        finite = np.isfinite(a) & np.isfinite(n)
+        same = (a == n) | (np.isnan(a) & np.isnan(n))
+    accepted = same if allow_nonfinite else np.zeros_like(finite)
+    excess = np.where(finite, excess, np.where(accepted, -np.inf, np.inf))
+    j = int(np.argmax(excess))
     if excess[j] > 0:
         return float(excess[j]), j
     return None

@@ -59,9 +59,10 @@ def test_embedding_lookup_and_gradient(vocab: int, dim: int, seed: int, pad: boo
     rng = np.random.default_rng(seed)
     emb = nn.Embedding(vocab, dim, padding_idx=0 if pad else None, rng=rng)
     idx = rng.integers(0, vocab, size=(3, 4))  # repeats: gradients must accumulate
-    np.testing.assert_array_equal(
-        emb(idx).data, emb.weight.data[idx] * ((idx != 0)[..., None] if pad else 1)
-    )
+    if pad:  # PyTorch's padding row: looked up as it is (zeros at first), never trained
+        np.testing.assert_array_equal(emb.weight.data[0], 0.0)
+        emb.weight.data[0] = 7.0
+    np.testing.assert_array_equal(emb(idx).data, emb.weight.data[idx])
     upstream = rng.standard_normal((3, 4, dim))
     emb(idx).backward(upstream)
     expected = np.zeros((vocab, dim))
@@ -69,7 +70,22 @@ def test_embedding_lookup_and_gradient(vocab: int, dim: int, seed: int, pad: boo
     if pad:
         expected[0] = 0.0
     np.testing.assert_allclose(emb.weight.grad, expected, atol=1e-12)
-    assert gg.gradcheck(lambda w: emb(idx), (emb.weight,))
+    if not pad:  # (with padding, the row's value reaches the output with a zero gradient)
+        assert gg.gradcheck(lambda w: emb(idx), (emb.weight,))
+
+
+def test_embedding_padding_idx_is_read_as_pytorch_does() -> None:
+    emb = nn.Embedding(5, 2, padding_idx=-1, rng=0)  # the last row, as in PyTorch
+    assert emb.padding_idx == 4
+    np.testing.assert_array_equal(emb.weight.data[4], 0.0)
+    emb(np.array([4, 3, 4])).sum().backward()
+    np.testing.assert_array_equal(emb.weight.grad[4], 0.0)
+    np.testing.assert_array_equal(emb.weight.grad[3], 1.0)
+    for bad in (5, -6):
+        with pytest.raises(ValueError, match=r"padding_idx .* out of range for 5"):
+            nn.Embedding(5, 2, padding_idx=bad)
+    with pytest.raises(TypeError, match="padding_idx must be an int"):
+        nn.Embedding(5, 2, padding_idx=1.0)  # type: ignore[arg-type]
 
 
 def test_embedding_errors() -> None:

@@ -184,6 +184,7 @@ def binary_cross_entropy(
             f"{float(p[outside].flat[0])}; for unbounded scores (logits) use "
             "binary_cross_entropy_with_logits"
         )
+    _check_probability_targets("binary_cross_entropy", target, p.shape, mask)
     log_p = ops.Clip.apply(probs, _LOG_FLOOR, None).log()
     log_1mp = ops.Clip.apply(1 - _tensor(probs), _LOG_FLOOR, None).log()
     loss = -(target * log_p + (1 - _tensor(target)) * log_1mp)
@@ -199,11 +200,26 @@ def binary_cross_entropy_with_logits(
     cancellation in softplus(z) − t z; the gradient is σ(z) − t, also at z = 0.
     """
     _same_shape("binary_cross_entropy_with_logits", logits, target)
+    _check_probability_targets("binary_cross_entropy_with_logits", target, _shape_of(logits), mask)
     z = _tensor(logits)
     loss = ops.Mul.apply(target, softplus(-z)) + ops.Mul.apply(
         ops.Sub.apply(1.0, target), softplus(z)
     )
     return _reduce("binary_cross_entropy_with_logits", loss, reduction, mask)
+
+
+def _check_probability_targets(name: str, target: Any, shape: Any, mask: Any) -> None:
+    """Binary cross-entropy targets are probabilities: a label of 2 (a class index given to
+    the wrong loss) would quietly give a meaningless loss and gradient."""
+    t = _array(target)
+    outside = ~((t >= 0) & (t <= 1))  # NaN too
+    if mask is not None:
+        outside = outside & np.broadcast_to(_array(mask), shape).astype(bool)
+    if outside.any():
+        raise ValueError(
+            f"{name}: targets must be probabilities in [0, 1], got "
+            f"{float(t[outside].flat[0])}; for class indices use cross_entropy"
+        )
 
 
 def _tensor(x: Any) -> Tensor:

@@ -109,8 +109,9 @@ class Embedding(Module):
 
     The backward pass adds each output row's gradient into its weight row (repeated
     indices accumulate), without materialising a dense (num_embeddings, dim) gradient
-    per lookup. With ``padding_idx``, that index maps to a zero vector and its row gets no
-    gradient. Init: N(0, 1), as in PyTorch.
+    per lookup. With ``padding_idx`` (negative counts from the end, as in PyTorch), that row
+    starts as zeros and never gets a gradient; a lookup of it returns the row's current
+    value, as a constant. Init: N(0, 1), as in PyTorch.
     """
 
     def __init__(
@@ -123,6 +124,16 @@ class Embedding(Module):
     ) -> None:
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        if padding_idx is not None:
+            if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)):
+                raise TypeError(f"Embedding: padding_idx must be an int, got {padding_idx!r}")
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(
+                    f"Embedding: padding_idx {padding_idx} is out of range for "
+                    f"{num_embeddings} embeddings (-{num_embeddings} <= padding_idx < "
+                    f"{num_embeddings})"
+                )
+            padding_idx = int(padding_idx) % num_embeddings  # −1: the last row, as in PyTorch
         self.padding_idx = padding_idx
         self.weight = Parameter(np.zeros((num_embeddings, embedding_dim)), dtype=dtype)
         init.normal_(self.weight, 0.0, 1.0, get_rng(rng))
@@ -140,7 +151,8 @@ class Embedding(Module):
             )
         out = ops.GetItem.apply(self.weight, idx)
         if self.padding_idx is not None:
-            out = out * (idx != self.padding_idx)[..., None]
+            # the padding row's value as a constant: it is looked up but never trained
+            out = ops.Where.apply((idx != self.padding_idx)[..., None], out, out.data)
         return out
 
     def extra_repr(self) -> str:

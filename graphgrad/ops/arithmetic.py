@@ -93,8 +93,13 @@ class Div(Function):
 class Pow(Function):
     """z = a ** b.   ∂L/∂a = g ∘ b ∘ a^(b−1),  ∂L/∂b = g ∘ z ∘ log a.
 
-    The exponent's gradient is NaN where a < 0 (log of a negative number), as in NumPy;
-    it is computed only when the exponent requires grad.
+    Special points, as PyTorch defines them: ∂L/∂a = 0 where b = 0 (x ** 0 is constant,
+    though b ∘ a^(b−1) is 0 ∘ ∞ at a = 0), and ∂L/∂b = 0 where a = 0 and b ≥ 0 (0 ** b is
+    constant there, though z ∘ log a is 0 ∘ (−∞)). Both are computed with the base replaced
+    by 1 where a = 0 only, so no NaN appears (under ``create_graph`` either) and the
+    second derivatives elsewhere are those of the formulas. The exponent's
+    gradient is NaN where a < 0 (log of a negative number), as in NumPy and PyTorch; it is
+    computed only when the exponent requires grad.
     """
 
     __slots__ = ()
@@ -109,6 +114,13 @@ class Pow(Function):
     def backward(ctx: Any, g: Any) -> tuple[Any, Any]:
         a, b, out = ctx.saved
         need = ctx.needs_input_grad
-        ga = g * b * a ** (b - 1) if need[0] else None
-        gb = g * out * np.log(a) if need[1] else None
+        ga = gb = None
+        if need[0]:
+            if isinstance(b, (int, float)):  # x ** 2 and the like: no mask needed
+                ga = g * b * a ** (b - 1) if b != 0 else g * 0.0
+            else:  # only 0 ** 0 needs it: elsewhere the formula (and its derivatives) hold
+                ga = g * b * np.where(np.logical_and(b == 0, a == 0), 1.0, a) ** (b - 1)
+        if need[1]:
+            constant = np.logical_and(a == 0, b >= 0)
+            gb = g * out * np.log(np.where(constant, 1.0, a))
         return ga, gb

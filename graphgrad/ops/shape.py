@@ -7,6 +7,7 @@ import itertools
 from typing import Any
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
 
 from graphgrad.function import Function
 from graphgrad.indexed_grad import IndexedGrad
@@ -23,7 +24,9 @@ class Transpose(Function):
         if axes is not None:
             if len(axes) != x.ndim:
                 raise ValueError(f"axes {axes} do not match a {x.ndim}-d array")
-            axes = tuple(a % x.ndim for a in axes)
+            # NumPy's reading: negative axes count from the end; out of range or repeated
+            # raises (an axis taken modulo ndim would silently permute something else)
+            axes = normalize_axis_tuple(axes, x.ndim)
         ctx.axes = axes
         return x.transpose(axes)
 
