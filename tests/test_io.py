@@ -44,7 +44,7 @@ def test_save_is_atomic_a_failed_save_keeps_the_previous_file(tmp_path: Path, mo
     def crash(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt("power cut mid-save")
 
-    monkeypatch.setattr(np, "savez", crash)
+    monkeypatch.setattr(gg.io, "_write_archive", crash)
     with pytest.raises(KeyboardInterrupt):
         gg.save({"w": np.zeros(3)}, path)
     monkeypatch.undo()

@@ -176,22 +176,42 @@ class Module:
     ) -> tuple[list[str], list[str]]:
         """Copy arrays from ``state`` into the parameters (in place, keeping their dtype).
 
-        Every name and shape is checked before anything is copied: a shape mismatch, or
-        with ``strict`` a missing or unexpected name, raises ``StateDictError`` listing
-        all of them, and leaves the parameters unchanged. Returns ``(missing,
+        Every name, shape and value is checked and converted before anything is copied: a
+        shape mismatch, a value that is not an array of real numbers, or with ``strict`` a
+        missing or unexpected name, raises ``StateDictError`` listing all of them, and
+        leaves the parameters unchanged. Returns ``(missing,
         unexpected)`` names.
         """
+        if not isinstance(state, Mapping):
+            raise StateDictError(
+                f"{type(self).__name__}.load_state_dict expects a mapping of names to arrays, "
+                f"got {type(state).__name__}"
+            )
         own = dict(self.named_parameters())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
-        mismatched = [
-            f"  {k}: checkpoint {np.shape(state[k])}, model {own[k].shape}"
-            for k in own
-            if k in state and np.shape(state[k]) != own[k].shape
-        ]
+        staged: dict[str, np.ndarray] = {}  # converted before anything is written
+        mismatched, unreadable = [], []
+        for k, p in own.items():
+            if k not in state:
+                continue
+            value = state[k]
+            try:
+                arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+            except (TypeError, ValueError) as exc:
+                unreadable.append(f"  {k}: {type(value).__name__} ({exc})")
+                continue
+            if arr.dtype.kind not in "biuf":
+                unreadable.append(f"  {k}: dtype {arr.dtype} is not real numbers")
+            elif arr.shape != p.shape:
+                mismatched.append(f"  {k}: checkpoint {arr.shape}, model {p.shape}")
+            else:
+                staged[k] = arr.astype(p.dtype, copy=False)
         problems = []
         if mismatched:
             problems.append("shape mismatch:\n" + "\n".join(mismatched))
+        if unreadable:
+            problems.append("not real-number arrays:\n" + "\n".join(unreadable))
         if strict and missing:
             problems.append("missing from the checkpoint: " + ", ".join(missing))
         if strict and unexpected:
@@ -200,11 +220,10 @@ class Module:
             raise StateDictError(
                 f"cannot load the state dict into {type(self).__name__}:\n" + "\n".join(problems)
             )
-        for k, p in own.items():
-            if k in state:
-                value = state[k]
-                p.data[...] = value.data if isinstance(value, Tensor) else np.asarray(value)
-                note_write(p.data)
+        for k, arr in staged.items():
+            p = own[k]
+            p.data[...] = arr
+            note_write(p.data)
         return missing, unexpected
 
     # ------------------------------------------------------------------ calling, repr

@@ -16,8 +16,11 @@ whatever happened before. ``state_dict()`` / ``load_state_dict()`` resume it.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
+
+from graphgrad.errors import StateDictError
 from graphgrad.optim.optimizers import Optimizer
 
 __all__ = [
@@ -77,16 +80,52 @@ class LRScheduler(_Schedule):
         """``{"last_epoch": e, "base_lrs": [...]}`` (LambdaLR's functions are code, not state)."""
         return {"last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs)}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Resume: restore the epoch count and base lrs, and set the groups' lrs to match."""
-        base = [float(v) for v in state["base_lrs"]]
-        if len(base) != len(self.optimizer.param_groups):
-            raise ValueError(
-                f"{type(self).__name__}: the state has {len(base)} base lrs, the optimizer "
-                f"has {len(self.optimizer.param_groups)} parameter groups"
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Resume: restore the epoch count and base lrs, and set the groups' lrs to match.
+        Everything is checked (and every lr computed) before anything changes: a state
+        that does not fit raises ``StateDictError``."""
+        name = type(self).__name__
+        _fields(name, state, ("last_epoch", "base_lrs"))
+        raw = state["base_lrs"]
+        if not isinstance(raw, (list, tuple)) or len(raw) != len(self.optimizer.param_groups):
+            n = len(raw) if isinstance(raw, (list, tuple)) else type(raw).__name__
+            raise StateDictError(
+                f"{name}: the state has {n} base lrs, the optimizer has "
+                f"{len(self.optimizer.param_groups)} parameter groups; nothing was loaded"
             )
-        self.base_lrs, self.last_epoch = base, int(state["last_epoch"])
-        self._apply()
+        base = [_number(name, "base_lrs", v, minimum=0.0) for v in raw]
+        epoch = _count(name, "last_epoch", state["last_epoch"])
+        lrs = [self.lr_at(b, epoch, i) for i, b in enumerate(base)]
+        self.base_lrs, self.last_epoch = base, epoch
+        for group, lr in zip(self.optimizer.param_groups, lrs):
+            group["lr"] = lr
+
+
+def _fields(name: str, state: Any, fields: Sequence[str]) -> None:
+    if not isinstance(state, Mapping) or set(state) != set(fields):
+        got = sorted(map(str, state)) if isinstance(state, Mapping) else type(state).__name__
+        raise StateDictError(
+            f"{name}.load_state_dict: expected the fields {sorted(fields)} (from "
+            f"state_dict()), got {got}; nothing was loaded"
+        )
+
+
+def _number(
+    name: str, field: str, v: Any, minimum: float | None = None, allow_inf: bool = False
+) -> float:
+    ok = isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+    x = float(v) if ok else math.nan
+    if not ok or math.isnan(x) or (math.isinf(x) and not allow_inf):
+        raise StateDictError(f"{name}.load_state_dict: {field} holds {v!r}, not a number")
+    if minimum is not None and not x >= minimum:
+        raise StateDictError(f"{name}.load_state_dict: {field} holds {v!r}, below {minimum}")
+    return x
+
+
+def _count(name: str, field: str, v: Any) -> int:
+    if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < 0:
+        raise StateDictError(f"{name}.load_state_dict: {field} holds {v!r}, not an int ≥ 0")
+    return int(v)
 
 
 def _positive(name: str, what: str, value: float) -> None:
@@ -242,11 +281,13 @@ class ReduceLROnPlateau(_Schedule):
         """The counters and the best metric (the lrs live in the optimizer's state dict)."""
         return {k: getattr(self, k) for k in self._STATE}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Resume from ``state_dict()``."""
-        missing = [k for k in self._STATE if k not in state]
-        if missing:
-            raise ValueError(f"ReduceLROnPlateau: the state lacks {', '.join(missing)}")
-        self.best = float(state["best"])
-        for k in self._STATE[1:]:
-            setattr(self, k, int(state[k]))
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Resume from ``state_dict()``; everything is checked before anything changes
+        (``StateDictError`` otherwise)."""
+        name = "ReduceLROnPlateau"
+        _fields(name, state, self._STATE)
+        best = _number(name, "best", state["best"], allow_inf=True)
+        counts = {k: _count(name, k, state[k]) for k in self._STATE[1:]}
+        self.best = best
+        for k, v in counts.items():
+            setattr(self, k, v)

@@ -13,10 +13,11 @@ bit-identically.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 import numpy as np
 
+from graphgrad.errors import StateDictError
 from graphgrad.nn.utils import _zero_grads
 from graphgrad.tensor import Tensor
 from graphgrad.writes import note_write
@@ -40,6 +41,10 @@ class Optimizer:
     """Base class: parameter groups, per-parameter state, ``zero_grad``, state dicts."""
 
     _l2_decay = True  # weight_decay as an L2 term added to g (AdamW decouples it)
+    # the per-parameter state a step creates: name -> "array" (of the parameter's shape)
+    # or "count", with "?" where only some hyperparameters create it; load_state_dict
+    # accepts these and no others
+    _state_keys: ClassVar[dict[str, str]] = {}
 
     def __init__(self, params: ParamsOrGroups, defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
@@ -144,46 +149,109 @@ class Optimizer:
         state = {index[k]: copy.deepcopy(v) for k, v in self.state.items() if k in index}
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore hyperparameters and per-parameter state saved by ``state_dict()``."""
-        groups = state_dict["param_groups"]
-        if len(groups) != len(self.param_groups):
-            raise ValueError(
-                f"{type(self).__name__}: the state dict has {len(groups)} parameter groups, "
-                f"this optimizer has {len(self.param_groups)}"
-            )
-        params: dict[int, Tensor] = {}
-        for saved, group in zip(groups, self.param_groups):
-            if len(saved["params"]) != len(group["params"]):
-                raise ValueError(
-                    f"{type(self).__name__}: a saved group has {len(saved['params'])} "
-                    f"parameters, the matching group has {len(group['params'])}"
-                )
-            for i, p in zip(saved["params"], group["params"]):
-                params[int(i)] = p
-        new_state: dict[int, dict[str, Any]] = {}
-        for i, s in state_dict["state"].items():
-            p = params[int(i)]
-            entry = {}
-            for k, v in s.items():
-                if isinstance(v, np.ndarray):
-                    if v.shape != p.shape:
-                        raise ValueError(
-                            f"{type(self).__name__}: saved state {k!r} of shape {v.shape} "
-                            f"does not fit a parameter of shape {p.shape}"
-                        )
-                    v = v.astype(p.dtype, copy=True)
-                entry[k] = v
-            new_state[id(p)] = entry
-        restored = [
-            {**group, **{k: _plain(v) for k, v in saved.items() if k != "params"}}
-            for saved, group in zip(groups, self.param_groups)
-        ]
-        for group in restored:
-            self._validate(group)  # before anything changes
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore hyperparameters and per-parameter state saved by ``state_dict()``.
+
+        Everything is checked before anything changes — the groups and their parameter
+        counts, each parameter index, each state entry's keys (this optimizer's own:
+        ``_state_keys``), shapes and dtypes, the hyperparameters' ranges — so a state dict
+        that does not fit raises ``StateDictError`` and leaves the optimizer as it was."""
+        name = type(self).__name__
+        try:
+            groups, params = self._saved_groups(state_dict)
+            new_state = self._saved_state(state_dict["state"], params)
+            restored = [
+                {**group, **{k: _plain(v) for k, v in saved.items() if k != "params"}}
+                for saved, group in zip(groups, self.param_groups)
+            ]
+            for group in restored:
+                self._validate(group)
+        except StateDictError:
+            raise
+        except (ValueError, TypeError) as exc:
+            raise StateDictError(f"{name}.load_state_dict: {exc}; nothing was loaded") from exc
         for group, new in zip(self.param_groups, restored):
             group.update(new)
         self.state = new_state
+
+    def _saved_groups(self, state_dict: Any) -> tuple[list[Any], dict[int, Tensor]]:
+        """The saved groups, checked against this optimizer's, and index -> parameter."""
+        if not isinstance(state_dict, Mapping) or set(state_dict) != {"state", "param_groups"}:
+            raise ValueError(
+                "expected a mapping with 'state' and 'param_groups' (from state_dict()), got "
+                + (
+                    f"keys {sorted(map(str, state_dict))}"
+                    if isinstance(state_dict, Mapping)
+                    else type(state_dict).__name__
+                )
+            )
+        groups = state_dict["param_groups"]
+        if not isinstance(groups, (list, tuple)) or len(groups) != len(self.param_groups):
+            n = len(groups) if isinstance(groups, (list, tuple)) else type(groups).__name__
+            raise ValueError(
+                f"the state dict has {n} parameter groups, this optimizer has "
+                f"{len(self.param_groups)}"
+            )
+        params: dict[int, Tensor] = {}
+        for saved, group in zip(groups, self.param_groups):
+            if not isinstance(saved, Mapping) or not isinstance(saved.get("params"), list | tuple):
+                raise ValueError("a saved parameter group must be a mapping with a 'params' list")
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    f"a saved group has {len(saved['params'])} parameters, the matching group "
+                    f"has {len(group['params'])}"
+                )
+            unknown = set(saved) - set(self.defaults) - {"params"}
+            if unknown:
+                raise ValueError(f"unknown hyperparameter(s) {sorted(map(str, unknown))}")
+            for i, p in zip(saved["params"], group["params"]):
+                if not _is_count(i) or int(i) in params:
+                    raise ValueError(f"parameter index {i!r} is not an int ≥ 0 or is repeated")
+                params[int(i)] = p
+        return list(groups), params
+
+    def _saved_state(self, states: Any, params: dict[int, Tensor]) -> dict[int, dict[str, Any]]:
+        """The per-parameter state as this optimizer keeps it (copies, in each parameter's
+        dtype), every entry checked."""
+        if not isinstance(states, Mapping):
+            raise ValueError(f"'state' must be a mapping, got {type(states).__name__}")
+        keys = self._state_keys
+        new_state: dict[int, dict[str, Any]] = {}
+        for i, s in states.items():
+            if not _is_count(i) or int(i) not in params:
+                raise ValueError(f"there is state for parameter {i!r}, which no group holds")
+            p = params[int(i)]
+            if not isinstance(s, Mapping):
+                raise ValueError(f"the state of parameter {i} is a {type(s).__name__}")
+            required = {k for k, kind in keys.items() if not kind.endswith("?")}
+            if s and not (required <= set(s) <= set(keys)):  # a step creates it whole
+                raise ValueError(
+                    f"the state of parameter {i} has {sorted(map(str, s))}, where "
+                    f"{type(self).__name__} keeps {sorted(keys)} (a state dict of another "
+                    "optimizer?)"
+                )
+            entry: dict[str, Any] = {}
+            for k, v in s.items():
+                if keys[k].startswith("count"):
+                    if not _is_count(v):
+                        raise ValueError(f"state {k!r} of parameter {i} must be an int ≥ 0")
+                    entry[k] = int(v)
+                    continue
+                v = v.data if isinstance(v, Tensor) else v
+                if not isinstance(v, np.ndarray) or v.dtype.kind not in "biuf":
+                    raise ValueError(f"state {k!r} of parameter {i} must be a real array")
+                if v.shape != p.shape:
+                    raise ValueError(
+                        f"saved state {k!r} of shape {v.shape} does not fit a parameter of "
+                        f"shape {p.shape}"
+                    )
+                entry[k] = v.astype(p.dtype, copy=True)
+            new_state[id(p)] = entry
+        return new_state
+
+
+def _is_count(v: Any) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 0
 
 
 def _plain(v: Any) -> Any:
@@ -202,6 +270,8 @@ class SGD(Optimizer):
     b = momentum · b + d      (b = d at the first step),   d = b   (or d + momentum · b, Nesterov)
     p ← p − lr · d
     """
+
+    _state_keys: ClassVar[dict[str, str]] = {"momentum_buffer": "array?"}  # (none without momentum)
 
     def __init__(
         self,
@@ -234,6 +304,12 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba):  m = β₁m + (1−β₁)g,  v = β₂v + (1−β₂)g²,
     p ← p − lr · m̂ / (√v̂ + ε),  m̂ = m/(1−β₁ᵗ),  v̂ = v/(1−β₂ᵗ).  ``weight_decay`` adds
     weight_decay · p to g (L2, as torch.optim.Adam)."""
+
+    _state_keys: ClassVar[dict[str, str]] = {
+        "step": "count",
+        "exp_avg": "array",
+        "exp_avg_sq": "array",
+    }
 
     def __init__(
         self,
@@ -296,6 +372,8 @@ class RMSprop(Optimizer):
     """RMSprop:  v = α v + (1−α) g²,  p ← p − lr · g / (√v + ε)  (optionally with momentum
     on the scaled step)."""
 
+    _state_keys: ClassVar[dict[str, str]] = {"square_avg": "array", "momentum_buffer": "array?"}
+
     def __init__(
         self,
         params: ParamsOrGroups,
@@ -328,6 +406,8 @@ class RMSprop(Optimizer):
 
 class AdaGrad(Optimizer):
     """AdaGrad:  s = s + g²,  p ← p − lr · g / (√s + ε)."""
+
+    _state_keys: ClassVar[dict[str, str]] = {"sum": "array"}
 
     def __init__(
         self,
