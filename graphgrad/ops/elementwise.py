@@ -136,29 +136,40 @@ class Softplus(Function):
 
 
 class Clip(Function):
-    """y = min(max(x, low), high).   ∂L/∂x = g ∘ [low ≤ x ≤ high]   (None = unbounded).
+    """y = min(max(x, low), high)   (None = unbounded; bounds may be tensors).
 
-    Convention: at x = low or x = high the gradient passes (as in PyTorch's clamp).
+    ∂L/∂x = g ∘ [low ≤ x ≤ high],  ∂L/∂low = g ∘ [x < low ≤ high],
+    ∂L/∂high = g ∘ [max(x, low) > high]   (summed back to each bound's shape).
+
+    Convention: at x = low or x = high the gradient goes to x (as in PyTorch's clamp).
     """
 
     __slots__ = ()
 
     @staticmethod
-    def forward(
-        ctx: Any, x: Any, low: float | None = None, high: float | None = None
-    ) -> np.ndarray:
+    def forward(ctx: Any, x: Any, low: Any = None, high: Any = None) -> np.ndarray:
         inside = np.ones(np.shape(x), dtype=bool)
         if low is not None:
             inside &= x >= low
         if high is not None:
             inside &= x <= high
-        ctx.saved = (inside,)
+        need = ctx.needs_input_grad
+        to_low = to_high = None
+        if need[1]:  # only a bound that requires grad (a tensor) gets a gradient
+            to_low = x < low if high is None else (x < low) & (low <= high)
+        if need[2]:
+            to_high = (x if low is None else np.maximum(x, low)) > high
+        ctx.saved = (inside, to_low, to_high)
         return np.clip(x, low, high)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (inside,) = ctx.saved
-        return g * inside
+        inside, to_low, to_high = ctx.saved
+        return (
+            g * inside,
+            None if to_low is None else g * to_low,
+            None if to_high is None else g * to_high,
+        )
 
 
 class _Pick(Function):
