@@ -530,9 +530,10 @@ class Tensor:
         """max(x, 0), with relu'(0) = 0."""
         return _apply1(_ops.ReLU, self)
 
-    def softplus(self) -> Tensor:
-        """log(1 + eˣ), computed stably."""
-        return _apply1(_ops.Softplus, self)
+    def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+        """log(1 + e^{βx}) / β, computed stably, and x where βx > threshold (PyTorch's
+        definition and defaults)."""
+        return _ops.Softplus.apply(self, beta, threshold)
 
     def clip(self, low: float | None = None, high: float | None = None) -> Tensor:
         """Clamp to [low, high]; the gradient passes where low ≤ x ≤ high."""

@@ -164,6 +164,23 @@ def where_input(draw: Any) -> Any:
     return (a, b), {"cond": draw(hnp.arrays(np.bool_, sc))}
 
 
+@st.composite
+def clip_bounds_input(draw: Any) -> Any:
+    """x with tensor bounds lo < hi, x kept 0.05 away from both (the rule's kinks)."""
+    shape = draw(ggt.shapes())
+    lo, hi = draw(ggt.arrays(shape, -1.0, -0.2)), draw(ggt.arrays(shape, 0.2, 1.0))
+    x = draw(ggt.arrays(shape, -2.0, 2.0))
+    x = np.where(np.abs(x - lo) < 0.05, lo - 0.1, x)
+    x = np.where(np.abs(x - hi) < 0.05, hi + 0.1, x)
+    return (x, lo, hi), {}
+
+
+@st.composite
+def bce_input(draw: Any) -> Any:
+    shape = draw(ggt.shapes())
+    return (draw(ggt.arrays(shape, 0.05, 0.95)), draw(ggt.arrays(shape, 0.0, 1.0))), {}
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -208,11 +225,18 @@ SPECS = [
     OpSpec("tanh", unary(), lambda x: x.tanh(), np.tanh),
     OpSpec("sigmoid", unary(-4.0, 4.0), lambda x: x.sigmoid(), _sigmoid),
     OpSpec("relu", unary(avoid=(0.0,)), lambda x: x.relu(), lambda x: np.maximum(x, 0)),
-    OpSpec("softplus", unary(-30.0, 30.0), lambda x: x.softplus(),
-           lambda x: np.logaddexp(0.0, x)),
+    OpSpec("softplus", unary(-30.0, 30.0, avoid=(20.0,)), lambda x: x.softplus(),
+           lambda x: np.where(x > 20, x, np.logaddexp(0.0, x))),
+    OpSpec("softplus_beta", unary(-8.0, 8.0, avoid=(5.0,)), lambda x: x.softplus(2.5, 12.5),
+           lambda x: np.where(2.5 * x > 12.5, x, np.logaddexp(0.0, 2.5 * x) / 2.5)),
     OpSpec("clip", unary(avoid=(-0.5, 1.0)), lambda x: x.clip(-0.5, 1.0),
            lambda x: np.clip(x, -0.5, 1.0)),
     OpSpec("clip_low", unary(avoid=(0.25,)), lambda x: x.clip(0.25), lambda x: np.maximum(x, 0.25)),
+    OpSpec("clip_tensor_bounds", clip_bounds_input(), lambda x, lo, hi: x.clip(lo, hi),
+           np.clip),
+    OpSpec("binary_cross_entropy", bce_input(),
+           lambda p, t: gg.ops.BinaryCrossEntropy.apply(p, t),
+           lambda p, t: -(t * np.log(p) + (1 - t) * np.log1p(-p))),
     OpSpec("maximum", untied(), lambda a, b: np.maximum(a, b), np.maximum),
     OpSpec("minimum", untied(), lambda a, b: gg.minimum(a, b), np.minimum),
     OpSpec("where", where_input(), lambda a, b, cond: gg.where(cond, a, b),

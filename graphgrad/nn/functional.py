@@ -34,8 +34,6 @@ __all__ = [
     "squared_error", "tanh",
 ]  # fmt: skip
 
-_LOG_FLOOR = math.exp(-100.0)  # log(p) ≥ −100 in binary_cross_entropy, as in PyTorch
-
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """x W + b, with W of shape (in, out) (graphgrad's Linear layout)."""
@@ -168,8 +166,10 @@ def binary_cross_entropy(
 ) -> Tensor:
     """ℓ = −(t log p + (1 − t) log(1 − p)) for probabilities p (e.g. sigmoid outputs).
 
-    Each log is kept ≥ −100 (PyTorch's convention), so p = 0 or 1 gives a large finite
-    loss, not inf/NaN. A prediction outside [0, 1] (or NaN) raises ValueError. Prefer
+    Each log is kept ≥ −100 and the gradient is (p − t) / max(p(1 − p), 10⁻¹²), PyTorch's
+    definitions (``ops.BinaryCrossEntropy``): a saturated p = 0 or 1 (a float32 sigmoid
+    rounds to 1.0 from z ≈ 17) gives a large finite loss and a finite gradient, never
+    inf/NaN. A prediction or target outside [0, 1] (or NaN) raises ValueError. Prefer
     ``binary_cross_entropy_with_logits`` for stability.
     """
     _same_shape("binary_cross_entropy", probs, target)
@@ -185,9 +185,7 @@ def binary_cross_entropy(
             "binary_cross_entropy_with_logits"
         )
     _check_probability_targets("binary_cross_entropy", target, p.shape, mask)
-    log_p = ops.Clip.apply(probs, _LOG_FLOOR, None).log()
-    log_1mp = ops.Clip.apply(1 - _tensor(probs), _LOG_FLOOR, None).log()
-    loss = -(target * log_p + (1 - _tensor(target)) * log_1mp)
+    loss = ops.BinaryCrossEntropy.apply(probs, target)
     return _reduce("binary_cross_entropy", loss, reduction, mask)
 
 
@@ -202,8 +200,9 @@ def binary_cross_entropy_with_logits(
     _same_shape("binary_cross_entropy_with_logits", logits, target)
     _check_probability_targets("binary_cross_entropy_with_logits", target, _shape_of(logits), mask)
     z = _tensor(logits)
-    loss = ops.Mul.apply(target, softplus(-z)) + ops.Mul.apply(
-        ops.Sub.apply(1.0, target), softplus(z)
+    exact = math.inf  # no softplus threshold: the loss keeps full precision for any z
+    loss = ops.Mul.apply(target, softplus(-z, 1.0, exact)) + ops.Mul.apply(
+        ops.Sub.apply(1.0, target), softplus(z, 1.0, exact)
     )
     return _reduce("binary_cross_entropy_with_logits", loss, reduction, mask)
 

@@ -25,6 +25,7 @@ Maximum, Minimum   max(a, b), min(a, b) (ties share evenly)     elementwise
 Where              a where cond else b (cond: a constant mask)  elementwise
 Softmax            stable softmax along an axis                 softmax
 LogSoftmax         stable log-softmax along an axis             softmax
+BinaryCrossEntropy −(t log p + (1−t) log(1−p)), PyTorch's       loss
 =================  ==========================================  ====================
 """
 
@@ -46,6 +47,7 @@ from graphgrad.ops.elementwise import (
     Where,
 )
 from graphgrad.ops.linalg import Affine, MatMul
+from graphgrad.ops.loss import BinaryCrossEntropy
 from graphgrad.ops.reduce import Max, Mean, Sum
 from graphgrad.ops.shape import (
     BroadcastTo,
@@ -61,12 +63,12 @@ from graphgrad.ops.softmax import LogSoftmax, Softmax
 from graphgrad.tensor import Tensor
 
 __all__ = [
-    "Add", "Affine", "BroadcastTo", "Cast", "Clip", "Concat", "Div", "Exp", "GetItem", "Log",
-    "LogSoftmax", "MatMul", "Max", "Maximum", "Mean", "Minimum", "Mul", "Neg", "Pow", "ReLU",
-    "Reshape", "ScatterAdd", "Sigmoid", "Softmax", "Softplus", "Stack", "Sub", "Sum", "Tanh",
-    "Transpose", "Where", "broadcast_to", "clip", "concat", "exp", "log", "log_softmax",
-    "matmul", "maximum", "minimum", "relu", "sigmoid", "softmax", "softplus", "stack", "tanh",
-    "where",
+    "Add", "Affine", "BinaryCrossEntropy", "BroadcastTo", "Cast", "Clip", "Concat", "Div",
+    "Exp", "GetItem", "Log", "LogSoftmax", "MatMul", "Max", "Maximum", "Mean", "Minimum", "Mul",
+    "Neg", "Pow", "ReLU", "Reshape", "ScatterAdd", "Sigmoid", "Softmax", "Softplus", "Stack",
+    "Sub", "Sum", "Tanh", "Transpose", "Where", "broadcast_to", "clip", "concat", "exp", "log",
+    "log_softmax", "matmul", "maximum", "minimum", "relu", "sigmoid", "softmax", "softplus",
+    "stack", "tanh", "where",
 ]  # fmt: skip
 
 
@@ -141,9 +143,11 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     return LogSoftmax.apply(x, axis)
 
 
-def softplus(x: Any) -> Tensor:
-    """log(1 + eˣ) elementwise, without overflow; ∂L/∂x = g ∘ σ(x)."""
-    return Softplus.apply(x)
+def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^{βx}) / β elementwise, without overflow, and x where βx > threshold
+    (PyTorch's ``F.softplus``; threshold=float("inf") for the exact function);
+    ∂L/∂x = g ∘ σ(βx)."""
+    return Softplus.apply(x, beta, threshold)
 
 
 def clip(x: Any, low: float | None = None, high: float | None = None) -> Tensor:

@@ -116,23 +116,35 @@ class ReLU(Function):
 
 
 class Softplus(Function):
-    """y = log(1 + eˣ), computed as max(x, 0) + log1p(e^{−|x|}) (no overflow).
+    """y = log(1 + e^{βx}) / β, and y = x where βx > threshold (PyTorch's definition, with
+    its defaults β = 1, threshold = 20; threshold=inf for the exact function). Computed as
+    (max(βx, 0) + log1p(e^{−|βx|})) / β: no overflow.
 
-    ∂L/∂x = g ∘ σ(x), with σ(x) = 1 − e^{−y} taken from the output.
+    ∂L/∂x = g ∘ σ(βx) (1 where βx > threshold), with σ(βx) = e^{β(x − y)} from the output:
+    accurate at both ends (1 − e^{−βy} would round σ(−40) ≈ 4e-18 to 0).
     """
 
-    __slots__ = ()
+    __slots__ = ("above", "beta")
 
     @staticmethod
-    def forward(ctx: Any, x: Any) -> np.ndarray:
-        out = np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
-        ctx.saved = (out,)
+    def forward(ctx: Any, x: Any, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
+        z = x * beta if beta != 1 else x
+        smooth = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+        if beta != 1:
+            smooth = smooth / beta
+        above = z > threshold
+        ctx.above = above if above.any() else None
+        ctx.beta = beta
+        out = np.asarray(smooth if ctx.above is None else np.where(above, x, smooth))
+        ctx.saved = (x, out)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (y,) = ctx.saved
-        return g * (1 - np.exp(-y))
+        x, y = ctx.saved
+        d = x - y
+        sig = np.exp(d * ctx.beta if ctx.beta != 1 else d)
+        return g * (sig if ctx.above is None else np.where(ctx.above, 1.0, sig))
 
 
 class Clip(Function):
