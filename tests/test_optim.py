@@ -259,6 +259,7 @@ def test_optimizer_argument_errors() -> None:
         (lambda p: optim.SGD([p], lr=float("nan")), "lr must be ≥ 0, got nan"),
         (lambda p: optim.SGD([p], lr=0.1, momentum=-0.9), "momentum must be ≥ 0"),
         (lambda p: optim.SGD([p], lr=0.1, nesterov=True), "nesterov=True needs a momentum"),
+        (lambda p: optim.SGD([p], lr=0.1, momentum=0.9, nesterov="no"), "must be True or False"),
         (lambda p: optim.SGD([{"params": [p], "weight_decay": -1}], lr=0.1), "weight_decay"),
         (lambda p: optim.Adam([p], betas=(1.0, 0.999)), r"betas must be in \[0, 1\)"),
         (lambda p: optim.Adam([p], betas=(0.9,)), "betas must be a pair"),

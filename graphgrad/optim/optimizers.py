@@ -36,6 +36,8 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "initial_accumulator_value": (lambda v: v >= 0, "≥ 0"),
 }
 
+_FLAGS = {"nesterov"}  # hyperparameters that are True or False
+
 
 class Optimizer:
     """Base class: parameter groups, per-parameter state, ``zero_grad``, state dicts."""
@@ -98,6 +100,9 @@ class Optimizer:
         """Refuse hyperparameters outside their range (written so that NaN fails too): a
         negative eps or a β ≥ 1 would not fail, it would train to NaN or nowhere."""
         name = type(self).__name__
+        for key in _FLAGS & group.keys():  # a flag is a bool, not anything truthy
+            if not isinstance(group[key], bool | np.bool_):
+                raise ValueError(f"{name}: {key} must be True or False, got {group[key]!r}")
         for key, (ok, what) in _RANGES.items():
             if key not in group:
                 continue
