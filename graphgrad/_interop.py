@@ -293,6 +293,13 @@ def _outside_call(name: str, call: Callable[..., Any], args: tuple[Any, ...], kw
     is then run again under the write rules (``_write_through``). ``ufunc.at`` ignores the
     read-only flag (NumPy writes through it), so it goes to the write rules directly."""
     tensors = _tensors((args, kwargs), {})
+    out = kwargs.get("out")
+    if out is not None and _needs_grad(args) and _float_inside(out):
+        raise TypeError(  # refused before NumPy writes anything
+            f"np.{name}(..., out=array) would write values computed from a tensor that "
+            "requires grad into a NumPy array, outside the graph: use the result of the "
+            "graphgrad op (a new tensor), or t.detach() on purpose for a constant"
+        )
     if name.endswith(".at") and isinstance(args[0], Tensor):
         return _write_through(name, call, args, kwargs, tensors)
     views = {k: _read_only(t) for k, t in tensors.items()}

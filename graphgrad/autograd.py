@@ -195,6 +195,8 @@ def _run(
     paused = CollectorPaused()
     paused.__enter__()
     node = None  # the node being run, for the failure path
+    # what a released node's saved becomes: gg.grad runs only part of what lies behind
+    released = () if capture is None else _PARTLY_RELEASED
     try:
         while heap:
             key = pop(heap)
@@ -280,9 +282,7 @@ def _run(
                     entry[2] = True
             if not retain:
                 node.inputs = None
-                node.saved = ()
-                if capture is not None:  # gg.grad ran only part of what lies behind
-                    _partly_released.add(node)
+                node.saved = released
     except BaseException:
         if not retain:  # what the pass left unrun now lies behind released nodes
             _note_unrun([e[0] for e in pending.values()] + [node])
@@ -421,9 +421,14 @@ def _needed(roots: list[Tensor], targets: dict[int, Any], vertices: list[Any]) -
     return needed
 
 
-# Nodes released by a gg.grad pass: it ran only the part of the graph on paths to its
-# inputs, so unreleased nodes may lie behind them.
-_partly_released: weakref.WeakSet[Any] = weakref.WeakSet()
+class _Released(tuple):  # type: ignore[type-arg]
+    """The (empty) saved arrays of a node released by gg.grad: that pass ran only the part
+    of the graph on paths to its inputs, so unreleased nodes may lie behind it."""
+
+    __slots__ = ()
+
+
+_PARTLY_RELEASED = _Released()
 # Unreleased nodes behind the released part of a pass that failed midway.
 _behind_failed: weakref.WeakSet[Any] = weakref.WeakSet()
 
@@ -448,7 +453,7 @@ def _may_hide_a_target(released: Any, vertices: list[Any]) -> bool:
     the released node itself, when it is a target: its own gradient needs nothing behind
     it). Leaves, other released targets, nodes released by gg.grad (which runs only part
     of the graph) and nodes of a pass that failed midway give no such guarantee."""
-    if released in _partly_released:
+    if released.saved is _PARTLY_RELEASED:
         return True
     return any(
         v is not released and (isinstance(v, Tensor) or v.inputs is None or v in _behind_failed)

@@ -70,13 +70,16 @@ class Tensor:
     """An n-dimensional array that records the operations applied to it.
 
     Attributes:
-        data: the live ``np.ndarray`` (writing ``p.data[...] = v`` changes the tensor).
+        data: the live ``np.ndarray`` (writing ``p.data[...] = v`` changes the tensor). It
+            is outside the graph on purpose: what is computed from it, or written into it,
+            is not recorded (the saved-array guard does not see such writes either).
         grad: ``∂L/∂self`` as an ndarray of ``self.shape`` after ``backward()``, or None.
             It accumulates across backward calls until cleared (``t.grad = None``).
         requires_grad: whether gradients flow to this tensor.
 
-    ``Tensor(data)`` and ``gg.tensor(data)`` copy ``data``; ``gg.from_numpy(a)`` shares it.
-    Only floating-point tensors may require grad.
+    ``Tensor(data)`` and ``gg.tensor(data)`` copy ``data`` (a Tensor given is copied as a
+    constant: its values, detached on purpose, like ``torch.tensor(t)``);
+    ``gg.from_numpy(a)`` shares it. Only floating-point tensors may require grad.
     """
 
     __slots__ = ("__weakref__", "_grad", "_node", "_rg", "data")
@@ -187,9 +190,11 @@ class Tensor:
         return bool(self.data)
 
     def __float__(self) -> float:
+        """The value as a Python float: outside the graph on purpose."""
         return float(self.data)
 
     def __int__(self) -> int:
+        """The value as a Python int: outside the graph on purpose."""
         return int(self.data)
 
     def __format__(self, spec: str) -> str:
@@ -256,11 +261,12 @@ class Tensor:
         return self.data
 
     def item(self) -> Any:
-        """The value of a one-element tensor as a Python number."""
+        """The value of a one-element tensor as a Python number (outside the graph on
+        purpose, as PyTorch's ``item()``: for logging, not for further computation)."""
         return self.data.item()
 
     def tolist(self) -> Any:
-        """The data as nested Python lists."""
+        """The data as nested Python lists (outside the graph on purpose)."""
         return self.data.tolist()
 
     # ------------------------------------------------------------------ autograd
@@ -285,7 +291,8 @@ class Tensor:
         autograd.backward(self, seeds, retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self) -> Tensor:
-        """A new leaf sharing ``data`` with this tensor, cut from the graph."""
+        """A new leaf sharing ``data`` with this tensor, cut from the graph on purpose (no
+        gradient flows through it; truncated BPTT's ``h = h.detach()``)."""
         return _make(self.data, None)
 
     def retain_grad(self) -> None:

@@ -297,6 +297,21 @@ def test_numpy_entry_points_no_longer_drop_the_graph() -> None:
         assert gg.gradcheck(lambda m, split=split: split(m, [1])[-1].sum(), (m,))
 
 
+def test_values_of_a_tensor_that_requires_grad_are_not_written_into_arrays() -> None:
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    arr = np.zeros(2)
+    for write in (
+        lambda: arr.__iadd__(x),  # arr += x
+        lambda: np.add(arr, x, out=arr),
+        lambda: np.sin(x, out=arr),
+        lambda: arr.__setitem__(slice(None), x),  # arr[:] = x
+    ):
+        with pytest.raises(TypeError):
+            write()
+        np.testing.assert_array_equal(arr, 0.0)  # refused before anything was written
+    np.greater(x, 1.5, out=np.zeros(2, dtype=bool))  # a bool result: no gradient to lose
+
+
 def test_add_at_no_longer_corrupts_a_gradient() -> None:
     x = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
