@@ -140,7 +140,13 @@ def _roots_and_seeds(
         if isinstance(g, Tensor):
             gshape = g.shape
         else:
-            g = np.asarray(g, dtype=r.data.dtype)
+            given = np.asarray(g)
+            if given.dtype.kind not in "biuf":  # a complex one would lose its imaginary part
+                raise TypeError(
+                    f"{who}: grad has dtype {given.dtype}; it must hold real numbers (it is "
+                    f"∂L/∂tensor for a tensor of dtype {r.data.dtype})"
+                )
+            g = given.astype(r.data.dtype, copy=False)
             gshape = g.shape
         if gshape != r.data.shape:
             raise ValueError(

@@ -80,8 +80,10 @@ class Function:
     # Whether apply checks that the output holds real numbers even when every operand is a
     # Tensor or a Python number (a complex or object result can then only come from the
     # forward itself): True for users' Functions, False for graphgrad's own ops, whose
-    # forwards map real arrays to real arrays (checked per op would cost ~1.5% of a small
-    # graph's step). Any other operand (an array, a complex number, an object) is checked.
+    # forwards map real arrays to real arrays (a check on every op costs ~1.5% of a small
+    # graph's step). Any other operand (an array, a complex number, an object) is checked
+    # in the recording paths; this flag is read in ``apply`` only, the path users' Functions
+    # take (Tensor's operators go to the recording paths directly).
     _check_output = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -122,9 +124,14 @@ class Function:
         if not kwargs:
             n = len(args)
             if n == 2:
-                return _apply2(cls, args[0], args[1])
-            if n == 1:
-                return _apply1(cls, args[0])
+                out = _apply2(cls, args[0], args[1])
+            elif n == 1:
+                out = _apply1(cls, args[0])
+            else:
+                return _apply_n(cls, args, kwargs)  # (checks every output itself)
+            if cls._check_output and type(out) is Tensor and out.data.dtype.kind not in "fbiu":
+                raise _foreign_dtype(cls, args, out.data)
+            return out
         return _apply_n(cls, args, kwargs)
 
     def __repr__(self) -> str:
@@ -147,7 +154,7 @@ _TT, _TF, _FT, _FF = (True, True), (True, False), (False, True), (False, False)
 def _apply1(cls: type[Function], a: Any) -> Tensor:
     """``cls.apply(a)``."""
     ctx = _new(cls)
-    check = cls._check_output
+    check = False
     if isinstance(a, Tensor):
         record = a._rg and (not _threads_off or _mode.enabled)
         entries = (a if a._node is None else a._node,)  # its place in the graph
@@ -191,7 +198,7 @@ def _apply1(cls: type[Function], a: Any) -> Tensor:
 def _apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
     """``cls.apply(a, b)``."""
     ctx = _new(cls)
-    check = cls._check_output
+    check = False
     if isinstance(a, Tensor):
         ra = a._rg
         ea = a if a._node is None else a._node

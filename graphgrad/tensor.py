@@ -145,6 +145,11 @@ class Tensor:
         if value is not None:
             if not isinstance(value, Tensor):
                 value = np.asarray(value)
+            if value.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"cannot assign a gradient of dtype {value.dtype} to a tensor of dtype "
+                    f"{self.data.dtype}: gradients hold real numbers"
+                )
             if value.shape != self.data.shape:
                 raise ValueError(
                     f"cannot assign a gradient of shape {value.shape} to a tensor of "

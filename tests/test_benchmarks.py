@@ -137,3 +137,17 @@ def test_the_pinned_allocator_reuses_freed_memory_without_page_faults() -> None:
         pytest.skip(f"no glibc mallopt here: {out['pinned'][0]}")
     assert out["pinned"][1] < 100, out  # 5 x 32 MiB written, the pages kept
     assert out["default"][1] > out["pinned"][1], out  # the setting is what made the difference
+
+
+def test_instruction_counter_runs_a_step_and_refuses_bad_arguments() -> None:
+    script = ROOT / "benchmarks" / "count_instructions.py"
+    bad = subprocess.run([sys.executable, str(script), "xor-mlp", "--steps", "0"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 2 and "--steps must be at least 1" in bad.stderr
+    # the child part (what valgrind runs) builds the workload and steps it
+    child = subprocess.run([sys.executable, str(script), "--child", "xor-mlp", "graphgrad", "2"],
+                           capture_output=True, text=True)  # fmt: skip
+    assert child.returncode == 0, child.stderr
+    unknown = subprocess.run([sys.executable, str(script), "--child", "nosuch", "graphgrad", "1"],
+                             capture_output=True, text=True)  # fmt: skip
+    assert unknown.returncode != 0 and "no workload named 'nosuch'" in unknown.stderr

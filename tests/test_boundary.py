@@ -344,3 +344,29 @@ def test_casts_to_non_float_dtypes_leave_the_graph() -> None:
         with pytest.raises(TypeError, match="real numbers"):
             a * operand
     assert a.astype(np.float32).requires_grad  # float casts stay recorded
+
+    class ToComplex(gg.Function):  # a user's forward that leaves the real numbers
+        @staticmethod
+        def forward(ctx, x):  # type: ignore[no-untyped-def]
+            return x * 1j
+
+        @staticmethod
+        def backward(ctx, g):  # type: ignore[no-untyped-def]
+            return g
+
+    for args in ((a,), (a.data,)):
+        with pytest.raises(TypeError, match="ToComplex: the result has dtype complex128"):
+            ToComplex.apply(*args)
+
+
+def test_gradients_handed_in_must_be_real() -> None:
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    for bad in (np.array([1j, 1.0]), np.array(["a", "b"]), np.array([None, 1.0])):
+        with pytest.raises(TypeError, match="real numbers"):
+            y.backward(bad)
+        with pytest.raises(TypeError, match="real numbers"):
+            x.grad = bad
+    assert x.grad is None
+    y.backward(np.array([1, 2]))  # integers are real: cast to the tensor's dtype
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
