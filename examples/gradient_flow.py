@@ -35,7 +35,7 @@ from graphgrad.nn import init
 
 def scaled_rnn(radius: float, hidden: int, nonlinearity: str, rng: np.random.Generator) -> nn.RNN:
     """An RNN whose recurrent matrix V is rescaled to the given spectral radius."""
-    rnn = nn.RNN(1, hidden, nonlinearity=nonlinearity, rng=rng)
+    rnn = nn.RNN(1, hidden, nonlinearity=nonlinearity, rng=rng, batch_first=True)
     V = rnn.cells[0].V
     V.data *= radius / init.spectral_radius(V)
     return rnn
@@ -43,7 +43,7 @@ def scaled_rnn(radius: float, hidden: int, nonlinearity: str, rng: np.random.Gen
 
 def forget_biased_lstm(hidden: int, bias: float, rng: np.random.Generator) -> nn.LSTM:
     """An LSTM whose forget gate starts open: b_f = bias (gate order i, f, g, o)."""
-    lstm = nn.LSTM(1, hidden, rng=rng)
+    lstm = nn.LSTM(1, hidden, rng=rng, batch_first=True)
     cell = lstm.cells[0]
     cell.bias_ih.data[hidden : 2 * hidden] = bias
     cell.bias_hh.data[hidden : 2 * hidden] = 0.0
@@ -71,8 +71,8 @@ def measure(args: argparse.Namespace, x: np.ndarray, y: np.ndarray) -> dict[str,
         "RNN ρ=1.0": scaled_rnn(1.0, H, "tanh", rng),
         "RNN ρ=1.5": scaled_rnn(1.5, H, "tanh", rng),
         "RNN ρ=1.5 linear": scaled_rnn(1.5, H, "linear", rng),
-        "LSTM": nn.LSTM(1, H, rng=rng),
-        "GRU": nn.GRU(1, H, rng=rng),
+        "LSTM": nn.LSTM(1, H, rng=rng, batch_first=True),
+        "GRU": nn.GRU(1, H, rng=rng, batch_first=True),
         "LSTM forget bias 3": forget_biased_lstm(H, 3.0, rng),
     }
     target = y[:, -1].astype(float)

@@ -54,7 +54,7 @@ class SequenceModel(nn.Module):
 
     def __init__(self, kind: str, hidden: int, rng: np.random.Generator) -> None:
         super().__init__()
-        self.rnn = RECURRENT[kind](1, hidden, rng=rng)
+        self.rnn = RECURRENT[kind](1, hidden, rng=rng, batch_first=True)
         if kind != "RNN":  # the seed's W_in = randn / √fan_in (RNNCell's own default)
             init.scaled_normal_(self.rnn.cells[0].weight_ih, rng, fan_in=1)
         self.out = nn.Linear(hidden, 1, rng=rng)

@@ -52,7 +52,7 @@ class SentimentModel(nn.Module):
     ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab, embed, padding_idx=data.PAD, rng=rng)
-        self.rnn = LAYERS[kind](embed, hidden, rng=rng)
+        self.rnn = LAYERS[kind](embed, hidden, rng=rng, batch_first=True)
         if kind == "lstm":
             cell = self.rnn.cells[0]
             cell.bias_ih.data[hidden : 2 * hidden] = forget_bias  # gates i, f, g, o

@@ -73,11 +73,12 @@ def gradient_flow(
     model: Any = None,
 ) -> GradientFlow:
     """Run ``layer`` (nn.RNN, nn.LSTM or nn.GRU) on the batch ``x``, apply ``loss_fn`` to its
-    outputs (N, T, H) and measure the gradient flow.
+    outputs ((T, N, H), or (N, T, H) with ``batch_first``) and measure the gradient flow.
 
     Args:
         layer: the recurrent layer.
-        x: the input batch, (N, T, F) in the layer's layout.
+        x: the input batch in the layer's layout: (T, N, F), or (N, T, F) with
+            ``batch_first=True``.
         loss_fn: maps the layer's outputs to a scalar loss (e.g. a readout and a loss on
             the last step, to see how the error signal of step T reaches earlier steps).
         state: optional initial state.

@@ -10,9 +10,10 @@ alone (DESIGN rule 6).
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
 
 from graphgrad.errors import ShapeError
 from graphgrad.grad_mode import _mode, _threads_off
@@ -448,7 +449,15 @@ class Tensor:
         return _apply2(_ops.Transpose, self, None)
 
     def transpose(self, *axes: Any) -> Tensor:
-        """Permute axes like ``ndarray.transpose``; no argument reverses them."""
+        """Permute axes like ``ndarray.transpose``: a full permutation, or no argument to
+        reverse them.
+
+        PyTorch's ``transpose(a, b)`` exchanges two dims instead. The readings differ for
+        ``t.transpose(0, 1)`` on a 2-D tensor (NumPy: the identity; PyTorch: a swap) and for
+        two axes of a tensor that is not 2-D, so those raise, naming ``t.swapaxes(a, b)``
+        (the exchange of two axes in both libraries' terms) and ``t.T``."""
+        if len(axes) == 2 and all(type(a) is int or isinstance(a, np.integer) for a in axes):
+            _refuse_two_axis_transpose(self, axes)
         if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
             axes = axes[0]
         return _apply2(_ops.Transpose, self, tuple(axes) if axes else None)
@@ -513,13 +522,37 @@ class Tensor:
             return _apply1(_ops.Mean, self)
         return _ops.Mean.apply(self, axis, keepdims)
 
-    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """Maximum; the gradient is split evenly among tied maxima."""
-        return _ops.Max.apply(self, axis, keepdims)
+    def max(
+        self,
+        *positional: Any,
+        axis: int | tuple[int, ...] | None = None,
+        keepdims: bool = False,
+        dim: int | None = None,
+        keepdim: bool = False,
+    ) -> Any:
+        """The maximum, in NumPy's or PyTorch's reading, named by the keyword:
 
-    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """Minimum, as ``-max(-x)`` (ties split evenly, like ``max``)."""
-        return -_ops.Max.apply(-self, axis, keepdims)
+        * ``t.max()``, ``t.max(axis=a, keepdims=...)``: NumPy's — the maxima (over all axes,
+          or ``axis``); the gradient is split evenly among tied maxima.
+        * ``t.max(dim=d, keepdim=...)``: PyTorch's — a ``(values, indices)`` pair, the
+          values gathered at the first maximum along ``d`` (which gets the whole gradient,
+          as in PyTorch) and the int64 indices.
+
+        ``t.max(1)`` means the maxima along axis 1 in NumPy and the pair in PyTorch, so a
+        positional argument raises and says which keyword does what."""
+        return _extremum(self, "max", positional, axis, keepdims, dim, keepdim)
+
+    def min(
+        self,
+        *positional: Any,
+        axis: int | tuple[int, ...] | None = None,
+        keepdims: bool = False,
+        dim: int | None = None,
+        keepdim: bool = False,
+    ) -> Any:
+        """The minimum, as ``max`` (``-max(-x)`` for NumPy's reading; ``dim=`` gives
+        PyTorch's ``(values, indices)``)."""
+        return _extremum(self, "min", positional, axis, keepdims, dim, keepdim)
 
     # ------------------------------------------------------------------ elementwise
     def exp(self) -> Tensor:
@@ -637,6 +670,71 @@ def _values_inside(seq: list[Any] | tuple[Any, ...]) -> Any:
         else x
         for x in seq
     ]
+
+
+class ValuesIndices(NamedTuple):
+    """What ``t.max(dim=d)`` / ``t.min(dim=d)`` return, as PyTorch's ``torch.return_types``:
+    the values (recorded) and the int64 indices (no gradient)."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _extremum(
+    t: Tensor,
+    kind: str,
+    positional: tuple[Any, ...],
+    axis: Any,
+    keepdims: bool,
+    dim: int | None,
+    keepdim: bool,
+) -> Any:
+    if positional:
+        raise TypeError(
+            f"t.{kind}({', '.join(map(repr, positional))}) reads differently in NumPy (the "
+            f"{kind}ima along an axis) and PyTorch (a (values, indices) pair, or an elementwise "
+            f"{kind} with a tensor): write t.{kind}(axis={positional[0]!r}) for the {kind}ima, "
+            f"t.{kind}(dim={positional[0]!r}) for PyTorch's (values, indices), or "
+            f"gg.{kind}imum(t, other) elementwise"
+        )
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"t.{kind}(keepdim=...) needs dim= (NumPy's spelling: keepdims=)")
+        if kind == "max":
+            return _ops.Max.apply(t, axis, keepdims)
+        return -_ops.Max.apply(-t, axis, keepdims)
+    if axis is not None or keepdims:
+        raise TypeError(
+            f"t.{kind}: give axis=/keepdims= (NumPy's: the {kind}ima) or dim=/keepdim= "
+            "(PyTorch's: values and indices), not both"
+        )
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"t.{kind}(dim=...) takes one int, got {dim!r}")
+    d = normalize_axis_index(int(dim), max(t.ndim, 1))
+    data = t.data if t.ndim else t.data.reshape(1)
+    idx = data.argmax(axis=d) if kind == "max" else data.argmin(axis=d)
+    grid = list(np.indices(idx.shape, sparse=True))
+    grid.insert(d, idx)
+    values = (t if t.ndim else t.reshape(1))[tuple(grid)]  # GetItem: the gradient to idx only
+    indices = _make(idx.astype(np.int64), None)
+    if keepdim:
+        values, indices = values.unsqueeze(d), _make(np.expand_dims(indices.data, d), None)
+    return ValuesIndices(values, indices)
+
+
+def _refuse_two_axis_transpose(t: Tensor, axes: tuple[Any, ...]) -> None:
+    a, b = axes
+    if t.ndim != 2:
+        raise ShapeError(
+            f"t.transpose({a}, {b}) on a {t.ndim}-d tensor (shape {t.shape}): graphgrad's "
+            "transpose takes a full permutation of the axes, as NumPy's does; to exchange two "
+            f"axes (PyTorch's transpose({a}, {b})) write t.swapaxes({a}, {b})"
+        )
+    if (a % 2, b % 2) == (0, 1) and -2 <= a < 2 and -2 <= b < 2:
+        raise TypeError(
+            f"t.transpose({a}, {b}) on a 2-D tensor is the identity permutation in NumPy and "
+            "swaps the two dims in PyTorch: write t.T (or t.swapaxes(0, 1)) for the swap"
+        )
 
 
 def _writable(t: Tensor) -> np.ndarray:

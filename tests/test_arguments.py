@@ -28,8 +28,10 @@ def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
 AXIS_OPS: list[tuple[str, Callable[..., Any], Callable[..., Any]]] = [
     ("sum", lambda t, a: t.sum(a), lambda x, a: x.sum(a)),
     ("mean", lambda t, a: t.mean(a), lambda x, a: x.mean(a)),
-    ("max", lambda t, a: t.max(a), lambda x, a: x.max(a)),
-    ("min", lambda t, a: t.min(a), lambda x, a: x.min(a)),
+    ("max", lambda t, a: t.max(axis=a), lambda x, a: x.max(a)),
+    ("min", lambda t, a: t.min(axis=a), lambda x, a: x.min(a)),
+    ("max_dim", lambda t, a: t.max(dim=a).values, lambda x, a: x.max(a)),
+    ("min_dim_indices", lambda t, a: t.min(dim=a).indices, lambda x, a: x.argmin(a)),
     ("sum_keepdims", lambda t, a: t.sum((a,), keepdims=True),
      lambda x, a: x.sum((a,), keepdims=True)),
     ("softmax", lambda t, a: t.softmax(a), _softmax),

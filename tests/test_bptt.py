@@ -71,7 +71,7 @@ def test_seed000_eqs_3_to_10_equal_graph_gradients(n, t, f_in, h, seed, f) -> No
 
 def test_nn_rnn_layer_equals_seed000_equations() -> None:
     X, Y, _ = _elman(3, 7, 2, 5, seed=11)
-    rnn = nn.RNN(2, 5, rng=3)
+    rnn = nn.RNN(2, 5, rng=3, batch_first=True)
     rnn.cells[0].b.data[...] = np.linspace(-0.2, 0.2, 5)
     Xt = gg.tensor(X, requires_grad=True)
     out, h_T = rnn(Xt)
@@ -154,7 +154,7 @@ def test_seed002_article_loop_equals_graph(T: int) -> None:
 )
 def test_gated_layers_equal_numpy_gate_equations(kind, n, t, f_in, h, seed) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(seed)
-    layer = (nn.LSTM if kind == "lstm" else nn.GRU)(f_in, h, rng=rng)
+    layer = (nn.LSTM if kind == "lstm" else nn.GRU)(f_in, h, batch_first=True, rng=rng)
     x = rng.standard_normal((n, t, f_in))
     dout = rng.standard_normal((n, t, h))
     xt = gg.tensor(x, requires_grad=True)
@@ -182,7 +182,7 @@ def test_gated_layers_equal_numpy_gate_equations(kind, n, t, f_in, h, seed) -> N
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 def test_gated_layers_without_bias_equal_the_equations_with_zero_biases(kind: str) -> None:
     rng = np.random.default_rng(3)
-    layer = (nn.LSTM if kind == "lstm" else nn.GRU)(3, 4, bias=False, rng=rng)
+    layer = (nn.LSTM if kind == "lstm" else nn.GRU)(3, 4, bias=False, batch_first=True, rng=rng)
     x = rng.standard_normal((2, 5, 3))
     dout = rng.standard_normal((2, 5, 4))
     out, _ = layer(x)

@@ -48,7 +48,7 @@ def test_two_layer_bidirectional_layers_compute_pytorchs_equations(kind: str, ga
     rng = np.random.default_rng(0)
     state = _torch_like(rng, gates, 2, True)
     layer = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind](
-        F_IN, H, num_layers=2, bidirectional=True, rng=1
+        F_IN, H, num_layers=2, bidirectional=True, rng=1, batch_first=True
     )
     layer.load_state_dict(state_dict_from_torch(layer, state))
     x = rng.standard_normal((2, 5, F_IN))
@@ -94,13 +94,13 @@ def test_linear_and_cells() -> None:
 def test_biasless_layers_and_mismatches_are_named() -> None:
     rng = np.random.default_rng(3)
     state = {k: v for k, v in _torch_like(rng, 4, 1, False).items() if "bias" not in k}
-    lstm = nn.LSTM(F_IN, H, bias=False)
+    lstm = nn.LSTM(F_IN, H, bias=False, batch_first=True)
     lstm.load_state_dict(state_dict_from_torch(lstm, state))
     with pytest.raises(gg.StateDictError, match=r"missing: bias_hh_l0, bias_ih_l0"):
-        state_dict_from_torch(nn.LSTM(F_IN, H), state)
+        state_dict_from_torch(nn.LSTM(F_IN, H, batch_first=True), state)
     two = _torch_like(rng, 4, 2, False)
     with pytest.raises(gg.StateDictError, match=r"not in this LSTM: bias_hh_l1"):
-        state_dict_from_torch(nn.LSTM(F_IN, H), two)
+        state_dict_from_torch(nn.LSTM(F_IN, H, batch_first=True), two)
     with pytest.raises(TypeError, match="convert its layers one by one"):
         state_dict_from_torch(nn.Sequential(nn.Linear(2, 2)), {})
     src = {"weight": np.ones((2, 2)), "bias": np.zeros(2)}

@@ -187,13 +187,13 @@ def test_bidirectional_reverse_direction_reads_time_backwards(cls: type) -> None
     direction's weights, the reverse one run on the time-reversed sequence (layer 0), and
     layer 1 reads the concatenation [forward, reverse]."""
     rng = np.random.default_rng(5)
-    bi = cls(3, 4, num_layers=2, bidirectional=True, rng=rng)
+    bi = cls(3, 4, num_layers=2, bidirectional=True, batch_first=True, rng=rng)
     x = rng.standard_normal((2, 6, 3))
     out, final = bi(x)
     h_T = final[0] if cls is nn.LSTM else final
 
     def single(cell: nn.Module, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        uni = cls(inputs.shape[-1], 4, rng=0)
+        uni = cls(inputs.shape[-1], 4, batch_first=True, rng=0)
         uni.cells[0].load_state_dict(cell.state_dict())
         o, f = uni(inputs)
         return o.data, (f[0] if cls is nn.LSTM else f).data[0]
@@ -212,15 +212,20 @@ def test_bidirectional_reverse_direction_reads_time_backwards(cls: type) -> None
 
 def test_recurrent_dropout_between_layers_in_training_only() -> None:
     x = np.random.default_rng(0).standard_normal((4, 5, 3))
-    a, b = nn.GRU(3, 8, num_layers=2, dropout=0.5, rng=1), nn.GRU(3, 8, num_layers=2, rng=1)
+    a, b = (
+        nn.GRU(3, 8, num_layers=2, dropout=0.5, rng=1, batch_first=True),
+        nn.GRU(3, 8, num_layers=2, rng=1, batch_first=True),
+    )
     with pytest.raises(AssertionError):  # training: layer 0's output is dropped out
         np.testing.assert_allclose(a(x)[0].data, b(x)[0].data)
     np.testing.assert_array_equal(a.eval()(x)[0].data, b(x)[0].data)
-    one = nn.GRU(3, 8, dropout=0.5, rng=1)  # nothing between layers to drop with one layer
-    np.testing.assert_array_equal(one(x)[0].data, nn.GRU(3, 8, rng=1)(x)[0].data)
+    one = nn.GRU(
+        3, 8, dropout=0.5, rng=1, batch_first=True
+    )  # nothing between layers to drop with one layer
+    np.testing.assert_array_equal(one(x)[0].data, nn.GRU(3, 8, rng=1, batch_first=True)(x)[0].data)
     assert "dropout=0.5" in repr(a)
     # without rng=, the masks come from graphgrad's generator as seeded at call time
-    c = nn.GRU(3, 8, num_layers=2, dropout=0.5)
+    c = nn.GRU(3, 8, num_layers=2, dropout=0.5, batch_first=True)
     gg.manual_seed(3)
     first = c(x)[0].data
     gg.manual_seed(3)
@@ -228,7 +233,7 @@ def test_recurrent_dropout_between_layers_in_training_only() -> None:
     with pytest.raises(
         ValueError, match=r"GRU: dropout must be a probability in \[0, 1\], got 1\.5"
     ):
-        nn.GRU(3, 8, dropout=1.5)
+        nn.GRU(3, 8, dropout=1.5, batch_first=True)
 
 
 def test_dropout_masks_scale_and_gradient() -> None:
@@ -267,21 +272,29 @@ def test_dropout_module_follows_train_and_eval() -> None:
 
 def test_recurrent_layers_name_unknown_arguments() -> None:
     with pytest.raises(TypeError, match=r"LSTM: unexpected keyword argument.*bidirectionl"):
-        nn.LSTM(3, 4, bidirectionl=True)  # a typo is not swallowed
+        nn.LSTM(3, 4, bidirectionl=True, batch_first=True)  # a typo is not swallowed
     with pytest.raises(ValueError, match="unidirectional"):
-        gradient_flow(nn.RNN(1, 2, bidirectional=True), np.ones((1, 3, 1)), lambda o: o.sum())
+        gradient_flow(
+            nn.RNN(1, 2, bidirectional=True, batch_first=True),
+            np.ones((1, 3, 1)),
+            lambda o: o.sum(),
+        )
 
 
 def test_recurrent_layer_gradgradcheck() -> None:
     rng = np.random.default_rng(0)
-    for layer in (nn.RNN(2, 2, rng=rng), nn.GRU(2, 2, rng=rng), nn.LSTM(2, 2, rng=rng)):
+    for layer in (
+        nn.RNN(2, 2, rng=rng, batch_first=True),
+        nn.GRU(2, 2, rng=rng, batch_first=True),
+        nn.LSTM(2, 2, rng=rng, batch_first=True),
+    ):
         x = gg.tensor(rng.standard_normal((2, 3, 2)), requires_grad=True)
         assert gg.gradgradcheck(lambda x, layer=layer: layer(x)[0], (x,), fast_mode=True)
 
 
 def test_truncated_bptt_by_detach() -> None:
     rng = np.random.default_rng(1)
-    lstm = nn.LSTM(2, 3, rng=rng)
+    lstm = nn.LSTM(2, 3, rng=rng, batch_first=True)
     x = rng.standard_normal((1, 8, 2))
     _, (h, c) = lstm(x[:, :4])
     out, _ = lstm(x[:, 4:], (h.detach(), c.detach()))
@@ -296,7 +309,7 @@ def test_truncated_bptt_by_detach() -> None:
 
 
 def test_recurrent_shape_errors() -> None:
-    rnn = nn.RNN(3, 4)
+    rnn = nn.RNN(3, 4, batch_first=True)
     with pytest.raises(gg.ShapeError, match=r"RNN: expected input \(N, T, F\), got shape \(5, 3\)"):
         rnn(np.zeros((5, 3)))
     with pytest.raises(
@@ -314,7 +327,7 @@ def test_recurrent_shape_errors() -> None:
 
 
 def test_rnn_accepts_single_layer_state_of_shape_n_h() -> None:
-    rnn = nn.RNN(2, 3, rng=0)
+    rnn = nn.RNN(2, 3, rng=0, batch_first=True)
     x = np.ones((4, 5, 2))
     h0 = np.full((4, 3), 0.1)
     a, _ = rnn(x, h0)
@@ -323,7 +336,10 @@ def test_rnn_accepts_single_layer_state_of_shape_n_h() -> None:
 
 
 def test_float32_layers_stay_float32() -> None:
-    for layer in (nn.Linear(3, 2, dtype=np.float32), nn.LSTM(3, 2, dtype=np.float32)):
+    for layer in (
+        nn.Linear(3, 2, dtype=np.float32),
+        nn.LSTM(3, 2, dtype=np.float32, batch_first=True),
+    ):
         x = np.ones((2, 4, 3), dtype=np.float32)
         out = layer(x)
         out = out[0] if isinstance(out, tuple) else out

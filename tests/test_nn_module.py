@@ -13,7 +13,7 @@ class TwoLayer(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.encoder = nn.Linear(3, 4, rng=0)
-        self.rnn = nn.GRU(4, 2, rng=1)
+        self.rnn = nn.GRU(4, 2, rng=1, batch_first=True)
         self.scale = nn.Parameter(np.ones(2))
         self.not_a_param = np.zeros(5)
 

@@ -332,14 +332,14 @@ def _train(model: nn.Module, opt: optim.Optimizer, steps: int, rng: np.random.Ge
     lambda ps: optim.AdaGrad(ps, lr=0.1),
 ])  # fmt: skip
 def test_resume_from_saved_state_is_bit_identical(make, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    model = nn.LSTM(2, 3, rng=0)
+    model = nn.LSTM(2, 3, rng=0, batch_first=True)
     opt = make(model.parameters())
     _train(model, opt, 3, np.random.default_rng(1))
     gg.save({"model": model.state_dict(), "optim": opt.state_dict()}, tmp_path / "ckpt.npz")
     _train(model, opt, 4, np.random.default_rng(2))
     reference = model.state_dict()
 
-    resumed = nn.LSTM(2, 3, rng=99)
+    resumed = nn.LSTM(2, 3, rng=99, batch_first=True)
     opt2 = make(resumed.parameters())
     ckpt = gg.load(tmp_path / "ckpt.npz")
     resumed.load_state_dict(ckpt["model"])

@@ -57,7 +57,7 @@ def test_dot_of_an_mlp_matches_the_recorded_graph() -> None:
 
 
 def test_dot_of_an_rnn_and_collapsing_the_time_steps() -> None:
-    rnn = nn.RNN(2, 3, rng=0)
+    rnn = nn.RNN(2, 3, rng=0, batch_first=True)
     out, _ = rnn(np.ones((1, 6, 2)))
     loss = out.sum()
     nodes, edges = parse_dot(viz.to_dot(loss, params=rnn))
@@ -127,7 +127,7 @@ def test_detect_anomaly_is_quiet_when_all_is_finite_and_restores_the_fast_path()
 
 # ------------------------------------------------------------------ gradient flow
 def _scaled_rnn(radius: float, nonlinearity: str, H: int = 6) -> nn.RNN:
-    rnn = nn.RNN(2, H, nonlinearity=nonlinearity, rng=0)
+    rnn = nn.RNN(2, H, nonlinearity=nonlinearity, rng=0, batch_first=True)
     init.orthogonal_(rnn.cells[0].V, gain=radius, rng=1)  # every singular value = radius
     return rnn
 
@@ -187,7 +187,10 @@ def test_gradient_flow_equals_retained_gradients_computed_directly() -> None:
 
 def test_gradient_flow_on_gated_and_stacked_layers() -> None:
     x = np.random.default_rng(0).standard_normal((2, 5, 3))
-    for layer in (nn.LSTM(3, 4, num_layers=2, rng=0), nn.GRU(3, 4, rng=0)):
+    for layer in (
+        nn.LSTM(3, 4, num_layers=2, rng=0, batch_first=True),
+        nn.GRU(3, 4, rng=0, batch_first=True),
+    ):
         flow = diagnostics.gradient_flow(layer, x, lambda out: out[:, -1].sum())
         assert flow.hidden_grad_norms.shape == (layer.num_layers, 5)
         assert np.all(flow.hidden_grad_norms > 0) and flow.largest_singular_value.shape == (
@@ -209,7 +212,10 @@ class CubeLayer(nn.Module):
 
 def test_check_module_passes_on_lstm_and_a_correct_custom_layer() -> None:
     testing.check_module(
-        lambda rng: nn.LSTM(3, 2, rng=rng), [(2, 3, 3)], max_examples=3, fast_mode=True
+        lambda rng: nn.LSTM(3, 2, rng=rng, batch_first=True),
+        [(2, 3, 3)],
+        max_examples=3,
+        fast_mode=True,
     )
     testing.check_module(
         lambda rng: CubeLayer(3, rng),

@@ -77,7 +77,7 @@ def test_writes_that_no_saved_array_sees_are_fine() -> None:
 
 
 def test_training_loops_in_the_usual_order_never_trip() -> None:
-    rnn, head = nn.LSTM(2, 3, rng=0), nn.Linear(3, 1, rng=1)
+    rnn, head = nn.LSTM(2, 3, rng=0, batch_first=True), nn.Linear(3, 1, rng=1)
     params = [*rnn.parameters(), *head.parameters()]
     opt = optim.Adam(params, lr=0.01)
     x = np.random.default_rng(0).standard_normal((4, 5, 2))

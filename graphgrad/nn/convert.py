@@ -1,6 +1,6 @@
 """Weights from PyTorch: a ``torch.nn`` layer's ``state_dict()`` as a graphgrad state dict.
 
-    layer = nn.LSTM(32, 128, num_layers=2, bidirectional=True)
+    layer = nn.LSTM(32, 128, num_layers=2, bidirectional=True)  # batch_first=False, as torch
     layer.load_state_dict(state_dict_from_torch(layer, torch_lstm.state_dict()))
 
 The gated cells (LSTM, GRU) already use PyTorch's equations, gate order and parameter

@@ -278,6 +278,9 @@ class _Recurrent(Module):
     """A stack of ``num_layers`` cells unrolled over time; layer l's output sequence is
     layer l+1's input.
 
+    Sequences are time-major (T, N, F) by default, as in PyTorch; ``batch_first=True`` takes
+    and returns (N, T, F), the layout of the seeds' φ[i, t, j].
+
     ``bidirectional=True`` gives every layer a second cell (in ``reverse_cells``) that reads
     the sequence from t = T−1 down to 0; the layer's output at t is [h_t(forward),
     h_t(reverse)], (N, T, 2H), and the next layer's input size is 2H (PyTorch's layout).
@@ -293,7 +296,7 @@ class _Recurrent(Module):
         hidden_size: int,
         num_layers: int = 1,
         bias: bool = True,
-        batch_first: bool = True,
+        batch_first: bool = False,
         dtype: Any = np.float64,
         rng: Rng = None,
         dropout: float = 0.0,
@@ -342,8 +345,9 @@ class _Recurrent(Module):
         return (self.cells[layer],)
 
     def forward(self, x: Any, state: Any = None) -> tuple[Tensor, Any]:
-        """x (N, T, F) (or (T, N, F) without batch_first) -> (outputs (N, T, D·H), final
-        state), D = 2 if bidirectional else 1.
+        """x (T, N, F) -> (outputs (T, N, D·H), final state), or with ``batch_first=True``
+        x (N, T, F) -> outputs (N, T, D·H) (the seeds' layout); D = 2 if bidirectional else
+        1. The default is PyTorch's (time-major, ``batch_first=False``).
 
         The state (initial and final) is (D·num_layers, N, H) — a pair of those for LSTM —
         ordered layer by layer, forward before reverse (PyTorch's order); for a single
@@ -436,7 +440,7 @@ class RNN(_Recurrent):
     __doc__ = f"""Elman RNN over a sequence (seed 000), ``num_layers`` deep; see RNNCell.{_OPTIONS}
 
     ``RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-    batch_first=True, dropout=0.0, bidirectional=False)``; ``forward(x, h0=None) ->
+    batch_first=False, dropout=0.0, bidirectional=False)``; ``forward(x, h0=None) ->
     (outputs (N, T, D·H), h_T (D·L, N, H))``, D = 2 if bidirectional else 1.
     """
 
