@@ -181,7 +181,7 @@ def _mlp_graphgrad(p: Problem) -> Step:
     layers = []
     for i in range(1, L + 1):
         lin = nn.Linear(*p[f"W{i}"].shape, dtype=p[f"W{i}"].dtype)
-        lin.weight.data[...] = p[f"W{i}"]
+        lin.weight.data[...] = p[f"W{i}"].T  # nn.Linear's weight is (out, in): W = weight.T
         lin.bias.data[...] = p[f"b{i}"]
         layers += [lin, nn.ReLU()] if i < L else [lin]
     model = nn.Sequential(*layers)
@@ -195,7 +195,7 @@ def _mlp_graphgrad(p: Problem) -> Step:
             q.grad = None
         loss = F.cross_entropy(model(x), y)
         loss.backward()
-        return loss.item(), {k: q.grad for k, q in params}
+        return loss.item(), {k: q.grad.T if k[0] == "W" else q.grad for k, q in params}
 
     return step
 
@@ -262,7 +262,7 @@ def _seed_graphgrad(p: Problem) -> Step:
         (out.weight, "W_out"),
         (out.bias, "b_out"),
     ]:
-        q.data[...] = p[k]
+        q.data[...] = p[k].T if k == "W_out" else p[k]  # (out, in): the seed's W_out.T
     names = {"W_in": cell.W, "W": cell.V, "b": cell.b, "W_out": out.weight, "b_out": out.bias}
     x, y = p["x"][..., None], p["y"]
 
@@ -272,7 +272,7 @@ def _seed_graphgrad(p: Problem) -> Step:
         h, _ = rnn(x)
         loss = F.squared_error(out(h)[..., 0].sigmoid(), y)
         loss.backward()
-        return loss.item(), {k: q.grad for k, q in names.items()}
+        return loss.item(), {k: q.grad.T if k == "W_out" else q.grad for k, q in names.items()}
 
     return step
 
@@ -406,7 +406,7 @@ def _batch_graphgrad(p: Problem) -> Step:
         }
     names |= {"W_out": readout.weight, "b_out": readout.bias}
     for k, q in names.items():
-        q.data[...] = p[k]
+        q.data[...] = p[k].T if k == "W_out" else p[k]  # Linear's weight is (out, in)
 
     def step() -> tuple[float, dict[str, np.ndarray]]:
         for q in names.values():
@@ -414,7 +414,7 @@ def _batch_graphgrad(p: Problem) -> Step:
         h, _ = layer(x)
         loss = F.squared_error(readout(h), y)
         loss.backward()
-        return loss.item(), {k: q.grad for k, q in names.items()}
+        return loss.item(), {k: q.grad.T if k == "W_out" else q.grad for k, q in names.items()}
 
     return step
 

@@ -20,12 +20,12 @@ def leaf(a: object) -> gg.Tensor:
         (lambda a, b: a @ b, "MatMul", ["(2, 3)", "(4,)"]),
         (lambda a, b: gg.concat([a, b], axis=0), "Concat", ["(2, 3)", "(4,)"]),
         (
-            lambda a, b: gg.nn.functional.linear(a, leaf(np.ones((3, 5))), b),
+            lambda a, b: gg.nn.functional.linear(a, leaf(np.ones((5, 3))), b),
             "Affine",
             ["(2, 3)", "(3, 5)", "(4,)"],
         ),
         (
-            lambda a, b: gg.nn.functional.linear(a, leaf(np.ones((4, 5))), leaf(np.ones(5))),
+            lambda a, b: gg.nn.functional.linear(a, leaf(np.ones((5, 4))), leaf(np.ones(5))),
             "Affine",
             ["(2, 3)", "(4, 5)"],
         ),

@@ -21,9 +21,10 @@ def _p(*shape: int) -> nn.Parameter:
     [
         (lambda t: init.xavier_uniform_(t, rng=0), math.sqrt(2 / (400 + 300))),
         (lambda t: init.xavier_normal_(t, rng=0), math.sqrt(2 / (400 + 300))),
-        (lambda t: init.kaiming_uniform_(t, rng=0), math.sqrt(2 / 400)),
-        (lambda t: init.kaiming_normal_(t, rng=0), math.sqrt(2 / 400)),
-        (lambda t: init.scaled_normal_(t, rng=0), 1 / math.sqrt(400)),
+        # PyTorch's layout (out, in): fan_in = 300 columns
+        (lambda t: init.kaiming_uniform_(t, rng=0), math.sqrt(2 / 300)),
+        (lambda t: init.kaiming_normal_(t, rng=0), math.sqrt(2 / 300)),
+        (lambda t: init.scaled_normal_(t, rng=0), 1 / math.sqrt(300)),
     ],
 )
 def test_variance_scaling(fill, expected_std: float) -> None:  # type: ignore[no-untyped-def]

@@ -92,7 +92,7 @@ def test_pickled_objects_are_refused_and_never_executed(tmp_path: Path) -> None:
 
 def test_wrong_model_checkpoint_is_refused_by_load_state_dict(tmp_path: Path) -> None:
     gg.save(nn.Linear(3, 2).state_dict(), tmp_path / "lin.npz")
-    with pytest.raises(gg.StateDictError, match="weight: checkpoint \\(3, 2\\), model \\(4, 2\\)"):
+    with pytest.raises(gg.StateDictError, match="weight: checkpoint \\(2, 3\\), model \\(2, 4\\)"):
         nn.Linear(4, 2).load_state_dict(gg.load(tmp_path / "lin.npz"))
 
 

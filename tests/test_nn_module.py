@@ -91,13 +91,13 @@ def test_load_state_dict_lists_every_problem_and_changes_nothing() -> None:
     m = TwoLayer()
     before = m.state_dict()
     sd = m.state_dict()
-    sd["encoder.weight"] = np.zeros((4, 3))
+    sd["encoder.weight"] = np.zeros((3, 4))
     del sd["scale"]
     sd["extra"] = np.zeros(1)
     with pytest.raises(gg.StateDictError) as info:
         m.load_state_dict(sd)
     msg = str(info.value)
-    assert "encoder.weight: checkpoint (4, 3), model (3, 4)" in msg
+    assert "encoder.weight: checkpoint (3, 4), model (4, 3)" in msg
     assert "missing from the checkpoint: scale" in msg and "not in the model: extra" in msg
     for k, v in m.state_dict().items():
         np.testing.assert_array_equal(v, before[k])

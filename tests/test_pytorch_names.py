@@ -76,3 +76,53 @@ def test_max_with_dim_sends_the_gradient_to_the_returned_index_only() -> None:
     t.grad = None
     t.max(axis=1).sum().backward()  # NumPy's reading (amax): ties share it
     np.testing.assert_array_equal(t.grad, [[0.0, 0.5, 0.5], [0.5, 0.0, 0.5]])
+
+
+# ------------------------------------------------------------------ nn.Linear
+def test_linear_weight_has_pytorchs_shape_and_a_pytorch_state_dict_loads_as_is() -> None:
+    rng = np.random.default_rng(0)
+    lin = nn.Linear(3, 3, rng=0)  # square: a transposed layout would load without a word
+    assert lin.weight.shape == (3, 3) and nn.Linear(3, 5).weight.shape == (5, 3)
+    w, b = rng.standard_normal((3, 3)), rng.standard_normal(3)
+    lin.load_state_dict({"weight": w, "bias": b})  # what torch.nn.Linear.state_dict() holds
+    x = rng.standard_normal((4, 3))
+    np.testing.assert_allclose(lin(x).data, x @ w.T + b, rtol=1e-14)  # torch's y = x Wᵀ + b
+    np.testing.assert_allclose(
+        nn.functional.linear(x, w, b).data, x @ w.T + b, rtol=1e-14
+    )  # F.linear takes PyTorch's weight too
+    xt = gg.tensor(x, requires_grad=True)
+    assert gg.gradcheck(lambda xt, weight: nn.functional.linear(xt, weight, b),
+                        (xt, gg.tensor(w, requires_grad=True)))  # fmt: skip
+
+
+def test_weight_tying_works() -> None:
+    class Tied(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = nn.Embedding(6, 4, rng=0)
+            self.decoder = nn.Linear(4, 6, rng=1)
+            self.decoder.weight = self.encoder.weight  # as word_language_model does
+
+        def forward(self, idx: np.ndarray) -> gg.Tensor:
+            return self.decoder(self.encoder(idx))
+
+    model = Tied()
+    assert model.decoder.weight is model.encoder.weight
+    assert len(list(model.parameters())) == 2  # the tied weight once, as in PyTorch
+    assert list(model.state_dict()) == ["encoder.weight", "decoder.weight", "decoder.bias"]
+    Tied().load_state_dict(model.state_dict())  # PyTorch's keys: both names of the tie
+    idx = np.array([0, 3, 5])
+    model(idx).sum().backward()
+    w = model.encoder.weight
+    expected = np.zeros((6, 4))
+    np.add.at(expected, idx, w.data.sum(axis=0))  # through the embedding lookup
+    expected += w.data[idx].sum(axis=0)  # through the decoder: every row gets Σ of inputs
+    np.testing.assert_allclose(w.grad, expected, rtol=1e-12)
+
+
+def test_initialisers_read_fans_in_pytorchs_layout() -> None:
+    w = nn.Parameter(np.zeros((200, 50)))  # (out, in): fan_in = 50
+    nn.init.kaiming_normal_(w, rng=0)
+    assert np.std(w.data) == pytest.approx(np.sqrt(2 / 50), rel=0.05)
+    cell = nn.RNNCell(40, 400, rng=0)  # the seeds' W (in, out) = (40, 400): randn / √40
+    assert np.std(cell.W.data) == pytest.approx(1 / np.sqrt(40), rel=0.05)

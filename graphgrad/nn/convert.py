@@ -3,11 +3,11 @@
     layer = nn.LSTM(32, 128, num_layers=2, bidirectional=True)  # batch_first=False, as torch
     layer.load_state_dict(state_dict_from_torch(layer, torch_lstm.state_dict()))
 
-The gated cells (LSTM, GRU) already use PyTorch's equations, gate order and parameter
-shapes, so their arrays carry over unchanged under graphgrad's names (``weight_ih_l1_reverse``
-→ ``reverse_cells.1.weight_ih``). Two layouts differ and are converted: ``Linear`` and the
-Elman ``RNN`` keep the seeds' X W (W of shape (in, out): PyTorch's weight transposed), and
-the Elman cell has one bias b = b_ih + b_hh (the two only ever appear summed). Values may be
+``Linear`` and the gated cells (LSTM, GRU) already use PyTorch's equations, gate order and
+parameter shapes, so their arrays carry over unchanged (under graphgrad's names for the
+cells: ``weight_ih_l1_reverse`` → ``reverse_cells.1.weight_ih``). One layout differs and is
+converted: the Elman ``RNN`` keeps the seeds' X W + h V (W of shape (in, out): PyTorch's
+weight transposed), with one bias b = b_ih + b_hh (the two only ever appear summed). Values may be
 torch CPU tensors or anything ``np.asarray`` accepts; torch is not imported.
 """
 
@@ -37,7 +37,7 @@ def state_dict_from_torch(module: Module, torch_state: Mapping[str, Any]) -> dic
     # graphgrad name -> (PyTorch names it is made from, how)
     plan: dict[str, tuple[tuple[str, ...], Callable[..., np.ndarray]]] = {}
     if isinstance(module, Linear):
-        plan["weight"] = (("weight",), _transposed)
+        plan["weight"] = (("weight",), _same)
         if module.bias is not None:
             plan["bias"] = (("bias",), _same)
     elif isinstance(module, (RNNCell, LSTMCell, GRUCell)):

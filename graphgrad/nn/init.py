@@ -1,9 +1,10 @@
 """Parameter initialisers. Each fills ``tensor.data`` in place and returns the tensor.
 
-2-D weights are read as ``(fan_in, fan_out)``, graphgrad's ``Linear`` layout (Y = XW + b);
-for another layout — e.g. the PyTorch-shaped ``(4H, input)`` LSTM weights — pass
-``fan_in=`` / ``fan_out=`` explicitly. ``rng`` is a ``np.random.Generator``, an int seed,
-or None for the default generator (``gg.manual_seed``).
+Weights of two or more dimensions are read as PyTorch reads them, ``(fan_out, fan_in,
+*receptive)`` (``nn.Linear``'s (out, in), the LSTM's (4H, input)); for the seeds' (in, out)
+layout (``RNNCell``'s W) pass ``fan_in=`` / ``fan_out=`` explicitly. ``rng`` is a
+``np.random.Generator``, an int seed, or None for the default generator
+(``gg.manual_seed``).
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ Rng = np.random.Generator | int | None
 
 
 def calculate_fans(shape: tuple[int, ...]) -> tuple[int, int]:
-    """(fan_in, fan_out) of a weight of this shape, in the (in, out) layout."""
+    """(fan_in, fan_out) of a weight of this shape, in PyTorch's (out, in, ...) layout."""
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
         return shape[0], shape[0]
     receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
-    return shape[0] * receptive, shape[1] * receptive
+    return shape[1] * receptive, shape[0] * receptive
 
 
 def _fans(t: Tensor, fan_in: int | None, fan_out: int | None) -> tuple[int, int]:
@@ -72,7 +73,8 @@ def ones_(t: Tensor) -> Tensor:
 
 def scaled_normal_(t: Tensor, rng: Rng = None, fan_in: int | None = None) -> Tensor:
     """randn / √fan_in — the seeds' initialisation (seed 002: ``np.random.randn(n_in, n_out)
-    / np.sqrt(n_in)``)."""
+    / np.sqrt(n_in)``). fan_in is read in PyTorch's layout (a Linear weight's columns);
+    pass ``fan_in=`` for a weight in the seeds' (in, out) layout."""
     fi, _ = _fans(t, fan_in, None)
     return _fill(t, get_rng(rng).standard_normal(t.shape) / math.sqrt(fi))
 

@@ -26,12 +26,13 @@ def check_features(layer: Module, x: Any, size: int, what: str = "input") -> Non
 
 
 class Linear(Module):
-    """Y = X W + b (seed 004).   X (..., in_features) -> Y (..., out_features).
+    """Y = X Wᵀ + b, PyTorch's ``nn.Linear``.   X (..., in_features) -> Y (..., out_features).
 
-    ``weight`` has shape (in_features, out_features), the seeds' layout, so the graph's
-    gradients are literally ∂E/∂X = ∂E/∂Y Wᵀ, ∂E/∂W = Xᵀ ∂E/∂Y, ∂E/∂b = Σ ∂E/∂Y
-    (torch.nn.Linear stores the transpose). Init as in PyTorch: W, b ~ U(−k, k),
-    k = 1/√in_features.
+    ``weight`` has PyTorch's shape (out_features, in_features), so a PyTorch state dict
+    loads as it is and weight tying (``decoder.weight = embedding.weight``) works. In the
+    seeds' notation Y = XW + b (seed 004) the matrix W is ``weight.T``: the graph records
+    that transpose, so ∂E/∂W = Xᵀ ∂E/∂Y arrives in ``weight.grad`` as its transpose,
+    (∂E/∂Y)ᵀ X. Init as in PyTorch: W, b ~ U(−k, k), k = 1/√in_features.
     """
 
     def __init__(
@@ -46,7 +47,7 @@ class Linear(Module):
         self.in_features, self.out_features = in_features, out_features
         rng = get_rng(rng)
         k = 1.0 / math.sqrt(in_features)
-        self.weight = Parameter(np.zeros((in_features, out_features)), dtype=dtype)
+        self.weight = Parameter(np.zeros((out_features, in_features)), dtype=dtype)
         init.uniform_(self.weight, -k, k, rng)
         self.bias = None
         if bias:
@@ -55,9 +56,10 @@ class Linear(Module):
 
     def forward(self, x: Any) -> Tensor:
         check_features(self, x, self.in_features)
+        w = self.weight.T  # (in, out): the seeds' W, a recorded transpose
         if self.bias is None:
-            return ops.MatMul.apply(x, self.weight)
-        return ops.Affine.apply(x, self.weight, self.bias)
+            return ops.MatMul.apply(x, w)
+        return ops.Affine.apply(x, w, self.bias)
 
     def extra_repr(self) -> str:
         return (

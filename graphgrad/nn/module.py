@@ -114,12 +114,16 @@ class Module:
         """The direct submodules."""
         yield from self._modules.values()
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """``(dotted name, parameter)`` pairs; a parameter shared by two modules appears once."""
+    def named_parameters(
+        self, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """``(dotted name, parameter)`` pairs; a parameter shared by two modules (tied
+        weights) appears once, under its first name, unless ``remove_duplicate=False``
+        (PyTorch's keyword)."""
         seen: set[int] = set()
         for mod_name, mod in self.named_modules(prefix):
             for name, p in mod._parameters.items():
-                if id(p) not in seen:
+                if id(p) not in seen or not remove_duplicate:
                     seen.add(id(p))
                     yield (f"{mod_name}.{name}" if mod_name else name), p
 
@@ -168,8 +172,12 @@ class Module:
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """``{dotted name: copy of the parameter's array}``."""
-        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        """``{dotted name: copy of the parameter's array}``, every name of a shared (tied)
+        parameter included, as in PyTorch (so PyTorch's state dicts and graphgrad's have
+        the same keys)."""
+        return OrderedDict(
+            (name, p.data.copy()) for name, p in self.named_parameters(remove_duplicate=False)
+        )
 
     def load_state_dict(
         self, state: Mapping[str, Any], strict: bool = True
@@ -187,7 +195,7 @@ class Module:
                 f"{type(self).__name__}.load_state_dict expects a mapping of names to arrays, "
                 f"got {type(state).__name__}"
             )
-        own = dict(self.named_parameters())
+        own = dict(self.named_parameters(remove_duplicate=False))
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         staged: dict[str, np.ndarray] = {}  # converted before anything is written

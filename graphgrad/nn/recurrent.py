@@ -79,8 +79,8 @@ class RNNCell(Module):
             )
         rng = get_rng(rng)
         self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
-        self.W = init.scaled_normal_(
-            Parameter(np.zeros((input_size, hidden_size)), dtype=dtype), rng
+        self.W = init.scaled_normal_(  # the seeds' (in, out) layout: fan_in is its rows
+            Parameter(np.zeros((input_size, hidden_size)), dtype=dtype), rng, fan_in=input_size
         )
         self.V = init.scaled_normal_(
             Parameter(np.zeros((hidden_size, hidden_size)), dtype=dtype), rng
