@@ -277,12 +277,20 @@ def _float_inside(result: Any) -> bool:
     return False
 
 
+def _described(args: Any) -> str:
+    """The tensors among ``args``, for a message: ``Tensor (3,) float64 requiring grad``."""
+    found = _tensors(args, {}).values()
+    return ", ".join(
+        f"Tensor {t.shape} {t.dtype}" + (" requiring grad" if t._rg else "") for t in found
+    )
+
+
 def _undifferentiable(name: str, args: Any, result: Any) -> Any:
     if _needs_grad(args) and _float_inside(result):
         raise TypeError(
-            f"np.{name} is not a graphgrad operation, so its result would carry no "
-            f"gradient. Use np.{name}(t.data) for a constant, compose it from graphgrad "
-            "ops, or define it as a gg.Function with its own backward rule"
+            f"np.{name} (on {_described(args)}) is not a graphgrad operation, so its result "
+            f"would carry no gradient. Use np.{name}(t.data) for a constant, compose it "
+            "from graphgrad ops, or define it as a gg.Function with its own backward rule"
         )
     return result
 
@@ -296,9 +304,10 @@ def _outside_call(name: str, call: Callable[..., Any], args: tuple[Any, ...], kw
     out = kwargs.get("out")
     if out is not None and _needs_grad(args) and _float_inside(out):
         raise TypeError(  # refused before NumPy writes anything
-            f"np.{name}(..., out=array) would write values computed from a tensor that "
-            "requires grad into a NumPy array, outside the graph: use the result of the "
-            "graphgrad op (a new tensor), or t.detach() on purpose for a constant"
+            f"np.{name}(..., out=array) (on {_described(args)}) would write values "
+            "computed from a tensor that requires grad into a NumPy array, outside the "
+            "graph: use the result of the graphgrad op (a new tensor), or t.detach() on "
+            "purpose for a constant"
         )
     if name.endswith(".at") and isinstance(args[0], Tensor):
         return _write_through(name, call, args, kwargs, tensors)
@@ -320,10 +329,11 @@ def _write_through(
     non-leaf gets a new array, since its op may have saved the old one)."""
     if is_grad_enabled() and any(t._rg for t in tensors.values()):
         raise TypeError(
-            f"np.{name} writes into a tensor's array in place, which graphgrad does not "
-            "record, so a gradient through it would be wrong: build the new value with "
-            "graphgrad ops (gg.where(mask, v, t), t * mask, gg.concat), or write under "
-            "gg.no_grad() for a change no gradient flows through (an initialisation)"
+            f"np.{name} (on {_described((args, kwargs))}) writes into a tensor's array in "
+            "place, which graphgrad does not record, so a gradient through it would be "
+            "wrong: build the new value with graphgrad ops (gg.where(mask, v, t), t * mask, "
+            "gg.concat), or write under gg.no_grad() for a change no gradient flows through "
+            "(an initialisation)"
         )
     _refuse_foreign_dtypes(f"np.{name}", args, kwargs)
     copies = {k: np.array(t.data) for k, t in tensors.items()}

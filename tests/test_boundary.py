@@ -316,7 +316,9 @@ def test_add_at_no_longer_corrupts_a_gradient() -> None:
     x = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
     z = (x * y).sum()
-    with pytest.raises(TypeError, match=r"np\.add\.at writes into"):
+    with pytest.raises(
+        TypeError, match=r"np\.add\.at \(on Tensor \(3,\) float64 requiring grad\) writes into"
+    ):
         np.add.at(x, [0], 10.0)
     z.backward()
     np.testing.assert_array_equal(y.grad, [1.0, 2.0, 3.0])
