@@ -8,6 +8,8 @@ traversal, not hand-written code.
 
 from __future__ import annotations
 
+import numpy as np
+
 # tensor first: it imports the ops and function modules once Tensor is defined.
 from graphgrad import tensor as _tensor  # noqa: F401  (isort: skip)
 from graphgrad import data, nn, optim
@@ -27,6 +29,7 @@ from graphgrad.gradcheck import gradcheck, gradgradcheck
 from graphgrad.io import load, save
 from graphgrad.ops import (
     broadcast_to,
+    cat,
     clip,
     concat,
     exp,
@@ -48,21 +51,74 @@ from graphgrad.tensor import Tensor, from_numpy, is_tensor, tensor
 
 __version__ = "0.1.0"
 
+inference_mode = no_grad  # PyTorch's name for a block that records nothing
+
+# PyTorch's dtype names, as the NumPy dtypes graphgrad tensors hold (gg.float32 is np.float32)
+float16, float32, float64 = np.float16, np.float32, np.float64
+int8, int16, int32, int64, uint8 = np.int8, np.int16, np.int32, np.int64, np.uint8
+bool = np.bool_
+
 __all__ = [
-    "AnomalyError", "CheckpointError", "Function", "GradcheckError", "GraphReleasedError",
-    "GraphgradError", "ShapeError", "StateDictError", "Tensor", "backward", "broadcast_to",
-    "clip", "concat", "data", "detect_anomaly", "enable_grad", "exp", "from_numpy", "grad",
-    "gradcheck", "gradgradcheck", "is_grad_enabled", "is_tensor", "load", "log",
-    "log_softmax", "manual_seed", "matmul", "maximum", "minimum", "nn", "no_grad", "optim",
-    "relu", "save", "set_grad_enabled", "sigmoid", "softmax", "softplus", "stack", "tanh",
-    "tensor", "where",
+    "AnomalyError",
+    "CheckpointError",
+    "Function",
+    "GradcheckError",
+    "GraphReleasedError",
+    "GraphgradError",
+    "ShapeError",
+    "StateDictError",
+    "Tensor",
+    "backward",
+    "bool",
+    "broadcast_to",
+    "cat",
+    "clip",
+    "concat",
+    "data",
+    "detect_anomaly",
+    "enable_grad",
+    "exp",
+    "float16",
+    "float32",
+    "float64",
+    "from_numpy",
+    "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "inference_mode",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "is_grad_enabled",
+    "is_tensor",
+    "load",
+    "log",
+    "log_softmax",
+    "manual_seed",
+    "matmul",
+    "maximum",
+    "minimum",
+    "nn",
+    "no_grad",
+    "optim",
+    "relu",
+    "save",
+    "set_grad_enabled",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "stack",
+    "tanh",
+    "tensor",
+    "uint8",
+    "where",
 ]  # fmt: skip
 
 _NUMPY_FIRST = "graphgrad builds tensors from NumPy arrays: gg.tensor(np.{name}(...))"
 # PyTorch's names users reach for, and graphgrad's way (PEP 562: consulted only for names
 # the module lacks)
 _MODULE_HINTS = {
-    "cat": "use gg.concat",
     "clamp": "use gg.clip",
     **{n: _NUMPY_FIRST for n in ("zeros", "ones", "empty", "full", "eye", "arange", "linspace")},
     **{n: _NUMPY_FIRST for n in ("zeros_like", "ones_like", "full_like", "empty_like")},

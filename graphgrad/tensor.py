@@ -52,18 +52,12 @@ _COPY = "use t * 1 (a recorded copy) or t.detach() (cut from the graph)"
 _MISSING = {
     "clamp": "use t.clip(low, high)",
     "permute": "use t.transpose(*axes)",
-    "view": "use t.reshape(*shape)",
     "expand": "use t.broadcast_to(shape)",
-    "dim": "use t.ndim",
-    "numel": "use t.size",
-    "clone": _COPY,
     "copy": _COPY,
-    "float": "use t.astype(np.float32) or t.astype(np.float64)",
-    "double": "use t.astype(np.float64)",
     "pow": "use t ** p",
     "square": "use t * t",
     "norm": "use (t * t).sum() ** 0.5",
-    **dict.fromkeys(["argmax", "argmin", "std", "var", "prod", "cumsum", "round"]),
+    **dict.fromkeys(["argmax", "argmin", "prod", "cumsum", "round"]),
 }
 
 
@@ -167,8 +161,18 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def size(self) -> int:
+    def size(self) -> Any:
+        """The number of elements, as NumPy's ``size`` (an int); called, PyTorch's
+        ``size()``: ``t.size()`` is the shape, ``t.size(d)`` its length along d."""
+        return _Size(self.data.size, self.data.shape)
+
+    def numel(self) -> int:
+        """The number of elements (PyTorch's name; NumPy's is ``t.size``)."""
         return self.data.size
+
+    def dim(self) -> int:
+        """The number of dimensions (PyTorch's name; NumPy's is ``t.ndim``)."""
+        return self.data.ndim
 
     @property
     def dtype(self) -> np.dtype:
@@ -510,17 +514,70 @@ class Tensor:
         return _make(self.data.astype(target), None)
 
     # ------------------------------------------------------------------ reductions
-    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """Σ over ``axis`` (all axes if None); the gradient is broadcast back."""
+    def sum(
+        self,
+        axis: int | tuple[int, ...] | None = None,
+        keepdims: bool = False,
+        *,
+        dim: int | tuple[int, ...] | None = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        """Σ over ``axis`` (all axes if None); the gradient is broadcast back. PyTorch's
+        ``dim=`` / ``keepdim=`` mean the same as ``axis=`` / ``keepdims=``."""
+        if dim is not None or keepdim is not None:
+            axis, keepdims = _torch_axis("sum", axis, keepdims, dim, keepdim)
         if axis is None and not keepdims:  # the loss case: forward's defaults, the 1-arg path
             return _apply1(_ops.Sum, self)
         return _ops.Sum.apply(self, axis, keepdims)
 
-    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """Mean over ``axis``; the gradient is g / n broadcast back."""
+    def mean(
+        self,
+        axis: int | tuple[int, ...] | None = None,
+        keepdims: bool = False,
+        *,
+        dim: int | tuple[int, ...] | None = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        """Mean over ``axis``; the gradient is g / n broadcast back. ``dim=`` / ``keepdim=``
+        as in PyTorch."""
+        if dim is not None or keepdim is not None:
+            axis, keepdims = _torch_axis("mean", axis, keepdims, dim, keepdim)
         if axis is None and not keepdims:
             return _apply1(_ops.Mean, self)
         return _ops.Mean.apply(self, axis, keepdims)
+
+    def var(
+        self,
+        axis: int | tuple[int, ...] | None = None,
+        *,
+        ddof: int | None = None,
+        keepdims: bool = False,
+        dim: int | tuple[int, ...] | None = None,
+        correction: int | None = None,
+        unbiased: bool | None = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        """Σ (x − mean)² / (n − ddof) over ``axis``, recorded.
+
+        NumPy's ``var`` divides by n (``ddof=0``), PyTorch's by n − 1 (``correction=1``),
+        so the divisor must be named: ``ddof=`` (NumPy's keyword), ``correction=`` or
+        ``unbiased=`` (PyTorch's); ``t.var()`` alone raises rather than pick one."""
+        return _variance(self, "var", axis, ddof, keepdims, dim, correction, unbiased, keepdim)
+
+    def std(
+        self,
+        axis: int | tuple[int, ...] | None = None,
+        *,
+        ddof: int | None = None,
+        keepdims: bool = False,
+        dim: int | tuple[int, ...] | None = None,
+        correction: int | None = None,
+        unbiased: bool | None = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        """√var (see ``var``: the divisor must be named, ``ddof=`` or ``correction=``)."""
+        v = _variance(self, "std", axis, ddof, keepdims, dim, correction, unbiased, keepdim)
+        return _apply2(_ops.Pow, v, 0.5)
 
     def max(
         self,
@@ -594,13 +651,92 @@ class Tensor:
         """√x, as x ** 0.5."""
         return _apply2(_ops.Pow, self, 0.5)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        """Stable softmax along ``axis``."""
-        return _apply2(_ops.Softmax, self, axis)
+    def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        """Stable softmax along ``axis`` (``dim=``, PyTorch's keyword, the same)."""
+        return _apply2(_ops.Softmax, self, _one_axis("softmax", axis, dim))
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        """Stable log-softmax along ``axis``."""
-        return _apply2(_ops.LogSoftmax, self, axis)
+    def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        """Stable log-softmax along ``axis`` (``dim=``, PyTorch's keyword, the same)."""
+        return _apply2(_ops.LogSoftmax, self, _one_axis("log_softmax", axis, dim))
+
+    # ------------------------------------------------------------------ PyTorch's spellings
+    def view(self, *shape: Any) -> Tensor:
+        """PyTorch's name for ``reshape`` (same values, recorded)."""
+        return self.reshape(*shape)
+
+    def t(self) -> Tensor:
+        """PyTorch's ``t()``: the transpose of a matrix (a 0-D or 1-D tensor as it is)."""
+        if self.data.ndim > 2:
+            raise ShapeError(
+                f"t() expects a tensor of at most 2 dimensions, got shape {self.shape}: use "
+                "t.swapaxes(a, b) or t.transpose(*axes)"
+            )
+        return _apply2(_ops.Transpose, self, None) if self.data.ndim == 2 else self
+
+    def contiguous(self) -> Tensor:
+        """PyTorch's ``contiguous()``: the same tensor (graphgrad's memory layout never
+        changes values; NumPy copes with any strides)."""
+        return self
+
+    def clone(self) -> Tensor:
+        """A recorded copy (PyTorch's ``clone``): new memory, the gradient passes through."""
+        return _apply2(_ops.Mul, self, 1.0)
+
+    def double(self) -> Tensor:
+        """``astype(np.float64)``, recorded (PyTorch's ``double()``)."""
+        return self.astype(np.float64)
+
+    def float(self) -> Tensor:
+        """``astype(np.float32)``, recorded (PyTorch's ``float()``)."""
+        return self.astype(np.float32)
+
+    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+        """PyTorch's ``narrow``: elements start … start + length − 1 along ``dim``
+        (a recorded slice)."""
+        d = normalize_axis_index(dim, self.data.ndim)
+        n = self.data.shape[d]
+        if start < 0:
+            start += n
+        if not (0 <= start and length >= 0 and start + length <= n):
+            raise IndexError(
+                f"narrow: start {start} and length {length} do not fit axis {dim} of size {n}"
+            )
+        return self[(slice(None),) * d + (slice(start, start + length),)]
+
+    def new_zeros(self, *size: Any, dtype: Any = None) -> Tensor:
+        """A new constant tensor of zeros with this tensor's dtype (PyTorch's
+        ``new_zeros``)."""
+        if len(size) == 1 and isinstance(size[0], (tuple, list)):
+            size = tuple(size[0])
+        return _make(np.zeros(size, dtype=self.data.dtype if dtype is None else dtype), None)
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        """PyTorch's ``split``: pieces of ``split_size`` along ``dim`` (the last one
+        smaller), or of the listed sizes. (NumPy's ``np.split(t, n)`` — n equal parts, or
+        split *indices* — is the function ``np.split``, also recorded.)"""
+        d = normalize_axis_index(dim, self.data.ndim)
+        n = self.data.shape[d]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            size = int(split_size_or_sections)
+            if size <= 0:
+                raise ValueError(f"split: split_size must be positive, got {size}")
+            sizes = [min(size, n - i) for i in range(0, n, size)] or [0]
+        else:
+            sizes = [int(k) for k in split_size_or_sections]
+            if sum(sizes) != n or min(sizes, default=0) < 0:
+                raise ValueError(f"split: sizes {sizes} do not add up to axis {dim}'s {n}")
+        out, start = [], 0
+        for k in sizes:
+            out.append(self[(slice(None),) * d + (slice(start, start + k),)])
+            start += k
+        return tuple(out)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        """PyTorch's ``chunk``: at most ``chunks`` pieces of ⌈n / chunks⌉ along ``dim``."""
+        if chunks <= 0:
+            raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+        n = self.data.shape[normalize_axis_index(dim, self.data.ndim)]
+        return self.split(max(1, -(-n // chunks)), dim)
 
 
 for _name, _hint in _MISSING.items():
@@ -670,6 +806,76 @@ def _values_inside(seq: list[Any] | tuple[Any, ...]) -> Any:
         else x
         for x in seq
     ]
+
+
+class _Size(int):
+    """``t.size``: NumPy's element count (an int), and called, PyTorch's ``size()``."""
+
+    _shape: tuple[int, ...]
+
+    def __new__(cls, n: int, shape: tuple[int, ...]) -> _Size:
+        self = super().__new__(cls, n)
+        self._shape = shape
+        return self
+
+    def __call__(self, dim: int | None = None) -> Any:
+        if dim is None:
+            return self._shape
+        return self._shape[normalize_axis_index(dim, len(self._shape))]
+
+
+def _torch_axis(
+    name: str, axis: Any, keepdims: bool, dim: Any, keepdim: bool | None
+) -> tuple[Any, bool]:
+    """PyTorch's ``dim=`` / ``keepdim=``, the same as NumPy's ``axis=`` / ``keepdims=``;
+    both spellings at once are refused."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{name}: give axis= (NumPy's) or dim= (PyTorch's), not both")
+        axis = dim
+    if keepdim is not None:
+        if keepdims:
+            raise TypeError(f"{name}: give keepdims= (NumPy's) or keepdim= (PyTorch's)")
+        keepdims = bool(keepdim)
+    return axis, keepdims
+
+
+def _one_axis(name: str, axis: int, dim: int | None) -> int:
+    if dim is None:
+        return axis
+    if axis != -1:
+        raise TypeError(f"{name}: give axis= (NumPy's) or dim= (PyTorch's), not both")
+    return dim
+
+
+def _variance(
+    t: Tensor,
+    name: str,
+    axis: Any,
+    ddof: int | None,
+    keepdims: bool,
+    dim: Any,
+    correction: int | None,
+    unbiased: bool | None,
+    keepdim: bool | None,
+) -> Tensor:
+    given = [k for k, v in (("ddof", ddof), ("correction", correction), ("unbiased", unbiased))
+             if v is not None]  # fmt: skip
+    if not given:
+        raise TypeError(
+            f"t.{name}() divides by n in NumPy (ddof=0) and by n − 1 in PyTorch (correction=1): "
+            f"name the divisor, t.{name}(ddof=0) or t.{name}(correction=1)"
+        )
+    if len(given) > 1:
+        raise TypeError(f"t.{name}: give one of ddof=, correction=, unbiased=, not {given}")
+    k = ddof if ddof is not None else correction if correction is not None else int(unbiased)
+    axis, keepdims = _torch_axis(name, axis, keepdims, dim, keepdim)
+    axes = tuple(range(t.ndim)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+    n = 1
+    for a in axes:
+        n *= t.data.shape[normalize_axis_index(a, max(t.ndim, 1))]
+    d = t - t.mean(axis=axis, keepdims=True)
+    return (d * d).sum(axis=axis, keepdims=keepdims) / max(n - k, 0)
 
 
 class ValuesIndices(NamedTuple):

@@ -126,3 +126,75 @@ def test_initialisers_read_fans_in_pytorchs_layout() -> None:
     assert np.std(w.data) == pytest.approx(np.sqrt(2 / 50), rel=0.05)
     cell = nn.RNNCell(40, 400, rng=0)  # the seeds' W (in, out) = (40, 400): randn / √40
     assert np.std(cell.W.data) == pytest.approx(1 / np.sqrt(40), rel=0.05)
+
+
+# ------------------------------------------------------------------ PyTorch's spellings
+def test_pytorch_spellings_mean_what_they_mean_in_pytorch() -> None:
+    x = np.arange(24.0).reshape(2, 3, 4)
+    t = gg.tensor(x, requires_grad=True)
+    assert t.size == 24 and t.size() == (2, 3, 4) and t.size(1) == 3 and t.size(-1) == 4
+    assert t.numel() == 24 and t.dim() == 3
+    np.testing.assert_array_equal(t.view(6, 4).data, x.reshape(6, 4))
+    np.testing.assert_array_equal(t.narrow(2, 1, 2).data, x[:, :, 1:3])
+    with pytest.raises(IndexError, match="narrow"):
+        t.narrow(1, 2, 5)
+    m = gg.tensor(x[0], requires_grad=True)
+    np.testing.assert_array_equal(m.t().data, x[0].T)
+    assert m.contiguous() is m and m.double().dtype == np.float64
+    assert m.float().dtype == np.float32 and m.float().requires_grad
+    c = m.clone()
+    assert c.data is not m.data and c.requires_grad
+    z = m.new_zeros(2, 5)
+    assert z.shape == (2, 5) and z.dtype == m.dtype and not z.requires_grad
+    # torch.split: pieces of a size (the last smaller), or listed sizes; chunk: ⌈n / k⌉
+    assert [p.shape[2] for p in t.split(3, dim=2)] == [3, 1]
+    assert [p.shape[1] for p in t.split([1, 2], dim=1)] == [1, 2]
+    assert [p.shape[2] for p in t.chunk(3, dim=2)] == [2, 2]
+    with pytest.raises(ValueError, match="do not add up"):
+        t.split([1, 1], dim=1)
+    for fn in (
+        lambda t: t.narrow(2, 1, 2) * 2,
+        lambda t: t.split(3, dim=2)[1] + t.chunk(2, dim=1)[0].sum(),
+        lambda t: t.view(4, 6).t(),
+        lambda t: t.clone() * t,
+        lambda t: t.sum(dim=1, keepdim=True),
+        lambda t: t.mean(dim=(0, 2)),
+        lambda t: t.softmax(dim=1) + t.log_softmax(dim=0),
+    ):
+        assert gg.gradcheck(fn, (gg.tensor(x / 10, requires_grad=True),))
+    with pytest.raises(TypeError, match="not both"):
+        t.sum(axis=1, dim=1)
+
+
+def test_var_and_std_make_the_divisor_explicit() -> None:
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    t = gg.tensor(x, requires_grad=True)
+    for name in ("var", "std"):
+        with pytest.raises(TypeError, match=r"ddof=0.*correction=1"):
+            getattr(t, name)()  # NumPy divides by n, PyTorch by n − 1: no silent pick
+        reference = getattr(np, name)
+        np.testing.assert_allclose(getattr(t, name)(ddof=0).data, reference(x), rtol=1e-12)
+        np.testing.assert_allclose(
+            getattr(t, name)(dim=1, correction=1).data, reference(x, axis=1, ddof=1), rtol=1e-12
+        )
+        np.testing.assert_allclose(
+            getattr(t, name)(1, unbiased=True, keepdim=True).data,
+            reference(x, axis=1, ddof=1, keepdims=True),
+            rtol=1e-12,
+        )
+        assert gg.gradcheck(lambda t, name=name: getattr(t, name)(axis=0, ddof=1), (t,))
+    with pytest.raises(TypeError, match="one of"):
+        t.var(ddof=0, correction=1)
+
+
+def test_module_level_pytorch_names() -> None:
+    a, b = gg.tensor(np.ones((2, 3)), requires_grad=True), gg.tensor(np.zeros((2, 3)))
+    np.testing.assert_array_equal(gg.cat([a, b], dim=1).data, np.concatenate([a.data, b.data], 1))
+    assert gg.concat([a, b], dim=1).shape == (2, 6) and gg.stack([a, b], dim=2).shape == (2, 3, 2)
+    with pytest.raises(TypeError, match="not both"):
+        gg.concat([a, b], axis=1, dim=1)
+    assert gg.softmax(a, dim=0).shape == (2, 3)
+    assert gg.float32 is np.float32 and gg.int64 is np.int64 and gg.bool is np.bool_
+    assert a.astype(gg.float32).dtype == np.float32
+    with gg.inference_mode():
+        assert not (a * 2).requires_grad

@@ -66,20 +66,34 @@ __all__ = [
     "Add", "Affine", "BinaryCrossEntropy", "BroadcastTo", "Cast", "Clip", "Concat", "Div",
     "Exp", "GetItem", "Log", "LogSoftmax", "MatMul", "Max", "Maximum", "Mean", "Minimum", "Mul",
     "Neg", "Pow", "ReLU", "Reshape", "ScatterAdd", "Sigmoid", "Softmax", "Softplus", "Stack",
-    "Sub", "Sum", "Tanh", "Transpose", "Where", "broadcast_to", "clip", "concat", "exp", "log",
-    "log_softmax", "matmul", "maximum", "minimum", "relu", "sigmoid", "softmax", "softplus",
-    "stack", "tanh", "where",
+    "Sub", "Sum", "Tanh", "Transpose", "Where", "broadcast_to", "cat", "clip", "concat", "exp",
+    "log", "log_softmax", "matmul", "maximum", "minimum", "relu", "sigmoid", "softmax",
+    "softplus", "stack", "tanh", "where",
 ]  # fmt: skip
 
 
-def concat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis (``np.concatenate``)."""
-    return Concat.apply(*tensors, axis=axis)
+def concat(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (``np.concatenate``; ``dim=`` is PyTorch's
+    keyword for the same, and ``gg.cat`` PyTorch's name)."""
+    return Concat.apply(*tensors, axis=_axis_or_dim("concat", axis, dim))
 
 
-def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along a new axis (``np.stack``)."""
-    return Stack.apply(*tensors, axis=axis)
+def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
+    """PyTorch's ``torch.cat``: ``concat`` along ``dim``."""
+    return Concat.apply(*tensors, axis=dim)
+
+
+def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along a new axis (``np.stack``; ``dim=`` as in PyTorch)."""
+    return Stack.apply(*tensors, axis=_axis_or_dim("stack", axis, dim))
+
+
+def _axis_or_dim(name: str, axis: int, dim: int | None) -> int:
+    if dim is None:
+        return axis
+    if axis != 0:
+        raise TypeError(f"{name}: give axis= (NumPy's) or dim= (PyTorch's), not both")
+    return dim
 
 
 def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
@@ -133,14 +147,22 @@ def relu(x: Any) -> Tensor:
     return ReLU.apply(x)
 
 
-def softmax(x: Any, axis: int = -1) -> Tensor:
-    """e^{x_i} / Σ_j e^{x_j} along ``axis``, computed stably; ∂L/∂x = y ∘ (g − Σ g y)."""
-    return Softmax.apply(x, axis)
+def softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """e^{x_i} / Σ_j e^{x_j} along ``axis`` (or PyTorch's ``dim=``), computed stably;
+    ∂L/∂x = y ∘ (g − Σ g y)."""
+    return Softmax.apply(x, axis if dim is None else _one_of("softmax", axis, dim))
 
 
-def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    """x_i − log Σ_j e^{x_j} along ``axis``, computed stably; ∂L/∂x = g − softmax(x) Σ g."""
-    return LogSoftmax.apply(x, axis)
+def log_softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """x_i − log Σ_j e^{x_j} along ``axis`` (or PyTorch's ``dim=``), computed stably;
+    ∂L/∂x = g − softmax(x) Σ g."""
+    return LogSoftmax.apply(x, axis if dim is None else _one_of("log_softmax", axis, dim))
+
+
+def _one_of(name: str, axis: int, dim: int) -> int:
+    if axis != -1:
+        raise TypeError(f"{name}: give axis= (NumPy's) or dim= (PyTorch's), not both")
+    return dim
 
 
 def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
