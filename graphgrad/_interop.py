@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
 
 from graphgrad import ops
 from graphgrad.grad_mode import is_grad_enabled
@@ -116,7 +117,7 @@ def _splitter(name: str, fixed_axis: int | str | None) -> Callable[..., list[Ten
             axis = 1 if t.ndim > 1 else 0
         else:
             axis = fixed_axis
-        axis = int(axis) % max(t.ndim, 1)
+        axis = normalize_axis_index(int(axis), max(t.ndim, 1))  # NumPy checked it above
         out, start = [], 0
         for p in pieces:
             stop = start + p.shape[axis]
@@ -340,8 +341,8 @@ def _write_through(
     result = call(*_replace(args, copies), **_replace(kwargs, copies))
     for k, t in tensors.items():
         new = copies[k]
-        if new.dtype != t.data.dtype or new.tobytes() == t.data.tobytes():
-            continue  # not written (or rebound to another array: nothing of t changed)
+        if new.tobytes() == t.data.tobytes():
+            continue  # not written
         if t._node is None:
             t.data[...] = new
             note_write(t.data)

@@ -211,7 +211,7 @@ def _read_archive(path: Any, budget: int, default_budget: bool) -> dict[str, np.
     with zipfile.ZipFile(path) as zf:
         infos = zf.infolist()
         names = [i.filename for i in infos]
-        if any(n.endswith(".pkl") or n.endswith("/data.pkl") for n in names):
+        if any(n.endswith(".pkl") for n in names):
             raise CheckpointError(
                 f"{path}: refusing to load: the archive holds pickled Python objects "
                 f"({next(n for n in names if n.endswith('.pkl'))}; a PyTorch .pt file is "
@@ -269,11 +269,14 @@ def _read_npy(fp: IO[bytes], length: int, path: Any) -> np.ndarray:
     if dtype.kind not in _STORABLE:
         raise CheckpointError(f"{path}: an array of dtype {dtype} (not stored by gg.save)")
     nbytes = math.prod(shape) * dtype.itemsize
+    # exactly the member's bytes after the header; where the position cannot be read, at
+    # least no more than the member holds (so nothing larger is ever allocated)
     header = fp.tell() if fp.seekable() else None
-    if header is not None and header + nbytes != length:
+    fits = nbytes <= length if header is None else header + nbytes == length
+    if not fits:
         raise CheckpointError(
             f"{path}: an array header declares {nbytes} bytes of data (shape {shape}, "
-            f"{dtype}) where the member holds {length - header}: the file is corrupt"
+            f"{dtype}) where the member holds {length - (header or 0)}: the file is corrupt"
         )
     flat = np.empty(nbytes, dtype=np.uint8)
     view, done = memoryview(flat), 0
