@@ -251,7 +251,7 @@ def _seed_numpy(p: Problem) -> Step:
 def _seed_graphgrad(p: Problem) -> Step:
     H = p["W"].shape[0]
     rnn, out = (
-        nn.RNN(1, H, dtype=p["W"].dtype, batch_first=True),
+        nn.ElmanRNN(1, H, dtype=p["W"].dtype, batch_first=True),
         nn.Linear(H, 1, dtype=p["W"].dtype),
     )
     cell = rnn.cells[0]
@@ -390,7 +390,7 @@ def _batch_graphgrad(p: Problem) -> Step:
     kind, x, y = p["kind"], p["x"], p["y"]
     F_in, H = x.shape[-1], p["W_out"].shape[0]
     dtype = x.dtype
-    layer = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind](
+    layer = {"rnn": nn.ElmanRNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind](
         F_in, H, dtype=dtype, batch_first=True
     )
     readout = nn.Linear(H, 1, dtype=dtype)
@@ -610,7 +610,7 @@ def _deep_numpy(p: Problem) -> Step:
 
 def _deep_graphgrad(p: Problem) -> Step:
     H = p["V"].shape[0]
-    rnn = nn.RNN(1, H, dtype=p["V"].dtype, batch_first=True)
+    rnn = nn.ElmanRNN(1, H, dtype=p["V"].dtype, batch_first=True)
     cell = rnn.cells[0]
     names = {"W": cell.W, "V": cell.V, "b": cell.b}
     for k, q in names.items():

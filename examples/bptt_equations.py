@@ -105,7 +105,7 @@ class Forecaster(nn.Module):
 
     def __init__(self, hidden: int, rng: np.random.Generator) -> None:
         super().__init__()
-        self.rnn = nn.RNN(1, hidden, rng=rng, batch_first=True)
+        self.rnn = nn.ElmanRNN(1, hidden, rng=rng, batch_first=True)
         self.out = nn.Linear(hidden, 1, rng=rng)
 
     def forward(self, x: np.ndarray) -> gg.Tensor:

@@ -33,9 +33,11 @@ from graphgrad.nn import functional as F
 from graphgrad.nn import init
 
 
-def scaled_rnn(radius: float, hidden: int, nonlinearity: str, rng: np.random.Generator) -> nn.RNN:
+def scaled_rnn(
+    radius: float, hidden: int, nonlinearity: str, rng: np.random.Generator
+) -> nn.ElmanRNN:
     """An RNN whose recurrent matrix V is rescaled to the given spectral radius."""
-    rnn = nn.RNN(1, hidden, nonlinearity=nonlinearity, rng=rng, batch_first=True)
+    rnn = nn.ElmanRNN(1, hidden, nonlinearity=nonlinearity, rng=rng, batch_first=True)
     V = rnn.cells[0].V
     V.data *= radius / init.spectral_radius(V)
     return rnn

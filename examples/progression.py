@@ -46,7 +46,7 @@ from graphgrad.nn import init
 
 MODELS = ["RNN", "DNN", "RNN+clip", "RNN (Adam)", "LSTM (Adam)", "GRU (Adam)"]
 SEED_SETTINGS = ("RNN", "DNN")  # trained for --iters; the remedies for --remedy-iters
-RECURRENT = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
+RECURRENT = {"RNN": nn.ElmanRNN, "LSTM": nn.LSTM, "GRU": nn.GRU}  # RNN: the seeds' W, V, b
 
 
 class SequenceModel(nn.Module):
@@ -55,7 +55,7 @@ class SequenceModel(nn.Module):
     def __init__(self, kind: str, hidden: int, rng: np.random.Generator) -> None:
         super().__init__()
         self.rnn = RECURRENT[kind](1, hidden, rng=rng, batch_first=True)
-        if kind != "RNN":  # the seed's W_in = randn / √fan_in (RNNCell's own default)
+        if kind != "RNN":  # the seed's W_in = randn / √fan_in (ElmanCell's own default)
             init.scaled_normal_(self.rnn.cells[0].weight_ih, rng, fan_in=1)
         self.out = nn.Linear(hidden, 1, rng=rng)
         init.scaled_normal_(self.out.weight, rng)  # the seed's W_out = randn / √H, b_out = 0

@@ -31,7 +31,7 @@ import graphgrad as gg
 from graphgrad import data, nn, optim
 from graphgrad.nn import functional as F
 
-LAYERS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+LAYERS = {"rnn": nn.ElmanRNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
 class SentimentModel(nn.Module):

@@ -47,7 +47,24 @@ from graphgrad.ops import (
     where,
 )
 from graphgrad.random import manual_seed
-from graphgrad.tensor import Tensor, from_numpy, is_tensor, tensor
+from graphgrad.runtime import (
+    device,
+    get_default_dtype,
+    get_num_threads,
+    set_default_dtype,
+    set_num_threads,
+)
+from graphgrad.tensor import (
+    Tensor,
+    from_numpy,
+    full,
+    is_tensor,
+    ones,
+    ones_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
 
 __version__ = "0.1.0"
 
@@ -55,8 +72,8 @@ inference_mode = no_grad  # PyTorch's name for a block that records nothing
 
 # PyTorch's dtype names, as the NumPy dtypes graphgrad tensors hold (gg.float32 is np.float32)
 float16, float32, float64 = np.float16, np.float32, np.float64
+half, double, long, short = np.float16, np.float64, np.int64, np.int16
 int8, int16, int32, int64, uint8 = np.int8, np.int16, np.int32, np.int64, np.uint8
-bool = np.bool_
 
 __all__ = [
     "AnomalyError",
@@ -76,16 +93,24 @@ __all__ = [
     "concat",
     "data",
     "detect_anomaly",
+    "device",
+    "double",
     "enable_grad",
     "exp",
+    "float",
     "float16",
     "float32",
     "float64",
     "from_numpy",
+    "full",
+    "get_default_dtype",
+    "get_num_threads",
     "grad",
     "gradcheck",
     "gradgradcheck",
+    "half",
     "inference_mode",
+    "int",
     "int8",
     "int16",
     "int32",
@@ -95,16 +120,22 @@ __all__ = [
     "load",
     "log",
     "log_softmax",
+    "long",
     "manual_seed",
     "matmul",
     "maximum",
     "minimum",
     "nn",
     "no_grad",
+    "ones",
+    "ones_like",
     "optim",
     "relu",
     "save",
+    "set_default_dtype",
     "set_grad_enabled",
+    "set_num_threads",
+    "short",
     "sigmoid",
     "softmax",
     "softplus",
@@ -113,6 +144,8 @@ __all__ = [
     "tensor",
     "uint8",
     "where",
+    "zeros",
+    "zeros_like",
 ]  # fmt: skip
 
 _NUMPY_FIRST = "graphgrad builds tensors from NumPy arrays: gg.tensor(np.{name}(...))"
@@ -120,8 +153,8 @@ _NUMPY_FIRST = "graphgrad builds tensors from NumPy arrays: gg.tensor(np.{name}(
 # the module lacks)
 _MODULE_HINTS = {
     "clamp": "use gg.clip",
-    **{n: _NUMPY_FIRST for n in ("zeros", "ones", "empty", "full", "eye", "arange", "linspace")},
-    **{n: _NUMPY_FIRST for n in ("zeros_like", "ones_like", "full_like", "empty_like")},
+    **{n: _NUMPY_FIRST for n in ("empty", "eye", "arange", "linspace")},
+    **{n: _NUMPY_FIRST for n in ("full_like", "empty_like")},
     "randn": "graphgrad builds tensors from NumPy arrays: "
     "gg.tensor(np.random.default_rng(seed).standard_normal(shape))",
     "rand": "graphgrad builds tensors from NumPy arrays: "
@@ -133,3 +166,10 @@ def __getattr__(name: str) -> object:
     hint = _MODULE_HINTS.get(name)
     message = f"module 'graphgrad' has no attribute {name!r}"
     raise AttributeError(message + "; " + hint.format(name=name) if hint else message)
+
+
+# PyTorch's dtype names that are also builtins' names: bound last, so that no code in this
+# module reads them (gg.float is torch.float, float32; gg.int is int32)
+bool = np.bool_
+float = np.float32
+int = np.int32

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Sequence
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
+from graphgrad import runtime
 from graphgrad.errors import ShapeError
 from graphgrad.grad_mode import _mode, _threads_off
 from graphgrad.writes import note_write
@@ -87,6 +88,13 @@ class Tensor:
             _refuse_graph_inside(data, "gg.tensor")
             data = _values_inside(data)  # nothing is recorded: the tensors' values are wanted
         arr = np.array(data, dtype=dtype)
+        if (
+            dtype is None
+            and arr.dtype is not runtime._default_dtype
+            and arr.dtype.kind == "f"
+            and not isinstance(data, (np.ndarray, np.generic))
+        ):  # Python floats take the default dtype (an array keeps its own), as in PyTorch
+            arr = arr.astype(runtime._default_dtype)
         if arr.dtype.kind not in "biuf":
             raise TypeError(
                 f"graphgrad tensors hold real numbers (bool, int or float); got dtype {arr.dtype}"
@@ -738,6 +746,79 @@ class Tensor:
         n = self.data.shape[normalize_axis_index(dim, self.data.ndim)]
         return self.split(max(1, -(-n // chunks)), dim)
 
+    def type(self, dtype: Any = None) -> Tensor:
+        """PyTorch's ``t.type(dtype)``: ``astype(dtype)``. (Without a dtype PyTorch returns a
+        type string such as 'torch.FloatTensor'; graphgrad has none: read ``t.dtype``.)"""
+        if dtype is None:
+            raise TypeError("t.type() without a dtype: read t.dtype; t.type(dtype) casts")
+        return self.astype(dtype)
+
+    @property
+    def device(self) -> Any:
+        """``gg.device('cpu')``: graphgrad computes with NumPy, on the CPU."""
+        return runtime.CPU
+
+    def to(self, *args: Any, dtype: Any = None, device: Any = None, copy: bool = False) -> Tensor:
+        """PyTorch's ``t.to(device)``, ``t.to(dtype)``, ``t.to(device, dtype)`` or
+        ``t.to(other)``: the CPU is the only device, and a dtype change is
+        ``astype`` (recorded). Returns ``self`` when nothing changes (``copy=True``: a
+        recorded copy), as PyTorch."""
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype if dtype is None else dtype
+            elif isinstance(a, (str, runtime.device)):
+                device = a
+            elif a is not None:
+                dtype = a if dtype is None else dtype
+        if device is not None:
+            runtime.check_device(device, "Tensor.to")
+        if dtype is not None and np.dtype(dtype) != self.data.dtype:
+            return self.astype(dtype)
+        return self.clone() if copy else self
+
+    def gather(self, dim: int, index: Any) -> Tensor:
+        """PyTorch's ``gather``: out[i][j][k] = self[index[i][j][k]][j][k] for dim = 0 (and
+        so on for the other dims); ``index`` has this tensor's number of dimensions and, on
+        the other dims, at most its sizes. Recorded as an index (its gradient scatters g
+        back, summing repeats)."""
+        idx = np.asarray(index.data if isinstance(index, Tensor) else index)
+        d = normalize_axis_index(dim, self.data.ndim)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"gather: index must hold integers, got dtype {idx.dtype}")
+        if idx.ndim != self.data.ndim or any(
+            k != d and idx.shape[k] > self.data.shape[k] for k in range(idx.ndim)
+        ):
+            raise ShapeError(
+                f"gather: index of shape {idx.shape} does not fit a tensor of shape "
+                f"{self.shape} along dim {dim} (same number of dims, sizes at most the "
+                "tensor's on the other dims)"
+            )
+        n = self.data.shape[d]
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            bad = idx[(idx < 0) | (idx >= n)].flat[0]
+            raise IndexError(f"gather: index {bad} is out of range for dim {dim} of size {n}")
+        grid: list[Any] = list(np.indices(idx.shape, sparse=True))
+        grid[d] = idx
+        return self[tuple(grid)]
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        """PyTorch's ``masked_fill``: ``value`` where the bool ``mask`` (broadcast to this
+        shape) is True, else this tensor; recorded (``gg.where``), so the filled positions
+        get no gradient and a Tensor ``value`` (0-D) gets theirs."""
+        m = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+        if m.dtype != np.bool_:
+            raise TypeError(f"masked_fill: mask must be bool, got dtype {m.dtype}")
+        if isinstance(value, Tensor) and value.ndim:
+            raise ShapeError(f"masked_fill: value must be 0-D, got shape {value.shape}")
+        try:
+            np.broadcast_to(m, self.data.shape)
+        except ValueError:
+            raise ShapeError(
+                f"masked_fill: mask of shape {m.shape} does not broadcast to {self.shape}"
+            ) from None
+        fill = value if isinstance(value, Tensor) else np.asarray(value, dtype=self.data.dtype)
+        return _ops.where(m, fill, self)
+
 
 for _name, _hint in _MISSING.items():
     assert not hasattr(Tensor, _name), _name  # a hint never hides a real method
@@ -1059,9 +1140,65 @@ def _index_data(index: Any) -> Any:
 def tensor(data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     """Create a leaf tensor holding a copy of ``data`` (same as ``Tensor(...)``).
 
-    ``dtype`` defaults to NumPy's inference (Python floats -> float64, ints -> int64).
+    ``dtype`` defaults to NumPy's inference for arrays (an ndarray keeps its dtype) and, for
+    Python numbers, to int64 for ints and the default dtype (``gg.get_default_dtype()``,
+    float64 unless set) for floats.
     """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _sizes(who: str, size: tuple[Any, ...]) -> tuple[int, ...]:
+    """PyTorch's ``zeros(2, 3)`` or ``zeros((2, 3))``; a dtype given positionally (NumPy's
+    ``np.zeros(shape, dtype)``) is refused rather than read as a size."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for s in size:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+            raise TypeError(
+                f"gg.{who}: sizes must be ints, got {s!r}; pass the dtype as dtype= "
+                f"(gg.{who}(2, 3, dtype=gg.float32))"
+            )
+    return tuple(int(s) for s in size)
+
+
+def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A leaf of zeros, PyTorch's ``torch.zeros(*size)``; dtype defaults to the default
+    floating dtype."""
+    arr = np.zeros(_sizes("zeros", size), dtype=runtime.resolve_dtype(dtype))
+    return Tensor(arr, requires_grad=requires_grad)
+
+
+def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A leaf of ones, PyTorch's ``torch.ones(*size)``."""
+    arr = np.ones(_sizes("ones", size), dtype=runtime.resolve_dtype(dtype))
+    return Tensor(arr, requires_grad=requires_grad)
+
+
+def full(size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A leaf filled with ``fill_value``, PyTorch's ``torch.full(size, value)``; the dtype
+    is inferred from the value as PyTorch does (bool, int64, or the default float)."""
+    if dtype is None:
+        dtype = (
+            np.bool_
+            if isinstance(fill_value, (bool, np.bool_))
+            else np.int64
+            if isinstance(fill_value, (int, np.integer))
+            else runtime.get_default_dtype()
+        )
+    arr = np.full(_sizes("full", (size,)), fill_value, dtype=dtype)
+    return Tensor(arr, requires_grad=requires_grad)
+
+
+def zeros_like(t: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros of ``t``'s shape and dtype (a constant leaf, as ``torch.zeros_like``)."""
+    a = t.data if isinstance(t, Tensor) else np.asarray(t)
+    return Tensor(np.zeros(a.shape, dtype=a.dtype if dtype is None else dtype), requires_grad)
+
+
+def ones_like(t: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones of ``t``'s shape and dtype (a constant leaf, as ``torch.ones_like``)."""
+    a = t.data if isinstance(t, Tensor) else np.asarray(t)
+    return Tensor(np.ones(a.shape, dtype=a.dtype if dtype is None else dtype), requires_grad)
 
 
 def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:

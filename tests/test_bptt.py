@@ -25,12 +25,12 @@ def _elman(n: int, t: int, f_in: int, h: int, seed: int, f: str = "tanh"):  # ty
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, t, f_in))
     Y = rng.standard_normal((n, t, h))
-    cell = nn.RNNCell(f_in, h, nonlinearity=f, rng=rng)
+    cell = nn.ElmanCell(f_in, h, nonlinearity=f, rng=rng)
     cell.b.data[...] = rng.standard_normal(h) * 0.1
     return X, Y, cell
 
 
-def _graph_unroll(cell: nn.RNNCell, X: gg.Tensor) -> list[gg.Tensor]:
+def _graph_unroll(cell: nn.ElmanCell, X: gg.Tensor) -> list[gg.Tensor]:
     """Eqs. (1)–(2) written with graphgrad ops, one time step at a time."""
     outs, h = [], None
     for t in range(X.shape[1]):
@@ -71,7 +71,7 @@ def test_seed000_eqs_3_to_10_equal_graph_gradients(n, t, f_in, h, seed, f) -> No
 
 def test_nn_rnn_layer_equals_seed000_equations() -> None:
     X, Y, _ = _elman(3, 7, 2, 5, seed=11)
-    rnn = nn.RNN(2, 5, rng=3, batch_first=True)
+    rnn = nn.ElmanRNN(2, 5, rng=3, batch_first=True)
     rnn.cells[0].b.data[...] = np.linspace(-0.2, 0.2, 5)
     Xt = gg.tensor(X, requires_grad=True)
     out, h_T = rnn(Xt)

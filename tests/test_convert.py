@@ -43,16 +43,24 @@ def _reference(kind: str, x: np.ndarray, state: dict, sfx: str) -> np.ndarray:
     return (reference.lstm_forward if kind == "lstm" else reference.gru_forward)(x, *args)[0]
 
 
-@pytest.mark.parametrize(("kind", "gates"), [("rnn", 1), ("lstm", 4), ("gru", 3)])
-def test_two_layer_bidirectional_layers_compute_pytorchs_equations(kind: str, gates: int) -> None:
+@pytest.mark.parametrize(
+    ("kind", "gates", "cls"),
+    [("rnn", 1, nn.RNN), ("rnn", 1, nn.ElmanRNN), ("lstm", 4, nn.LSTM), ("gru", 3, nn.GRU)],
+)
+def test_two_layer_bidirectional_layers_compute_pytorchs_equations(
+    kind: str, gates: int, cls: type
+) -> None:
     rng = np.random.default_rng(0)
     state = _torch_like(rng, gates, 2, True)
-    layer = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind](
-        F_IN, H, num_layers=2, bidirectional=True, rng=1, batch_first=True
-    )
+    layer = cls(F_IN, H, num_layers=2, bidirectional=True, rng=1, batch_first=True)
     layer.load_state_dict(state_dict_from_torch(layer, state))
     x = rng.standard_normal((2, 5, F_IN))
     out, _ = layer(x)
+    if cls is not nn.ElmanRNN:  # PyTorch's names and shapes: its state dict loads as it is
+        direct = cls(F_IN, H, num_layers=2, bidirectional=True, rng=2, batch_first=True)
+        direct.load_state_dict(state)
+        assert list(direct.state_dict()) == list(state)
+        np.testing.assert_array_equal(direct(x)[0].data, out.data)
     # layer 0 by the reference, both directions; layer 1 reads their concatenation
     l0 = np.concatenate(
         [
@@ -79,7 +87,7 @@ def test_linear_and_cells() -> None:
     lin.load_state_dict(state_dict_from_torch(lin, {"weight": w, "bias": b}))
     np.testing.assert_allclose(lin(x).data, x @ w.T + b, rtol=1e-13)
     cell_state = {k[: -len("_l0")]: v for k, v in _torch_like(rng, 1, 1, False).items()}
-    cell = nn.RNNCell(F_IN, H)
+    cell = nn.ElmanCell(F_IN, H)
     cell.load_state_dict(state_dict_from_torch(cell, cell_state))
     expected = _elman(
         x[:, None], *(cell_state[n] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))

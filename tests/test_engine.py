@@ -691,7 +691,7 @@ def test_collector_is_paused_only_inside_unroll_and_backward() -> None:
             seen.append(gc.isenabled())
             return g
 
-    rnn = gg.nn.RNN(1, 3, batch_first=True)
+    rnn = gg.nn.ElmanRNN(1, 3, batch_first=True)
     assert gc.isenabled()
     h, _ = rnn(np.zeros((1, 4, 1)))
     assert gc.isenabled()

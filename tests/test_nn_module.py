@@ -26,11 +26,16 @@ def test_registration_and_dotted_names() -> None:
     m = TwoLayer()
     names = [n for n, _ in m.named_parameters()]
     assert names == [
-        "scale", "encoder.weight", "encoder.bias", "rnn.cells.0.weight_ih",
-        "rnn.cells.0.weight_hh", "rnn.cells.0.bias_ih", "rnn.cells.0.bias_hh",
-    ]  # fmt: skip
+        "scale",
+        "encoder.weight",
+        "encoder.bias",
+        "rnn.weight_ih_l0",
+        "rnn.weight_hh_l0",
+        "rnn.bias_ih_l0",
+        "rnn.bias_hh_l0",
+    ]  # fmt: skip  (PyTorch's names for a GRU's parameters)
     assert len(list(m.parameters())) == 7
-    assert [n for n, _ in m.named_modules()] == ["", "encoder", "rnn", "rnn.cells", "rnn.cells.0"]
+    assert [n for n, _ in m.named_modules()] == ["", "encoder", "rnn"]
     m.scale = None  # re-assigning a non-parameter unregisters it
     assert "scale" not in dict(m.named_parameters())
 
@@ -124,12 +129,7 @@ def test_parameter_validation_and_repr() -> None:
     assert repr(TwoLayer()) == (
         "TwoLayer(\n"
         "  (encoder): Linear(in_features=3, out_features=4, bias=True)\n"
-        "  (rnn): GRU(\n"
-        "    4, 2, num_layers=1, batch_first=True\n"
-        "    (cells): ModuleList(\n"
-        "      (0): GRUCell(4, 2)\n"
-        "    )\n"
-        "  )\n"
+        "  (rnn): GRU(4, 2, num_layers=1, batch_first=True)\n"
         ")"
     )
 

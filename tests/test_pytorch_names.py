@@ -124,7 +124,7 @@ def test_initialisers_read_fans_in_pytorchs_layout() -> None:
     w = nn.Parameter(np.zeros((200, 50)))  # (out, in): fan_in = 50
     nn.init.kaiming_normal_(w, rng=0)
     assert np.std(w.data) == pytest.approx(np.sqrt(2 / 50), rel=0.05)
-    cell = nn.RNNCell(40, 400, rng=0)  # the seeds' W (in, out) = (40, 400): randn / √40
+    cell = nn.ElmanCell(40, 400, rng=0)  # the seeds' W (in, out) = (40, 400): randn / √40
     assert np.std(cell.W.data) == pytest.approx(1 / np.sqrt(40), rel=0.05)
 
 

@@ -113,8 +113,8 @@ def test_names_from_pytorch_and_ndarray_say_what_to_use() -> None:
     # the advice is runnable
     np.testing.assert_array_equal(t.clip(-1, 1).data, [[1.0, -1.0]])
     assert gg.cat([t, t], dim=1).shape == (1, 4)  # PyTorch's name, PyTorch's meaning
-    with pytest.raises(AttributeError, match=re.escape("gg.tensor(np.zeros(...))")):
-        gg.zeros((2, 3))
+    with pytest.raises(AttributeError, match=re.escape("gg.tensor(np.arange(...))")):
+        gg.arange(3)
     with pytest.raises(AttributeError, match=r"'no_such_thing'$"):
         _ = t.no_such_thing
     with pytest.raises(AttributeError, match=r"'no_such_thing'$"):

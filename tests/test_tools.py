@@ -57,7 +57,7 @@ def test_dot_of_an_mlp_matches_the_recorded_graph() -> None:
 
 
 def test_dot_of_an_rnn_and_collapsing_the_time_steps() -> None:
-    rnn = nn.RNN(2, 3, rng=0, batch_first=True)
+    rnn = nn.ElmanRNN(2, 3, rng=0, batch_first=True)
     out, _ = rnn(np.ones((1, 6, 2)))
     loss = out.sum()
     nodes, edges = parse_dot(viz.to_dot(loss, params=rnn))
@@ -126,8 +126,8 @@ def test_detect_anomaly_is_quiet_when_all_is_finite_and_restores_the_fast_path()
 
 
 # ------------------------------------------------------------------ gradient flow
-def _scaled_rnn(radius: float, nonlinearity: str, H: int = 6) -> nn.RNN:
-    rnn = nn.RNN(2, H, nonlinearity=nonlinearity, rng=0, batch_first=True)
+def _scaled_rnn(radius: float, nonlinearity: str, H: int = 6) -> nn.ElmanRNN:
+    rnn = nn.ElmanRNN(2, H, nonlinearity=nonlinearity, rng=0, batch_first=True)
     init.orthogonal_(rnn.cells[0].V, gain=radius, rng=1)  # every singular value = radius
     return rnn
 

@@ -31,7 +31,7 @@ class SeqClassifier(nn.Module):
 
     def __init__(self, hidden: int) -> None:
         super().__init__()
-        self.rnn = nn.RNN(1, hidden, rng=0, batch_first=True)
+        self.rnn = nn.ElmanRNN(1, hidden, rng=0, batch_first=True)
         self.out = nn.Linear(hidden, 1, rng=1)
 
     def forward(self, x: np.ndarray) -> gg.Tensor:

@@ -6,22 +6,40 @@ backpropagation through time included — is produced by the engine's graph trav
 """
 
 from graphgrad.nn import functional, init, utils
-from graphgrad.nn.layers import Dropout, Embedding, Linear, ReLU, Sigmoid, Tanh
+from graphgrad.nn.layers import Dropout, Embedding, LayerNorm, Linear, ReLU, Sigmoid, Tanh
 from graphgrad.nn.losses import (
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     MSELoss,
+    NLLLoss,
     SquaredErrorLoss,
 )
-from graphgrad.nn.module import Module, ModuleList, Parameter, Sequential
-from graphgrad.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from graphgrad.nn.module import (
+    Module,
+    ModuleDict,
+    ModuleList,
+    Parameter,
+    ParameterList,
+    Sequential,
+)
+from graphgrad.nn.recurrent import (
+    GRU,
+    LSTM,
+    RNN,
+    ElmanCell,
+    ElmanRNN,
+    GRUCell,
+    LSTMCell,
+    RNNCell,
+)
 
 from graphgrad.nn import convert  # isort: skip  (it imports the layers above)
 
 __all__ = [
     "GRU", "LSTM", "RNN", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout",
-    "Embedding", "GRUCell", "LSTMCell", "Linear", "MSELoss", "Module", "ModuleList", "Parameter",
+    "ElmanCell", "ElmanRNN", "Embedding", "GRUCell", "LSTMCell", "LayerNorm", "Linear",
+    "MSELoss", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ParameterList",
     "RNNCell", "ReLU", "Sequential", "Sigmoid", "SquaredErrorLoss", "Tanh", "convert",
     "functional", "init", "utils",
 ]  # fmt: skip

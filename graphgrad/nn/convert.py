@@ -1,14 +1,15 @@
 """Weights from PyTorch: a ``torch.nn`` layer's ``state_dict()`` as a graphgrad state dict.
 
-    layer = nn.LSTM(32, 128, num_layers=2, bidirectional=True)  # batch_first=False, as torch
-    layer.load_state_dict(state_dict_from_torch(layer, torch_lstm.state_dict()))
+    layer = nn.ElmanRNN(32, 128, num_layers=2)  # the seeds' W, V, b
+    layer.load_state_dict(state_dict_from_torch(layer, torch_rnn.state_dict()))
 
-``Linear`` and the gated cells (LSTM, GRU) already use PyTorch's equations, gate order and
-parameter shapes, so their arrays carry over unchanged (under graphgrad's names for the
-cells: ``weight_ih_l1_reverse`` → ``reverse_cells.1.weight_ih``). One layout differs and is
-converted: the Elman ``RNN`` keeps the seeds' X W + h V (W of shape (in, out): PyTorch's
-weight transposed), with one bias b = b_ih + b_hh (the two only ever appear summed). Values may be
-torch CPU tensors or anything ``np.asarray`` accepts; torch is not imported.
+``Linear``, ``RNN``, ``LSTM``, ``GRU`` and their cells have PyTorch's names, equations, gate
+order and parameter shapes, so their arrays carry over unchanged (``load_state_dict`` takes a
+PyTorch state dict as it is; this function also checks the names). One layout differs and
+is converted: graphgrad's ``ElmanCell`` / ``ElmanRNN`` keep the seeds' X W + h V (W of shape
+(in, out): PyTorch's weight transposed), with one bias b = b_ih + b_hh (the two only ever
+appear summed). Values may be torch CPU tensors or anything ``np.asarray`` accepts; torch
+is not imported.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from graphgrad.errors import StateDictError
 from graphgrad.nn.layers import Linear
 from graphgrad.nn.module import Module
-from graphgrad.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, _Recurrent
+from graphgrad.nn.recurrent import ElmanCell, GRUCell, LSTMCell, RNNCell, _Recurrent
 
 __all__ = ["state_dict_from_torch"]
 
@@ -40,17 +41,20 @@ def state_dict_from_torch(module: Module, torch_state: Mapping[str, Any]) -> dic
         plan["weight"] = (("weight",), _same)
         if module.bias is not None:
             plan["bias"] = (("bias",), _same)
-    elif isinstance(module, (RNNCell, LSTMCell, GRUCell)):
+    elif isinstance(module, (ElmanCell, RNNCell, LSTMCell, GRUCell)):
         _plan_cell(plan, module, "", "")
-    elif isinstance(module, (RNN, LSTM, GRU)):
+    elif isinstance(module, _Recurrent):
         layer: _Recurrent = module
         for k in range(layer.num_layers):
             for d, cell in enumerate(layer.directions(k)):
-                prefix = f"{'reverse_cells' if d else 'cells'}.{k}."
-                _plan_cell(plan, cell, prefix, f"_l{k}{'_reverse' if d else ''}")
+                suffix = f"_l{k}{'_reverse' if d else ''}"
+                prefix = (
+                    f"{'reverse_cells' if d else 'cells'}.{k}." if not layer.torch_names else ""
+                )
+                _plan_cell(plan, cell, prefix, suffix, renamed=layer.torch_names)
     else:
         raise TypeError(
-            f"state_dict_from_torch converts Linear, RNN, LSTM, GRU and their cells; got "
+            f"state_dict_from_torch converts Linear, RNN, LSTM, GRU, ElmanRNN and their cells; got "
             f"{type(module).__name__} (convert its layers one by one)"
         )
     used = {name for names, _ in plan.values() for name in names}
@@ -82,15 +86,17 @@ def _plan_cell(
     cell: Module,
     prefix: str,
     suffix: str,
+    renamed: bool = False,
 ) -> None:
     """One cell's entries: ``suffix`` is PyTorch's ``_l{k}`` / ``_l{k}_reverse`` (empty for
-    a torch.nn cell)."""
-    bias = getattr(cell, "b" if isinstance(cell, RNNCell) else "bias_ih") is not None
-    if isinstance(cell, RNNCell):  # seed layout: Z = x W + h V + b
+    a torch.nn cell); ``renamed``: the layer registers the cell's parameters under PyTorch's
+    names (suffix included)."""
+    bias = getattr(cell, "b" if isinstance(cell, ElmanCell) else "bias_ih") is not None
+    if isinstance(cell, ElmanCell):  # seed layout: Z = x W + h V + b
         plan[prefix + "W"] = ((f"weight_ih{suffix}",), _transposed)
         plan[prefix + "V"] = ((f"weight_hh{suffix}",), _transposed)
         if bias:
             plan[prefix + "b"] = ((f"bias_ih{suffix}", f"bias_hh{suffix}"), np.add)
         return
     for name in _GATED if bias else _GATED[:2]:
-        plan[prefix + name] = ((name + suffix,), _same)
+        plan[prefix + name + (suffix if renamed else "")] = ((name + suffix,), _same)

@@ -30,8 +30,8 @@ from graphgrad.tensor import Tensor, _shape_of
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
-    "linear", "log_softmax", "mse_loss", "relu", "sigmoid", "softmax", "softplus",
-    "squared_error", "tanh",
+    "layer_norm", "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid",
+    "softmax", "softplus", "squared_error", "tanh",
 ]  # fmt: skip
 
 
@@ -207,6 +207,105 @@ def binary_cross_entropy_with_logits(
         ops.Sub.apply(1.0, target), softplus(z, 1.0, exact)
     )
     return _reduce("binary_cross_entropy_with_logits", loss, reduction, mask)
+
+
+def nll_loss(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """PyTorch's negative log-likelihood: ℓ_n = −w[t_n] · input[n, t_n] for log-probabilities
+    ``input`` with classes along dim 1 — (N, C), (C,) or (N, C, d1, …) — and integer
+    targets (N), () or (N, d1, …). Targets equal to ``ignore_index`` contribute nothing.
+    ``"mean"`` divides by Σ w[t_n] over the kept targets (NaN if none is kept, as PyTorch);
+    ``"sum"`` and ``"none"`` as usual. ∂ℓ_n/∂input[n, c] = −w[t_n] [c = t_n].
+    """
+    x = _tensor(input)
+    t = _array(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"nll_loss: targets must be integer class indices, got dtype {t.dtype}")
+    if (
+        x.ndim == 0
+        or (x.ndim > 1 and t.shape != x.shape[:1] + x.shape[2:])
+        or (x.ndim == 1 and t.ndim)
+    ):
+        want = x.shape[:1] + x.shape[2:] if x.ndim > 1 else ()
+        raise ShapeError(
+            f"nll_loss: input of shape {x.shape} (classes along dim 1) needs targets of shape "
+            f"{want}, got {t.shape}"
+        )
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"nll_loss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    C = x.shape[1] if x.ndim > 1 else x.shape[0]
+    keep = t != ignore_index
+    bad = keep & ((t < 0) | (t >= C))
+    if bad.any():
+        raise IndexError(f"nll_loss: target {t[bad].flat[0]} is out of bounds for {C} classes")
+    safe = np.where(keep, t, 0)
+    if weight is None:
+        w = keep.astype(x.dtype)
+    else:
+        wa = _array(weight)
+        if wa.shape != (C,):
+            raise ShapeError(f"nll_loss: weight must have shape ({C},), got {wa.shape}")
+        w = np.where(keep, wa[safe], 0).astype(x.dtype)
+    if x.ndim == 1:
+        picked = x[safe]
+    else:
+        index = list(np.indices(t.shape, sparse=True))
+        index.insert(1, safe)  # the class index sits on dim 1
+        picked = x[tuple(index)]
+    loss = -(picked * w)
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    return total / w.sum(dtype=x.dtype)  # 0 / 0 = NaN when every target is ignored
+
+
+def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
+    """PyTorch's ``one_hot``: int64 tensor of shape (..., num_classes) with a 1 at each
+    index (num_classes = −1: max index + 1). Not differentiable (a constant)."""
+    t = _array(tensor)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expects integer class indices, got dtype {t.dtype}")
+    if num_classes == -1:
+        num_classes = int(t.max()) + 1 if t.size else 0
+    if t.size and (t.min() < 0 or t.max() >= num_classes):
+        raise ValueError(f"one_hot: class values must be in [0, {num_classes})")
+    return Tensor((t[..., None] == np.arange(num_classes)).astype(np.int64))
+
+
+def layer_norm(
+    input: Any,
+    normalized_shape: Any,
+    weight: Any = None,
+    bias: Any = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """PyTorch's layer normalisation over the last ``len(normalized_shape)`` dims:
+    y = (x − μ) / √(σ² + eps) ∘ weight + bias, μ and σ² (the biased variance) over those
+    dims. Composed of recorded ops, so its gradient comes from the graph."""
+    x = _tensor(input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if x.shape[x.ndim - k :] != shape or k == 0 or k > x.ndim:
+        raise ShapeError(
+            f"layer_norm: normalized_shape {shape} must be the trailing dims of the input, "
+            f"got input of shape {x.shape}"
+        )
+    axes = tuple(range(x.ndim - k, x.ndim))
+    centred = x - x.mean(axis=axes, keepdims=True)
+    var = (centred * centred).mean(axis=axes, keepdims=True)
+    y = centred / (var + eps).sqrt()
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
 
 
 def _check_probability_targets(name: str, target: Any, shape: Any, mask: Any) -> None:

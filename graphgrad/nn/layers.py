@@ -1,4 +1,4 @@
-"""Feed-forward layers: ``Linear``, activations, ``Dropout``, ``Embedding``."""
+"""Feed-forward layers: ``Linear``, activations, ``Dropout``, ``Embedding``, ``LayerNorm``."""
 
 from __future__ import annotations
 
@@ -7,22 +7,35 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad import ops
+from graphgrad import ops, runtime
 from graphgrad.errors import ShapeError
 from graphgrad.nn import init
-from graphgrad.nn.functional import _dropout_probability, dropout
+from graphgrad.nn.functional import _dropout_probability, dropout, layer_norm
 from graphgrad.nn.module import Module, Parameter
 from graphgrad.random import get_rng
 from graphgrad.tensor import Tensor, _shape_of
 
 
-def check_features(layer: Module, x: Any, size: int, what: str = "input") -> None:
-    """Raise a ShapeError naming the layer when the last axis of ``x`` is not ``size``."""
+def check_features(
+    layer: Module, x: Any, size: int, what: str = "input", weight: Tensor | None = None
+) -> None:
+    """Raise a ShapeError naming the layer when the last axis of ``x`` is not ``size``, and
+    (given the layer's ``weight``) a TypeError when a floating ``x`` has another dtype:
+    PyTorch refuses mixed dtypes, and NumPy would silently compute in the wider one."""
     shape = _shape_of(x)
     if len(shape) == 0 or shape[-1] != size:
         raise ShapeError(
             f"{type(layer).__name__}: expected {what} with last axis {size}, got shape {shape}"
         )
+    if weight is not None:
+        dt = x.data.dtype if isinstance(x, Tensor) else getattr(x, "dtype", None)
+        if dt is not None and dt.kind == "f" and dt != weight.data.dtype:
+            w = weight.data.dtype
+            raise TypeError(
+                f"{type(layer).__name__}: {what} has dtype {dt} but the parameters have {w} "
+                f"(PyTorch refuses mixed dtypes too): cast the {what} (x.astype(np.{w})) or "
+                f"the model (model.to(np.{dt}))"
+            )
 
 
 class Linear(Module):
@@ -40,10 +53,14 @@ class Linear(Module):
         in_features: int,
         out_features: int,
         bias: bool = True,
-        dtype: Any = np.float64,
+        *,
+        device: Any = None,
+        dtype: Any = None,
         rng: np.random.Generator | int | None = None,
     ) -> None:
         super().__init__()
+        runtime.check_device(device or "cpu", "Linear")
+        dtype = runtime.resolve_dtype(dtype)
         self.in_features, self.out_features = in_features, out_features
         rng = get_rng(rng)
         k = 1.0 / math.sqrt(in_features)
@@ -55,7 +72,7 @@ class Linear(Module):
             init.uniform_(self.bias, -k, k, rng)
 
     def forward(self, x: Any) -> Tensor:
-        check_features(self, x, self.in_features)
+        check_features(self, x, self.in_features, weight=self.weight)
         w = self.weight.T  # (in, out): the seeds' W, a recorded transpose
         if self.bias is None:
             return ops.MatMul.apply(x, w)
@@ -94,8 +111,15 @@ class Dropout(Module):
     ``functional.dropout``. ``rng``: a generator or int seed for the masks (default:
     graphgrad's generator, ``gg.manual_seed``)."""
 
-    def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
+    def __init__(
+        self, p: float = 0.5, inplace: bool = False, *, rng: np.random.Generator | int | None = None
+    ) -> None:
         super().__init__()
+        if inplace:
+            raise ValueError(
+                "Dropout(inplace=True): graphgrad's dropout returns a new tensor (an in-place "
+                "write would hide the input a recorded op saved); leave inplace=False"
+            )
         self.p = _dropout_probability(p, "Dropout")
         self.rng = None if rng is None else get_rng(rng)
 
@@ -121,10 +145,14 @@ class Embedding(Module):
         num_embeddings: int,
         embedding_dim: int,
         padding_idx: int | None = None,
-        dtype: Any = np.float64,
+        *,
+        device: Any = None,
+        dtype: Any = None,
         rng: np.random.Generator | int | None = None,
     ) -> None:
         super().__init__()
+        runtime.check_device(device or "cpu", "Embedding")
+        dtype = runtime.resolve_dtype(dtype)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         if padding_idx is not None:
             if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)):
@@ -160,3 +188,44 @@ class Embedding(Module):
     def extra_repr(self) -> str:
         pad = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
         return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+
+
+class LayerNorm(Module):
+    """PyTorch's ``nn.LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True,
+    bias=True)``: y = (x − μ) / √(σ² + eps) ∘ weight + bias over the trailing
+    ``normalized_shape`` dims (``functional.layer_norm``); weight = 1, bias = 0 at init."""
+
+    def __init__(
+        self,
+        normalized_shape: int | tuple[int, ...],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        *,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        runtime.check_device(device or "cpu", "LayerNorm")
+        dtype = runtime.resolve_dtype(dtype)
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+        self.normalized_shape, self.eps = tuple(int(n) for n in shape), float(eps)
+        self.elementwise_affine = elementwise_affine
+        self.weight = (
+            Parameter(np.ones(self.normalized_shape), dtype=dtype) if elementwise_affine else None
+        )
+        self.bias = (
+            Parameter(np.zeros(self.normalized_shape), dtype=dtype)
+            if elementwise_affine and bias
+            else None
+        )
+
+    def forward(self, x: Any) -> Tensor:
+        if self.weight is not None:
+            check_features(self, x, self.normalized_shape[-1], weight=self.weight)
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )

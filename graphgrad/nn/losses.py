@@ -10,7 +10,9 @@ from graphgrad.nn import functional as F
 from graphgrad.nn.module import Module
 from graphgrad.tensor import Tensor
 
-__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "MSELoss", "SquaredErrorLoss"]
+__all__ = [
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "MSELoss", "NLLLoss", "SquaredErrorLoss",
+]  # fmt: skip
 
 
 class _Loss(Module):
@@ -76,3 +78,23 @@ class BCEWithLogitsLoss(_Loss):
     (``functional.binary_cross_entropy_with_logits``)."""
 
     loss = staticmethod(F.binary_cross_entropy_with_logits)
+
+
+class NLLLoss(Module):
+    """PyTorch's negative log-likelihood loss on log-probabilities, classes along dim 1
+    (``functional.nll_loss``): ``NLLLoss(weight=None, ignore_index=-100,
+    reduction="mean")``."""
+
+    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"):
+        super().__init__()
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(
+                f"NLLLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
+            )
+        self.weight, self.ignore_index, self.reduction = weight, ignore_index, reduction
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"ignore_index={self.ignore_index}, reduction={self.reduction!r}"

@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
+from graphgrad import runtime
 from graphgrad.errors import StateDictError
 from graphgrad.nn.utils import _zero_grads
 from graphgrad.tensor import Tensor
@@ -164,11 +165,42 @@ class Module:
         return self.train(False)
 
     def astype(self, dtype: Any) -> Module:
-        """Convert every parameter's data to ``dtype`` in place (e.g. float32 for speed)."""
+        """Convert every parameter (and its ``.grad``) to the floating ``dtype``, in place
+        (the same Parameter objects, so optimizers built before keep them); ``self``."""
+        target = np.dtype(dtype)
+        if target.kind != "f":
+            raise TypeError(f"{type(self).__name__}: parameters must stay floating, got {target}")
         for p in self.parameters():
-            p.data = p.data.astype(dtype)
-            p.grad = None
+            if p.data.dtype != target:
+                grad = p.grad
+                p.data = p.data.astype(target)
+                p.grad = None if grad is None else grad.astype(target)
         return self
+
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Module:
+        """PyTorch's ``model.to(device)``, ``model.to(dtype)`` or ``model.to(device,
+        dtype)``: the CPU is graphgrad's only device; a dtype converts in place
+        (``astype``). Returns ``self``."""
+        for a in args:
+            if isinstance(a, (str, runtime.device)):
+                device = a
+            elif a is not None:
+                dtype = a if dtype is None else dtype
+        if device is not None:
+            runtime.check_device(device, f"{type(self).__name__}.to")
+        return self if dtype is None else self.astype(dtype)
+
+    def double(self) -> Module:
+        """Parameters to float64, in place (PyTorch's ``double()``); ``self``."""
+        return self.astype(np.float64)
+
+    def float(self) -> Module:
+        """Parameters to float32, in place (PyTorch's ``float()``); ``self``."""
+        return self.astype(np.float32)
+
+    def half(self) -> Module:
+        """Parameters to float16, in place (PyTorch's ``half()``); ``self``."""
+        return self.astype(np.float16)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
@@ -334,3 +366,110 @@ class ModuleList(_Container):
         for name in list(self._modules):
             delattr(self, name)
         self.extend(children)
+
+
+class ModuleDict(Module):
+    """A dict of modules whose parameters are registered under their keys
+    (``"encoder.weight"``), in insertion order, as PyTorch's ``nn.ModuleDict``."""
+
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] = ()) -> None:
+        super().__init__()
+        self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict holds Modules, got {type(module).__name__} for {key!r}")
+        if not isinstance(key, str) or not key or "." in key:
+            raise KeyError(f"ModuleDict keys are non-empty strings without '.', got {key!r}")
+        setattr(self, key, module)
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self._modules:
+            raise KeyError(key)
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def keys(self) -> Iterable[str]:
+        return self._modules.keys()
+
+    def values(self) -> Iterable[Module]:
+        return self._modules.values()
+
+    def items(self) -> Iterable[tuple[str, Module]]:
+        return self._modules.items()
+
+    def pop(self, key: str) -> Module:
+        module = self[key]
+        del self[key]
+        return module
+
+    def clear(self) -> None:
+        for key in list(self._modules):
+            del self[key]
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        """Add (or replace) each ``key: module``; all are checked before any is added."""
+        pairs = list(modules.items() if isinstance(modules, Mapping) else modules)
+        for key, module in pairs:
+            if not isinstance(module, Module):
+                raise TypeError(
+                    f"ModuleDict holds Modules, got {type(module).__name__} for {key!r}"
+                )
+        for key, module in pairs:
+            self[key] = module
+
+
+class ParameterList(Module):
+    """A list of parameters registered as ``"0"``, ``"1"``, ... (PyTorch's
+    ``nn.ParameterList``); a plain tensor or array appended becomes a Parameter."""
+
+    def __init__(self, values: Iterable[Any] = ()) -> None:
+        super().__init__()
+        for v in values:
+            self.append(v)
+
+    def _param(self, value: Any) -> Parameter:
+        return value if isinstance(value, Parameter) else Parameter(value)
+
+    def __getitem__(self, i: int) -> Parameter:
+        return list(self._parameters.values())[i]
+
+    def __setitem__(self, i: int, value: Any) -> None:
+        n = len(self._parameters)
+        if not -n <= i < n:
+            raise IndexError(f"ParameterList index {i} is out of range for length {n}")
+        setattr(self, str(i % n), self._param(value))
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(list(self._parameters.values()))
+
+    def append(self, value: Any) -> ParameterList:
+        """Add a parameter at the end; returns the list."""
+        setattr(self, str(len(self._parameters)), self._param(value))
+        return self
+
+    def extend(self, values: Iterable[Any]) -> ParameterList:
+        """Append each value; returns the list."""
+        for v in values:
+            self.append(v)
+        return self
+
+    def extra_repr(self) -> str:
+        return "\n".join(
+            f"({k}): Parameter of shape {tuple(p.shape)}, dtype {p.dtype}"
+            for k, p in self._parameters.items()
+        )

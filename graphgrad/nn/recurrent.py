@@ -8,7 +8,8 @@ chunks of a sequence.
 
 Every cell splits its work into an input projection, which the sequence layers compute
 for all T steps in one matrix product, and a ``step`` that applies the recurrence.
-Sequences are batch-first (N, T, F) by default — the seeds' φ[i, t, j].
+Sequences are time-major (T, N, F) by default, as in PyTorch; ``batch_first=True`` takes
+the seeds' φ[i, t, j] layout (N, T, F).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad import ops
+from graphgrad import ops, runtime
 from graphgrad.collector import CollectorPaused
 from graphgrad.errors import ShapeError
 from graphgrad.nn import init
@@ -51,11 +52,12 @@ _ACTIVATIONS: dict[str, Any] = {
 }
 
 
-class RNNCell(Module):
+class ElmanCell(Module):
     """The Elman RNN block of seed 000, eqs. (1)–(2):
 
         Z_t  = Φ_t W + Φ'_{t−1} V + b,        Φ'_t = f(Z_t),   Φ'_0 = 0
 
+    graphgrad's own cell for the seeds' notation (PyTorch's layout is ``RNNCell``'s).
     x (N, input_size), h (N, hidden_size). Parameters in the seed's layout: W
     (input_size, hidden_size), V (hidden_size, hidden_size), b (hidden_size,). f = tanh
     (default), relu, or linear (f(z) = z, for seed 003's analysis of vanishing and
@@ -69,13 +71,16 @@ class RNNCell(Module):
         hidden_size: int,
         nonlinearity: str = "tanh",
         bias: bool = True,
-        dtype: Any = np.float64,
+        *,
+        dtype: Any = None,
         rng: Rng = None,
     ) -> None:
         super().__init__()
+        dtype = runtime.resolve_dtype(dtype)
         if nonlinearity not in _ACTIVATIONS:
             raise ValueError(
-                f"RNNCell: nonlinearity must be one of {sorted(_ACTIVATIONS)}, got {nonlinearity!r}"
+                f"ElmanCell: nonlinearity must be one of {sorted(_ACTIVATIONS)}, "
+                f"got {nonlinearity!r}"
             )
         rng = get_rng(rng)
         self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
@@ -103,7 +108,7 @@ class RNNCell(Module):
         return self._act(_step_input(xp, t) if h is None else _affine_step(h, V, xp, t))
 
     def forward(self, x: Any, h: Any = None) -> Tensor:
-        _check_step(self, x, h, self.hidden_size)
+        _check_step(self, x, h, self.hidden_size, self.V)
         return self.step(self.input_projection(x), None if h is None else _as_tensor(h), self.V)
 
     def extra_repr(self) -> str:
@@ -111,7 +116,7 @@ class RNNCell(Module):
 
 
 class _GatedCell(Module):
-    """Shared construction of LSTMCell and GRUCell: PyTorch's parameter shapes, weight_ih
+    """Shared construction of RNNCell, LSTMCell and GRUCell: PyTorch's parameter shapes, weight_ih
     (gates·H, input_size), weight_hh (gates·H, H), bias_ih, bias_hh (gates·H,), all
     initialised U(−1/√H, 1/√H)."""
 
@@ -122,10 +127,14 @@ class _GatedCell(Module):
         input_size: int,
         hidden_size: int,
         bias: bool = True,
-        dtype: Any = np.float64,
+        *,
+        device: Any = None,
+        dtype: Any = None,
         rng: Rng = None,
     ) -> None:
         super().__init__()
+        runtime.check_device(device or "cpu", type(self).__name__)
+        dtype = runtime.resolve_dtype(dtype)
         rng = get_rng(rng)
         self.input_size, self.hidden_size = input_size, hidden_size
         G = self.gates * hidden_size
@@ -136,6 +145,57 @@ class _GatedCell(Module):
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}"
+
+
+class RNNCell(_GatedCell):
+    """PyTorch's Elman cell: h' = f(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh), f = tanh or relu.
+
+    weight_ih (H, input_size), weight_hh (H, H), bias_ih, bias_hh (H,); init
+    U(−1/√H, 1/√H), as PyTorch's ``nn.ElmanCell(input_size, hidden_size, bias=True,
+    nonlinearity="tanh")``. In the seeds' notation (``ElmanCell``) W = weight_ihᵀ,
+    V = weight_hhᵀ and b = b_ih + b_hh: the same model, another parametrisation (two
+    biases, each with the gradient of their sum).
+    """
+
+    gates = 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        **kwargs: Any,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(
+                f"{type(self).__name__}: nonlinearity must be 'tanh' or 'relu', got "
+                f"{nonlinearity!r} (the seeds' linear cell is nn.ElmanCell(..., 'linear'))"
+            )
+        super().__init__(input_size, hidden_size, bias, **kwargs)
+        self.nonlinearity = nonlinearity
+        self._act = _ACTIVATIONS[nonlinearity]
+
+    def input_projection(self, x: Any) -> Tensor:
+        """x W_ihᵀ + (b_ih + b_hh), for one step (N, F) or all steps at once (T, N, F)."""
+        if self.bias_ih is None:
+            return ops.MatMul.apply(x, self.weight_ih.T)
+        return ops.Affine.apply(x, self.weight_ih.T, self.bias_ih + self.bias_hh)
+
+    def recurrent_weight(self) -> Tensor:
+        return self.weight_hh.T
+
+    def step(self, xp: Tensor, h: Tensor | None, U: Tensor, t: int | None = None) -> Tensor:
+        """h' = f(h W_hhᵀ + xp_t), one Affine op."""
+        return self._act(_step_input(xp, t) if h is None else _affine_step(h, U, xp, t))
+
+    def forward(self, x: Any, h: Any = None) -> Tensor:
+        _check_step(self, x, h, self.hidden_size, self.weight_ih)
+        h = None if h is None else _as_tensor(h)
+        return self.step(self.input_projection(x), h, self.weight_hh.T)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"
 
 
 class LSTMCell(_GatedCell):
@@ -178,11 +238,11 @@ class LSTMCell(_GatedCell):
         if state is not None:
             if not (isinstance(state, (tuple, list)) and len(state) == 2):
                 raise TypeError("LSTMCell: state must be a pair (h, c)")
-            _check_step(self, x, state[0], self.hidden_size)
+            _check_step(self, x, state[0], self.hidden_size, self.weight_ih)
             _check_step(self, x, state[1], self.hidden_size)
             state = (_as_tensor(state[0]), _as_tensor(state[1]))
         else:
-            _check_step(self, x, None, self.hidden_size)
+            _check_step(self, x, None, self.hidden_size, self.weight_ih)
         return self.step(self.input_projection(x), state, self.weight_hh.T)
 
 
@@ -242,7 +302,7 @@ class GRUCell(_GatedCell):
         return n + rz[..., H:] * (h - n)
 
     def forward(self, x: Any, h: Any = None) -> Tensor:
-        _check_step(self, x, h, self.hidden_size)
+        _check_step(self, x, h, self.hidden_size, self.weight_ih)
         h = None if h is None else _as_tensor(h)
         return self.step(self.input_projection(x), h, self.recurrent_weight())
 
@@ -258,8 +318,8 @@ def _affine_step(h: Tensor, W: Tensor, xp: Tensor, t: int | None) -> Tensor:
     return ops.Affine.apply(h, W, xp) if t is None else ops.Affine.apply(h, W, xp, t)
 
 
-def _check_step(cell: Module, x: Any, h: Any, hidden: int) -> None:
-    check_features(cell, x, cell.input_size)  # type: ignore[attr-defined]
+def _check_step(cell: Module, x: Any, h: Any, hidden: int, weight: Tensor | None = None) -> None:
+    check_features(cell, x, cell.input_size, weight=weight)  # type: ignore[attr-defined]
     xs = _shape_of(x)
     if len(xs) != 2:
         raise ShapeError(
@@ -289,6 +349,10 @@ class _Recurrent(Module):
     """
 
     cell_type: type[Module]
+    # PyTorch's layers register the cells' parameters under PyTorch's names (weight_ih_l0,
+    # ..., bias_hh_l1_reverse), so that state dicts match; graphgrad's ElmanRNN registers
+    # its cells (cells.0.W).
+    torch_names = True
 
     def __init__(
         self,
@@ -297,14 +361,18 @@ class _Recurrent(Module):
         num_layers: int = 1,
         bias: bool = True,
         batch_first: bool = False,
-        dtype: Any = np.float64,
-        rng: Rng = None,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        *,
+        device: Any = None,
+        dtype: Any = None,
+        rng: Rng = None,
         **cell_args: Any,
     ) -> None:
         super().__init__()
         name = type(self).__name__
+        runtime.check_device(device or "cpu", name)
+        dtype = runtime.resolve_dtype(dtype)
         if num_layers < 1:
             raise ValueError(f"{name}: num_layers must be ≥ 1, got {num_layers}")
         dropout = _dropout_probability(dropout, name, "dropout")
@@ -320,23 +388,56 @@ class _Recurrent(Module):
         self.num_layers, self.batch_first = num_layers, batch_first
         self.dropout, self.bidirectional = dropout, bool(bidirectional)
         width = 2 * hidden_size if bidirectional else hidden_size  # a layer's output size
-
-        def stack() -> ModuleList:
-            return ModuleList(
-                self.cell_type(
-                    input_size if layer == 0 else width,
-                    hidden_size,  # type: ignore[call-arg]
-                    bias=bias,
-                    dtype=dtype,
-                    rng=rng,
-                    **cell_args,
+        forward, reverse = [], []
+        for layer in range(num_layers):
+            for cells in (forward, reverse) if bidirectional else (forward,):
+                cells.append(
+                    self.cell_type(
+                        input_size if layer == 0 else width,
+                        hidden_size,  # type: ignore[call-arg]
+                        bias=bias,
+                        dtype=dtype,
+                        rng=rng,
+                        **cell_args,
+                    )
                 )
-                for layer in range(num_layers)
-            )
+        if not self.torch_names:
+            self.cells = ModuleList(forward)
+            if bidirectional:
+                self.reverse_cells = ModuleList(reverse)
+            return
+        # the cells compute; the layer owns their parameters under PyTorch's names
+        self.__dict__["cells"], self.__dict__["reverse_cells"] = tuple(forward), tuple(reverse)
+        self.__dict__["_aliases"] = {}
+        for layer in range(num_layers):
+            for d, cell in enumerate(self.directions(layer)):
+                for pname, param in cell._parameters.items():
+                    alias = f"{pname}_l{layer}{'_reverse' if d else ''}"
+                    self._aliases[alias] = (cell, pname)
+                    setattr(self, alias, param)
 
-        self.cells = stack()
-        if bidirectional:
-            self.reverse_cells = stack()
+    def __setattr__(self, name: str, value: Any) -> None:
+        alias = self.__dict__.get("_aliases", {}).get(name)
+        if alias is not None:  # lstm.weight_hh_l0 = Parameter(...): the cell computes with it
+            if not isinstance(value, Parameter):
+                raise TypeError(
+                    f"{type(self).__name__}.{name} must be a Parameter, got {type(value).__name__}"
+                )
+            setattr(alias[0], alias[1], value)
+        super().__setattr__(name, value)
+
+    def flatten_parameters(self) -> None:
+        """PyTorch packs a recurrent layer's weights into one buffer for cuDNN; graphgrad
+        computes with each parameter where it is, so there is nothing to pack (PyTorch's
+        call does nothing on the CPU either)."""
+
+    def all_weights(self) -> list[list[Parameter]]:
+        """Each layer and direction's parameters in PyTorch's order (``all_weights``)."""
+        return [
+            list(cell._parameters.values())
+            for layer in range(self.num_layers)
+            for cell in self.directions(layer)
+        ]
 
     def directions(self, layer: int) -> tuple[Module, ...]:
         """The cells of ``layer``: (forward,) or (forward, reverse)."""
@@ -365,7 +466,7 @@ class _Recurrent(Module):
         if x.ndim != 3:
             layout = "(N, T, F)" if self.batch_first else "(T, N, F)"
             raise ShapeError(f"{type(self).__name__}: expected input {layout}, got shape {x.shape}")
-        check_features(self, x, self.input_size)
+        check_features(self, x, self.input_size, weight=next(self.parameters()))
         seq = x.transpose(1, 0, 2) if self.batch_first else x  # time-major: seq[t] is contiguous
         T, N = seq.shape[0], seq.shape[1]
         if T == 0:
@@ -437,11 +538,13 @@ _OPTIONS = """
 
 
 class RNN(_Recurrent):
-    __doc__ = f"""Elman RNN over a sequence (seed 000), ``num_layers`` deep; see RNNCell.{_OPTIONS}
+    __doc__ = f"""PyTorch's Elman RNN, ``num_layers`` deep; see ``RNNCell``.{_OPTIONS}
 
     ``RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-    batch_first=False, dropout=0.0, bidirectional=False)``; ``forward(x, h0=None) ->
-    (outputs (N, T, D·H), h_T (D·L, N, H))``, D = 2 if bidirectional else 1.
+    batch_first=False, dropout=0.0, bidirectional=False)``, parameters ``weight_ih_l{{k}}``,
+    ``weight_hh_l{{k}}``, ``bias_ih_l{{k}}``, ``bias_hh_l{{k}}`` (``_reverse``) as PyTorch's;
+    ``forward(x, h0=None) -> (outputs (T, N, D·H), h_T (D·L, N, H))``, D = 2 if
+    bidirectional else 1. The seeds' parametrisation (W, V, b) is ``ElmanRNN``.
     """
 
     cell_type = RNNCell
@@ -452,9 +555,35 @@ class RNN(_Recurrent):
         hidden_size: int,
         num_layers: int = 1,
         nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(input_size, hidden_size, num_layers, nonlinearity=nonlinearity, **kwargs)
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            nonlinearity=nonlinearity,
+            **kwargs,
+        )
+        self.nonlinearity = nonlinearity
+
+
+class ElmanRNN(RNN):
+    __doc__ = f"""The seeds' Elman RNN over a sequence (seed 000), ``num_layers`` deep; see
+    ``ElmanCell``: parameters ``cells.{{k}}.W`` (in, H), ``cells.{{k}}.V`` (H, H),
+    ``cells.{{k}}.b`` (H,) in the seeds' notation and init, and f = tanh, relu or linear.
+    Otherwise as ``RNN`` (same arguments and state layout).{_OPTIONS}
+    """
+
+    cell_type = ElmanCell
+    torch_names = False
 
 
 class GRU(_Recurrent):
