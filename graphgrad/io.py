@@ -27,11 +27,13 @@ to the same path.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 import secrets
 import stat
+import struct
 import zipfile
 from pathlib import Path
 from typing import IO, Any
@@ -49,12 +51,22 @@ _TMP_SUFFIX = ".graphgrad-tmp"
 
 
 # ------------------------------------------------------------------------------ save
-def save(obj: Any, path: str | os.PathLike[str]) -> None:
+def save(obj: Any, path: str | os.PathLike[str] | IO[bytes]) -> None:
     """Write ``obj`` (a mapping of names to arrays/Tensors, possibly nested) to ``path``
-    atomically. ``path`` is used as given (no suffix is added)."""
+    atomically. ``path`` is used as given (no suffix is added). An open binary file (as
+    ``torch.save(obj, f)`` takes) is written from its current position: everything is
+    encoded first, so a refused object writes nothing, but the file is the caller's, so
+    replacing it atomically is too (give a path for that)."""
     arrays: dict[str, np.ndarray] = {}
     tree = _encode(obj, arrays, 0)
     manifest = json.dumps({"format": _FORMAT, "version": 1, "tree": tree})
+    if hasattr(path, "write"):
+        if isinstance(path, io.TextIOBase):
+            raise TypeError("gg.save: the file must be opened in binary mode ('wb')")
+        buffer = io.BytesIO()
+        _write_archive(buffer, manifest, arrays)
+        path.write(buffer.getvalue())  # type: ignore[union-attr]
+        return
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():  # else the error would name the temporary file
@@ -144,6 +156,12 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray], depth: int) -> Any:
         obj = obj.item()
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return {"value": obj}
+    if hasattr(obj, "state_dict") and hasattr(obj, "load_state_dict"):
+        raise TypeError(
+            f"gg.save: cannot store a {type(obj).__name__} itself (graphgrad never pickles "
+            "objects): save its state, gg.save(model.state_dict(), f), and restore it into a "
+            "new instance with model.load_state_dict(gg.load(f))"
+        )
     raise TypeError(
         f"gg.save: cannot store a {type(obj).__name__} (arrays, numbers, strings, "
         "dicts and lists only)"
@@ -151,7 +169,33 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray], depth: int) -> Any:
 
 
 # ------------------------------------------------------------------------------ load
-def load(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> Any:
+class _Buffer(io.BytesIO):
+    """A file object's bytes, named as the file in messages."""
+
+    def __init__(self, data: bytes, name: str) -> None:
+        super().__init__(data)
+        self._name = name
+
+    def __str__(self) -> str:
+        return self._name
+
+
+def _first_archive(data: bytes) -> bytes:
+    """The bytes of the first zip archive in ``data``. Saves to one open file follow each
+    other; a zip reader would find the last one's directory (it reads from the end), so
+    loading the first object would silently return the last. An archive ends at the first
+    end-of-directory record whose directory lies just before it."""
+    pos = data.find(b"PK\x05\x06")
+    while pos >= 0 and pos + 22 <= len(data):
+        size, offset = struct.unpack_from("<II", data, pos + 12)
+        (comment,) = struct.unpack_from("<H", data, pos + 20)
+        if offset + size == pos and data[offset : offset + 4] == b"PK\x01\x02":
+            return data[: pos + 22 + comment]
+        pos = data.find(b"PK\x05\x06", pos + 1)
+    return data  # not a zip archive (an .npy file, or damage that load then reports)
+
+
+def load(path: str | os.PathLike[str] | IO[bytes], *, max_bytes: int | None = None) -> Any:
     """Read a file written by ``save`` (or a pickle-free ``.npz``: then a dict of its arrays;
     or a ``.npy`` file: its array), whole or not at all.
 
@@ -164,10 +208,22 @@ def load(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> Any:
         CheckpointError: a missing, truncated, corrupt, oversized or pickled file, or a
             damaged manifest. Nothing is returned then.
     """
+    if hasattr(path, "read"):  # an open binary file, as torch.load(f) takes
+        start = path.tell() if path.seekable() else None  # type: ignore[union-attr]
+        data = path.read()  # type: ignore[union-attr]
+        if not isinstance(data, bytes):
+            raise TypeError("gg.load: the file must be opened in binary mode ('rb')")
+        data = _first_archive(data)
+        if start is not None:  # the next load reads the next object, as with torch.load
+            path.seek(start + len(data))  # type: ignore[union-attr]
+        path = _Buffer(data, str(getattr(path, "name", "<file object>")))
     try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            head = f.read(6)
+        if isinstance(path, _Buffer):
+            size, head = len(path.getvalue()), path.getvalue()[:6]
+        else:
+            size = os.path.getsize(path)
+            with open(path, "rb") as f:
+                head = f.read(6)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None
     except OSError as exc:
@@ -180,7 +236,7 @@ def load(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> Any:
             f"{path}: refusing to load: the file contains pickled Python objects, which "
             "could execute code when loaded. graphgrad checkpoints hold only arrays."
         )
-    if head[:2] != b"PK" and not zipfile.is_zipfile(path):
+    if head[:2] != b"PK" and (isinstance(path, _Buffer) or not zipfile.is_zipfile(path)):
         raise CheckpointError(
             f"{path}: not a readable .npz checkpoint: it is neither a zip archive nor an .npy file"
         )
@@ -245,6 +301,8 @@ def _read_archive(path: Any, budget: int, default_budget: bool) -> dict[str, np.
 def _read_npy_file(path: Any, size: int, budget: int) -> np.ndarray:
     if size > budget:
         raise CheckpointError(f"{path}: {size} bytes, more than max_bytes={budget}")
+    if isinstance(path, _Buffer):
+        return _read_npy(path, size, path)
     with open(path, "rb") as f:
         return _read_npy(f, size, path)
 

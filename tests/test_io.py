@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 import zipfile
 from pathlib import Path
@@ -119,3 +120,44 @@ def test_save_into_a_missing_directory_names_it(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"the directory .*nope does not exist"):
         gg.save({"w": np.ones(2)}, tmp_path / "nope" / "w.npz")
     assert not (tmp_path / "nope").exists()
+
+
+def test_open_binary_files_round_trip_like_torch_save(tmp_path: Path) -> None:
+    """``gg.save(obj, f)`` / ``gg.load(f)`` on open files, as time_sequence_prediction does
+    with torch.save; several objects follow each other in one file."""
+    data = {"x": np.arange(6.0).reshape(2, 3), "n": [1, "s"]}
+    with open(tmp_path / "d.pt", "wb") as f:
+        gg.save(data, f)
+        gg.save({"second": np.ones(2)}, f)
+    with open(tmp_path / "d.pt", "rb") as f:
+        got = gg.load(f)
+    np.testing.assert_array_equal(got["x"], data["x"])
+    assert got["n"] == [1, "s"]
+    buffer = io.BytesIO()
+    gg.save(data, buffer)
+    np.testing.assert_array_equal(gg.load(io.BytesIO(buffer.getvalue()))["x"], data["x"])
+
+
+def test_file_objects_are_refused_in_text_mode_and_when_damaged(tmp_path: Path) -> None:
+    with open(tmp_path / "t.txt", "w") as f, pytest.raises(TypeError, match="binary mode"):
+        gg.save({"a": np.ones(2)}, f)
+    (tmp_path / "t.txt").write_text("hello")
+    with open(tmp_path / "t.txt") as f, pytest.raises(TypeError, match="binary mode"):
+        gg.load(f)
+    buffer = io.BytesIO()
+    gg.save({"a": np.ones(100)}, buffer)
+    whole = buffer.getvalue()
+    for cut in (10, len(whole) // 2, len(whole) - 5):
+        with pytest.raises(gg.CheckpointError):
+            gg.load(io.BytesIO(whole[:cut]))
+    with pytest.raises(gg.CheckpointError, match="pickled"):
+        gg.load(io.BytesIO(pickle.dumps({"a": 1})))
+
+
+def test_saving_a_module_itself_names_state_dict(tmp_path: Path) -> None:
+    model = nn.Linear(2, 3)
+    with pytest.raises(TypeError, match=r"model.state_dict\(\).*load_state_dict"):
+        gg.save(model, tmp_path / "m.pt")
+    with pytest.raises(TypeError, match="state_dict"):
+        gg.save({"model": model}, tmp_path / "m.pt")
+    assert not (tmp_path / "m.pt").exists()
