@@ -62,7 +62,7 @@ def test_constant_zeros_ones_and_seeding() -> None:
 
 def test_bad_arguments_are_named() -> None:
     w = nn.Parameter(np.zeros((3, 4)))
-    with pytest.raises(ValueError, match=r"uniform_: needs low ≤ high, got low=1, high=-1"):
+    with pytest.raises(ValueError, match=r"uniform_: needs a ≤ b, got a=1, b=-1"):
         init.uniform_(w, 1, -1)
     with pytest.raises(ValueError, match=r"normal_: needs std ≥ 0"):
         init.normal_(w, std=-1.0)

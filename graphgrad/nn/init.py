@@ -2,7 +2,7 @@
 
 Weights of two or more dimensions are read as PyTorch reads them, ``(fan_out, fan_in,
 *receptive)`` (``nn.Linear``'s (out, in), the LSTM's (4H, input)); for the seeds' (in, out)
-layout (``RNNCell``'s W) pass ``fan_in=`` / ``fan_out=`` explicitly. ``rng`` is a
+layout (``ElmanCell``'s W) pass ``fan_in=`` / ``fan_out=`` explicitly. ``rng`` is a
 ``np.random.Generator``, an int seed, or None for the default generator
 (``gg.manual_seed``).
 """
@@ -42,11 +42,11 @@ def _fill(t: Tensor, values: np.ndarray) -> Tensor:
     return t
 
 
-def uniform_(t: Tensor, low: float = 0.0, high: float = 1.0, rng: Rng = None) -> Tensor:
-    """U(low, high)."""
-    if not low <= high:
-        raise ValueError(f"uniform_: needs low ≤ high, got low={low}, high={high}")
-    return _fill(t, get_rng(rng).uniform(low, high, t.shape))
+def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0, rng: Rng = None) -> Tensor:
+    """U(a, b) (PyTorch's names: ``uniform_(t, a=-0.1, b=0.1)``)."""
+    if not a <= b:
+        raise ValueError(f"uniform_: needs a ≤ b, got a={a}, b={b}")
+    return _fill(t, get_rng(rng).uniform(a, b, t.shape))
 
 
 def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, rng: Rng = None) -> Tensor:
@@ -56,9 +56,9 @@ def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, rng: Rng = None) -> 
     return _fill(t, get_rng(rng).normal(mean, std, t.shape))
 
 
-def constant_(t: Tensor, value: float) -> Tensor:
-    """Fill with ``value``."""
-    return _fill(t, np.full(t.shape, value))
+def constant_(t: Tensor, val: float) -> Tensor:
+    """Fill with ``val`` (PyTorch's keyword)."""
+    return _fill(t, np.full(t.shape, val))
 
 
 def zeros_(t: Tensor) -> Tensor:
@@ -79,10 +79,29 @@ def scaled_normal_(t: Tensor, rng: Rng = None, fan_in: int | None = None) -> Ten
     return _fill(t, get_rng(rng).standard_normal(t.shape) / math.sqrt(fi))
 
 
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """PyTorch's recommended gain for ``nonlinearity``: 1 for linear/sigmoid, 5/3 for
+    tanh, √2 for relu, √(2 / (1 + a²)) for leaky_relu with negative slope ``param``
+    (default 0.01), 3/4 for selu."""
+    if nonlinearity in ("linear", "identity", "sigmoid") or nonlinearity.startswith("conv"):
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3.0
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else float(param)
+        return math.sqrt(2.0 / (1.0 + slope * slope))
+    if nonlinearity == "selu":
+        return 0.75
+    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+
+
 def xavier_uniform_(
     t: Tensor,
     gain: float = 1.0,
     rng: Rng = None,
+    *,
     fan_in: int | None = None,
     fan_out: int | None = None,
 ) -> Tensor:
@@ -96,6 +115,7 @@ def xavier_normal_(
     t: Tensor,
     gain: float = 1.0,
     rng: Rng = None,
+    *,
     fan_in: int | None = None,
     fan_out: int | None = None,
 ) -> Tensor:
@@ -104,21 +124,44 @@ def xavier_normal_(
     return normal_(t, 0.0, gain * math.sqrt(2.0 / (fi + fo)), rng)
 
 
+def _kaiming_std(
+    t: Tensor, a: float, mode: str, nonlinearity: str, fan_in: int | None, fan_out: int | None
+) -> float:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"kaiming init: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fi, fo = _fans(t, fan_in, fan_out)
+    return calculate_gain(nonlinearity, a) / math.sqrt(fi if mode == "fan_in" else fo)
+
+
 def kaiming_uniform_(
-    t: Tensor, gain: float = math.sqrt(2.0), rng: Rng = None, fan_in: int | None = None
+    t: Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    rng: Rng = None,
+    *,
+    fan_in: int | None = None,
+    fan_out: int | None = None,
 ) -> Tensor:
-    """U(−a, a), a = gain·√(3 / fan_in)  (He et al.; gain √2 suits ReLU)."""
-    fi, _ = _fans(t, fan_in, None)
-    a = gain * math.sqrt(3.0 / fi)
-    return uniform_(t, -a, a, rng)
+    """PyTorch's ``kaiming_uniform_``: U(−bound, bound), bound = √3 · gain / √fan with
+    gain = ``calculate_gain(nonlinearity, a)`` (He et al.; ``a`` is leaky ReLU's negative
+    slope, so the default is ReLU's √2) and fan = fan_in or fan_out (``mode``)."""
+    bound = math.sqrt(3.0) * _kaiming_std(t, a, mode, nonlinearity, fan_in, fan_out)
+    return uniform_(t, -bound, bound, rng)
 
 
 def kaiming_normal_(
-    t: Tensor, gain: float = math.sqrt(2.0), rng: Rng = None, fan_in: int | None = None
+    t: Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    rng: Rng = None,
+    *,
+    fan_in: int | None = None,
+    fan_out: int | None = None,
 ) -> Tensor:
-    """N(0, σ²), σ = gain / √fan_in."""
-    fi, _ = _fans(t, fan_in, None)
-    return normal_(t, 0.0, gain / math.sqrt(fi), rng)
+    """PyTorch's ``kaiming_normal_``: N(0, σ²), σ = gain / √fan (see ``kaiming_uniform_``)."""
+    return normal_(t, 0.0, _kaiming_std(t, a, mode, nonlinearity, fan_in, fan_out), rng)
 
 
 def orthogonal_(t: Tensor, gain: float = 1.0, rng: Rng = None) -> Tensor:
