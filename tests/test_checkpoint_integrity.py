@@ -286,8 +286,19 @@ def _trained(make: Any) -> tuple[Any, list[gg.Tensor]]:
           gg.tensor(rng.standard_normal(3), requires_grad=True)]  # fmt: skip
     opt = make(ps)
     for _ in range(2):
-        for p in ps:
-            p.grad = rng.standard_normal(p.shape)
+        grads = [rng.standard_normal(p.shape) for p in ps]
+        if isinstance(opt, optim.LBFGS):  # a closure: the loss Σ ½p² + g·p
+
+            def closure(grads: list[np.ndarray] = grads) -> gg.Tensor:
+                opt.zero_grad()
+                loss = sum(((p * p) * 0.5 + p * g).sum() for p, g in zip(ps, grads))
+                loss.backward()
+                return loss
+
+            opt.step(closure)
+            continue
+        for p, g in zip(ps, grads):
+            p.grad = g
         opt.step()
     return opt, ps
 
@@ -299,6 +310,7 @@ OPTIMIZERS = {
     "AdamW": lambda ps: optim.AdamW(ps, lr=0.01),
     "RMSprop": lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.5),
     "AdaGrad": lambda ps: optim.AdaGrad(ps, lr=0.01),
+    "LBFGS": lambda ps: optim.LBFGS(ps, max_iter=3, history_size=2),
 }  # fmt: skip
 
 
@@ -336,6 +348,8 @@ def _same_kinds(a: Any, b: Any) -> bool:
         return isinstance(a, (list, tuple)) and len(a) == len(b) and all(map(_same_kinds, a, b))
     if isinstance(b, bool):
         return isinstance(a, bool)
+    if b is None or isinstance(b, str):
+        return a == b
     return isinstance(a, (int, float)) and not isinstance(a, bool)
 
 

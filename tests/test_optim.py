@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -347,3 +348,106 @@ def test_resume_from_saved_state_is_bit_identical(make, tmp_path: Path) -> None:
     _train(resumed, opt2, 4, np.random.default_rng(2))
     for k, v in resumed.state_dict().items():
         np.testing.assert_array_equal(v, reference[k])
+
+
+def _lbfgs_problem() -> tuple[list[gg.Tensor], Any]:
+    rng = np.random.default_rng(3)
+    A, y = rng.standard_normal((6, 3)), rng.standard_normal(6)
+    w = gg.tensor(np.zeros(3), requires_grad=True)
+    b = gg.tensor(np.zeros(1), requires_grad=True)
+
+    def loss_of() -> gg.Tensor:
+        r = A @ w + b - y
+        return (r * r).sum() + (w**4).sum()  # not quadratic: several iterations
+
+    return [w, b], loss_of
+
+
+def test_lbfgs_resumes_bit_identically_from_its_saved_state(tmp_path: Path) -> None:
+    def run(opt: Any, params: list[gg.Tensor], loss_of: Any, steps: int) -> None:
+        def closure() -> gg.Tensor:
+            opt.zero_grad()
+            loss = loss_of()
+            loss.backward()
+            return loss
+
+        for _ in range(steps):
+            opt.step(closure)
+
+    for fn in (None, "strong_wolfe"):
+        params, loss_of = _lbfgs_problem()
+        opt = optim.LBFGS(params, lr=0.5, max_iter=3, history_size=2, line_search_fn=fn)
+        run(opt, params, loss_of, 2)
+        gg.save({"p": [p.data for p in params], "o": opt.state_dict()}, tmp_path / "c.npz")
+        run(opt, params, loss_of, 3)
+        reference = [p.data.copy() for p in params]
+
+        params2, loss_of2 = _lbfgs_problem()
+        ckpt = gg.load(tmp_path / "c.npz")
+        for p, v in zip(params2, ckpt["p"]):
+            p.data[...] = v
+        opt2 = optim.LBFGS(params2, lr=0.5, max_iter=3, history_size=2, line_search_fn=fn)
+        opt2.load_state_dict(ckpt["o"])
+        run(opt2, params2, loss_of2, 3)
+        for p, r in zip(params2, reference):
+            np.testing.assert_array_equal(p.data, r)
+
+
+def test_lbfgs_argument_errors() -> None:
+    params, _ = _lbfgs_problem()
+    with pytest.raises(TypeError, match="needs a closure"):
+        optim.LBFGS(params).step()
+    with pytest.raises(ValueError, match="parameter groups"):
+        optim.LBFGS([{"params": params[:1]}, {"params": params[1:]}])
+    with pytest.raises(ValueError, match="line_search_fn"):
+        optim.LBFGS(params, line_search_fn="armijo")
+    with pytest.raises(ValueError, match="max_iter must be a positive int"):
+        optim.LBFGS(params, max_iter=0)
+    opt = optim.LBFGS(params)
+    state = {
+        "state": {3: {"n_iter": 1, "func_evals": 1}},
+        "param_groups": opt.state_dict()["param_groups"],
+    }
+    with pytest.raises(gg.StateDictError):
+        opt.load_state_dict(state)
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: optim.SGD(ps, lr=0.01), lambda ps: optim.Adam(ps), lambda ps: optim.AdamW(ps),
+    lambda ps: optim.RMSprop(ps), lambda ps: optim.Adagrad(ps), lambda ps: optim.LBFGS(ps),
+])  # fmt: skip
+def test_step_with_a_closure_records_even_under_no_grad_and_returns_its_loss(make: Any) -> None:
+    params, loss_of = _lbfgs_problem()
+    opt = make(params)
+
+    def closure() -> gg.Tensor:
+        opt.zero_grad()
+        loss = loss_of()
+        loss.backward()  # would raise if recording were off
+        return loss
+
+    first = loss_of().item()
+    with gg.no_grad():
+        returned = opt.step(closure)
+    assert returned.item() == pytest.approx(first)
+    assert loss_of().item() < first
+
+
+def test_one_cycle_refuses_steps_past_its_total_and_bad_arguments() -> None:
+    w = gg.tensor(np.ones(2), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1, momentum=0.9)
+    sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=3)
+    lrs = []
+    for _ in range(3):  # PyTorch's values, the third past the schedule's end included
+        opt.step()
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == pytest.approx([0.46263710266697505, 1.0 / 25 / 1e4, 0.4626371026669753])
+    with pytest.raises(ValueError, match="total_steps"):
+        sched.step()
+    with pytest.raises(ValueError, match="total_steps, or epochs and steps_per_epoch"):
+        optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0)
+    with pytest.raises(ValueError, match="anneal_strategy"):
+        optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=5, anneal_strategy="exp")
+    with pytest.raises(ValueError, match="pct_start"):
+        optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=5, pct_start=1.5)

@@ -1,7 +1,8 @@
-"""Optimizers (SGD, Adam, AdamW, RMSprop, AdaGrad) and learning-rate schedules
+"""Optimizers (SGD, Adam, AdamW, RMSprop, AdaGrad, LBFGS) and learning-rate schedules
 (``optim.lr_scheduler``), with PyTorch's names and meaning."""
 
 from graphgrad.optim import lr_scheduler
+from graphgrad.optim.lbfgs import LBFGS
 from graphgrad.optim.optimizers import (
     SGD,
     AdaGrad,
@@ -14,6 +15,6 @@ from graphgrad.optim.optimizers import (
 )
 
 __all__ = [
-    "SGD", "AdaGrad", "Adagrad", "Adam", "AdamW", "Optimizer", "ParamsOrGroups", "RMSprop",
+    "LBFGS", "SGD", "AdaGrad", "Adagrad", "Adam", "AdamW", "Optimizer", "ParamsOrGroups", "RMSprop",
     "lr_scheduler",
 ]  # fmt: skip

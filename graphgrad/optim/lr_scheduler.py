@@ -28,6 +28,7 @@ __all__ = [
     "ExponentialLR",
     "LRScheduler",
     "LambdaLR",
+    "OneCycleLR",
     "ReduceLROnPlateau",
     "StepLR",
 ]
@@ -197,6 +198,129 @@ class LambdaLR(LRScheduler):
 
     def lr_at(self, base_lr: float, epoch: int, group: int) -> float:
         return base_lr * float(self.lr_lambdas[group](epoch))
+
+
+class OneCycleLR(LRScheduler):
+    """PyTorch's one-cycle policy (Smith & Topin), stepped once per *batch*: the lr rises
+    from max_lr / div_factor to ``max_lr`` over the first ``pct_start`` of ``total_steps``
+    and anneals to max_lr / (div_factor · final_div_factor) by the last step (cosine, or
+    linear with ``anneal_strategy="linear"``); with ``three_phase`` it first comes back to
+    the initial lr, then anneals. With ``cycle_momentum`` the momentum (SGD's
+    ``momentum``, Adam's β₁) moves the opposite way between ``max_momentum`` and
+    ``base_momentum``. ``total_steps`` or ``epochs`` · ``steps_per_epoch``; stepping past
+    ``total_steps`` raises, as in PyTorch."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        max_lr: float | Sequence[float],
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float | Sequence[float] = 0.85,
+        max_momentum: float | Sequence[float] = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+    ) -> None:
+        name = "OneCycleLR"
+        if total_steps is None:
+            if epochs is None or steps_per_epoch is None:
+                raise ValueError(f"{name}: give total_steps, or epochs and steps_per_epoch")
+            total_steps = epochs * steps_per_epoch
+        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
+            raise ValueError(f"{name}: total_steps must be a positive int, got {total_steps!r}")
+        if not 0 <= pct_start <= 1:
+            raise ValueError(f"{name}: pct_start must be in [0, 1], got {pct_start}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"{name}: anneal_strategy must be 'cos' or 'linear'")
+        groups = optimizer.param_groups
+        n = len(groups)
+        self.total_steps, self.cycle_momentum = total_steps, cycle_momentum
+        self.anneal_strategy = anneal_strategy
+        self.max_lrs = _per_group(name, "max_lr", max_lr, n)
+        self.initial_lrs = [m / div_factor for m in self.max_lrs]
+        self.min_lrs = [i / final_div_factor for i in self.initial_lrs]
+        self.base_momentums = _per_group(name, "base_momentum", base_momentum, n)
+        self.max_momentums = _per_group(name, "max_momentum", max_momentum, n)
+        T = float(total_steps)
+        if three_phase:  # (end step, lr from, lr to, momentum from, momentum to)
+            self._phases = [
+                (pct_start * T - 1, "initial", "max", "max", "base"),
+                (2 * pct_start * T - 2, "max", "initial", "base", "max"),
+                (T - 1, "initial", "min", "max", "max"),
+            ]
+        else:
+            self._phases = [
+                (pct_start * T - 1, "initial", "max", "max", "base"),
+                (T - 1, "max", "min", "base", "max"),
+            ]
+        if cycle_momentum:
+            if not ({"momentum", "betas"} & set(optimizer.defaults)):
+                raise ValueError(
+                    f"{name}: the optimizer has neither momentum nor betas to cycle; pass "
+                    "cycle_momentum=False"
+                )
+            self._beta1 = "betas" in optimizer.defaults
+        for group, lr in zip(groups, self.initial_lrs):
+            group["lr"] = lr
+        super().__init__(optimizer)
+        self._apply()
+
+    def _value(self, kind: str, which: str, group: int) -> float:
+        table = {
+            ("lr", "initial"): self.initial_lrs,
+            ("lr", "max"): self.max_lrs,
+            ("lr", "min"): self.min_lrs,
+            ("m", "max"): self.max_momentums,
+            ("m", "base"): self.base_momentums,
+        }
+        return table[kind, which][group]
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def _at(self, epoch: int, group: int) -> tuple[float, float]:
+        if epoch > self.total_steps:
+            raise ValueError(
+                f"OneCycleLR: tried to step {epoch} times; the schedule has total_steps="
+                f"{self.total_steps}"
+            )
+        start = 0.0
+        for k, (end, lr0, lr1, m0, m1) in enumerate(self._phases):
+            if epoch <= end or k == len(self._phases) - 1:
+                pct = (epoch - start) / (end - start)
+                lr = self._anneal(self._value("lr", lr0, group), self._value("lr", lr1, group), pct)
+                m = self._anneal(self._value("m", m0, group), self._value("m", m1, group), pct)
+                return lr, m
+            start = end
+        raise AssertionError("unreachable")
+
+    def lr_at(self, base_lr: float, epoch: int, group: int) -> float:
+        return self._at(epoch, group)[0]
+
+    def _apply(self) -> None:
+        super()._apply()
+        if self.cycle_momentum:
+            for i, group in enumerate(self.optimizer.param_groups):
+                m = self._at(self.last_epoch, i)[1]
+                if self._beta1:
+                    group["betas"] = (m, *group["betas"][1:])
+                else:
+                    group["momentum"] = m
+
+
+def _per_group(name: str, what: str, value: Any, n: int) -> list[float]:
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"{name}: {what} has {len(value)} values for {n} parameter groups")
+        return [float(v) for v in value]
+    return [float(value)] * n
 
 
 class ReduceLROnPlateau(_Schedule):

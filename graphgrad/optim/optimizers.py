@@ -18,6 +18,7 @@ from typing import Any, Callable, ClassVar, Iterable, Mapping
 import numpy as np
 
 from graphgrad.errors import StateDictError
+from graphgrad.grad_mode import enable_grad
 from graphgrad.nn.utils import _zero_grads
 from graphgrad.tensor import Tensor
 from graphgrad.writes import note_write
@@ -29,6 +30,8 @@ ParamsOrGroups = Iterable[Tensor] | Iterable[dict[str, Any]]
 _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "lr": (lambda v: v >= 0, "≥ 0"),
     "momentum": (lambda v: v >= 0, "≥ 0"),
+    "dampening": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "lr_decay": (lambda v: v >= 0, "≥ 0"),
     "weight_decay": (lambda v: v >= 0, "≥ 0"),
     "eps": (lambda v: v >= 0, "≥ 0"),
     "betas": (lambda v: 0 <= v < 1, "in [0, 1)"),
@@ -36,7 +39,7 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "initial_accumulator_value": (lambda v: v >= 0, "≥ 0"),
 }
 
-_FLAGS = {"nesterov"}  # hyperparameters that are True or False
+_FLAGS = {"nesterov", "amsgrad", "centered"}  # hyperparameters that are True or False
 
 
 class Optimizer:
@@ -112,16 +115,22 @@ class Optimizer:
             for v in values:
                 if not ok(v):
                     raise ValueError(f"{name}: {key} must be {what}, got {group[key]}")
-        if group.get("nesterov") and not group["momentum"] > 0:
-            raise ValueError(f"{name}: nesterov=True needs a momentum > 0")
+        if group.get("nesterov") and not (group["momentum"] > 0 and group["dampening"] == 0):
+            raise ValueError(f"{name}: nesterov=True needs a momentum > 0 and zero dampening")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient: ``p.grad = None``, or with
         ``set_to_none=False`` zeros in place (PyTorch's two behaviours)."""
         _zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
-    def step(self) -> None:
-        """Apply one update to every parameter that has a gradient."""
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Apply one update to every parameter that has a gradient. ``closure`` (PyTorch's
+        keyword), if given, is called first with recording on — it clears the gradients,
+        computes the loss and calls ``backward()`` — and its loss is returned."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
         for group in self.param_groups:
             for p in group["params"]:
                 g = p.grad
@@ -133,6 +142,7 @@ class Optimizer:
                     g = g + group["weight_decay"] * p.data
                 self._update(p, g, self.state.setdefault(id(p), {}), group)
                 note_write(p.data)  # a graph recorded before this step may have saved p
+        return loss
 
     def _update(
         self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
@@ -269,10 +279,12 @@ def _plain(v: Any) -> Any:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent, PyTorch's formulation:
+    """Stochastic gradient descent, PyTorch's formulation and argument order
+    (``SGD(params, lr, momentum=0, dampening=0, weight_decay=0, nesterov=False)``):
 
     d = g + weight_decay · p
-    b = momentum · b + d      (b = d at the first step),   d = b   (or d + momentum · b, Nesterov)
+    b = momentum · b + (1 − dampening) · d   (b = d at the first step)
+    d = b   (or d + momentum · b, Nesterov)
     p ← p − lr · d
     """
 
@@ -283,11 +295,19 @@ class SGD(Optimizer):
         params: ParamsOrGroups,
         lr: float,
         momentum: float = 0.0,
+        dampening: float = 0.0,
         weight_decay: float = 0.0,
         nesterov: bool = False,
     ) -> None:
         super().__init__(
-            params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
+            params,
+            dict(
+                lr=lr,
+                momentum=momentum,
+                dampening=dampening,
+                weight_decay=weight_decay,
+                nesterov=nesterov,
+            ),
         )
 
     def _update(
@@ -300,7 +320,8 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = np.array(g, dtype=p.dtype, copy=True)
             else:
                 buf *= mu
-                buf += g
+                damp = group["dampening"]
+                buf += g if not damp else (1 - damp) * g
             g = g + mu * buf if group["nesterov"] else buf
         p.data -= lr * g
 
@@ -308,12 +329,14 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba):  m = β₁m + (1−β₁)g,  v = β₂v + (1−β₂)g²,
     p ← p − lr · m̂ / (√v̂ + ε),  m̂ = m/(1−β₁ᵗ),  v̂ = v/(1−β₂ᵗ).  ``weight_decay`` adds
-    weight_decay · p to g (L2, as torch.optim.Adam)."""
+    weight_decay · p to g (L2, as torch.optim.Adam); ``amsgrad=True`` uses the running
+    maximum of v."""
 
     _state_keys: ClassVar[dict[str, str]] = {
         "step": "count",
         "exp_avg": "array",
         "exp_avg_sq": "array",
+        "max_exp_avg_sq": "array?",  # amsgrad only
     }
 
     def __init__(
@@ -323,9 +346,11 @@ class Adam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        amsgrad: bool = False,
     ) -> None:
         super().__init__(
-            params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+            params,
+            dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad),
         )
 
     def _update(
@@ -344,6 +369,10 @@ class Adam(Optimizer):
         v *= b2
         v += (1 - b2) * (g * g)
         step_size = group["lr"] / (1 - b1**t)
+        if group["amsgrad"]:  # the largest v so far (Reddi et al.), as torch.optim.Adam
+            vmax = state.setdefault("max_exp_avg_sq", np.zeros_like(p.data))
+            np.maximum(vmax, v, out=vmax)
+            v = vmax
         denom = np.sqrt(v / (1 - b2**t)) + group["eps"]
         p.data -= step_size * (m / denom)
 
@@ -362,8 +391,11 @@ class AdamW(Adam):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
+        amsgrad: bool = False,
     ) -> None:
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+        super().__init__(
+            params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
+        )
 
     def _update(
         self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
@@ -374,10 +406,16 @@ class AdamW(Adam):
 
 
 class RMSprop(Optimizer):
-    """RMSprop:  v = α v + (1−α) g²,  p ← p − lr · g / (√v + ε)  (optionally with momentum
-    on the scaled step)."""
+    """RMSprop, PyTorch's formulation and argument order (``RMSprop(params, lr=0.01,
+    alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False)``):
+    v = α v + (1−α) g²; with ``centered`` v̄ = v − ḡ², ḡ = α ḡ + (1−α) g, else v̄ = v;
+    step = g / (√v̄ + ε); with momentum b = μ b + step, step = b;  p ← p − lr · step."""
 
-    _state_keys: ClassVar[dict[str, str]] = {"square_avg": "array", "momentum_buffer": "array?"}
+    _state_keys: ClassVar[dict[str, str]] = {
+        "square_avg": "array",
+        "momentum_buffer": "array?",
+        "grad_avg": "array?",
+    }
 
     def __init__(
         self,
@@ -385,11 +423,20 @@ class RMSprop(Optimizer):
         lr: float = 1e-2,
         alpha: float = 0.99,
         eps: float = 1e-8,
-        momentum: float = 0.0,
         weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
     ) -> None:
         super().__init__(
-            params, dict(lr=lr, alpha=alpha, eps=eps, momentum=momentum, weight_decay=weight_decay)
+            params,
+            dict(
+                lr=lr,
+                alpha=alpha,
+                eps=eps,
+                weight_decay=weight_decay,
+                momentum=momentum,
+                centered=centered,
+            ),
         )
 
     def _update(
@@ -397,10 +444,17 @@ class RMSprop(Optimizer):
     ) -> None:
         if not state:
             state["square_avg"] = np.zeros_like(p.data)
+        a = group["alpha"]
         v = state["square_avg"]
-        v *= group["alpha"]
-        v += (1 - group["alpha"]) * (g * g)
-        step = g / (np.sqrt(v) + group["eps"])
+        v *= a
+        v += (1 - a) * (g * g)
+        if group["centered"]:
+            ga = state.setdefault("grad_avg", np.zeros_like(p.data))
+            ga *= a
+            ga += (1 - a) * g
+            step = g / (np.sqrt(v - ga * ga) + group["eps"])
+        else:
+            step = g / (np.sqrt(v) + group["eps"])
         if group["momentum"]:
             buf = state.setdefault("momentum_buffer", np.zeros_like(p.data))
             buf *= group["momentum"]
@@ -410,25 +464,29 @@ class RMSprop(Optimizer):
 
 
 class AdaGrad(Optimizer):
-    """AdaGrad:  s = s + g²,  p ← p − lr · g / (√s + ε)."""
+    """AdaGrad, PyTorch's formulation and argument order (``Adagrad(params, lr=0.01,
+    lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10)``):
+    s = s + g²,  p ← p − lr_t · g / (√s + ε),  lr_t = lr / (1 + (t − 1) · lr_decay)."""
 
-    _state_keys: ClassVar[dict[str, str]] = {"sum": "array"}
+    _state_keys: ClassVar[dict[str, str]] = {"step": "count", "sum": "array"}
 
     def __init__(
         self,
         params: ParamsOrGroups,
         lr: float = 1e-2,
-        eps: float = 1e-10,
+        lr_decay: float = 0.0,
         weight_decay: float = 0.0,
         initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
     ) -> None:
         super().__init__(
             params,
             dict(
                 lr=lr,
-                eps=eps,
+                lr_decay=lr_decay,
                 weight_decay=weight_decay,
                 initial_accumulator_value=initial_accumulator_value,
+                eps=eps,
             ),
         )
 
@@ -436,10 +494,13 @@ class AdaGrad(Optimizer):
         self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
     ) -> None:
         if not state:
+            state["step"] = 0
             state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
+        state["step"] += 1
         s = state["sum"]
         s += g * g
-        p.data -= group["lr"] * g / (np.sqrt(s) + group["eps"])
+        lr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        p.data -= lr * g / (np.sqrt(s) + group["eps"])
 
 
 Adagrad = AdaGrad  # PyTorch's spelling
