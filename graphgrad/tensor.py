@@ -1189,6 +1189,11 @@ def full(size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool =
     return Tensor(arr, requires_grad=requires_grad)
 
 
+def gather(input: Tensor, dim: int, index: Any) -> Tensor:
+    """PyTorch's ``torch.gather(input, dim, index)``: ``input.gather(dim, index)``."""
+    return input.gather(dim, index)
+
+
 def zeros_like(t: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Zeros of ``t``'s shape and dtype (a constant leaf, as ``torch.zeros_like``)."""
     a = t.data if isinstance(t, Tensor) else np.asarray(t)

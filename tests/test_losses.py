@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import graphgrad as gg
@@ -42,7 +42,7 @@ def test_cross_entropy(reduction: str, seed: int, masked: bool, prob_targets: bo
         target = rng.integers(0, 4, size=(2, 3))
     mask = rng.random((2, 3)) > 0.4 if masked else None
     assert gg.gradcheck(
-        lambda z: F.cross_entropy(z, target, reduction=reduction, mask=mask), (logits,)
+        lambda z: F.cross_entropy(z, target, reduction=reduction, mask=mask, axis=-1), (logits,)
     )
 
 
@@ -210,3 +210,32 @@ def test_loss_modules_call_their_functional_form(module: str, fn: Callable, defa
         np.testing.assert_array_equal(got.data, fn(pred, target, reduction, mask).data)
     with pytest.raises(ValueError, match=f"{module}: reduction must be"):
         cls(reduction="avg")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 4), st.integers(1, 4), st.integers(0, 2**16))
+def test_cross_entropy_class_axis_follows_the_targets_shape(
+    n: int, a: int, b: int, seed: int
+) -> None:
+    """(N, A, B) logits: (N, A) targets read classes last (the sequence layout), (N, B)
+    targets classes on dim 1 (PyTorch's); where both fit (A = B) it raises, naming axis=."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, a, b))
+    last = rng.integers(0, b, size=(n, a))
+    dim1 = rng.integers(0, a, size=(n, b))
+    want_last = F.cross_entropy(z.reshape(-1, b), last.ravel(), reduction="none").data
+    want_dim1 = F.cross_entropy(
+        z.transpose(0, 2, 1).reshape(-1, a), dim1.ravel(), reduction="none"
+    ).data
+    if a == b:
+        with pytest.raises(ValueError, match=r"axis=-1 or axis=1"):
+            F.cross_entropy(z, last)
+        got_last = F.cross_entropy(z, last, reduction="none", axis=-1).data
+        got_dim1 = F.cross_entropy(z, dim1, reduction="none", axis=1).data
+    else:
+        got_last = F.cross_entropy(z, last, reduction="none").data
+        got_dim1 = F.cross_entropy(z, dim1, reduction="none").data
+    np.testing.assert_allclose(got_last.ravel(), want_last, rtol=1e-13)
+    np.testing.assert_allclose(got_dim1.ravel(), want_dim1, rtol=1e-13)
+    with pytest.raises(ValueError, match=r"axis=-1 or axis=1"):  # probabilities fit both
+        F.cross_entropy(z, np.full(z.shape, 1.0 / b))

@@ -122,16 +122,26 @@ def mse_loss(pred: Any, target: Any, reduction: str = "mean", mask: Any = None) 
     return _reduce("mse_loss", diff * diff, reduction, mask)
 
 
-def cross_entropy(logits: Any, target: Any, reduction: str = "mean", mask: Any = None) -> Tensor:
-    """Softmax cross-entropy, classes along the last axis of ``logits`` (..., C).
+def cross_entropy(
+    logits: Any, target: Any, reduction: str = "mean", mask: Any = None, *, axis: int | None = None
+) -> Tensor:
+    """Softmax cross-entropy ℓ = −Σ_c t_c log softmax(logits)_c over the class axis.
 
-    ``target`` is either integer class indices of shape (...) or probabilities of shape
-    (..., C). ℓ = −Σ_c t_c log softmax(logits)_c, computed through ``log_softmax`` so that
-    logits of ±1000 give a finite loss and gradient. Masked positions may hold any class
-    index (e.g. padding).
+    ``target`` is either integer class indices (the logits' shape without the class axis)
+    or probabilities (the logits' shape). Computed through ``log_softmax`` so that logits of
+    ±1000 give a finite loss and gradient. Masked positions may hold any class index (e.g.
+    padding).
+
+    The class axis: for (C,) and (N, C) logits it is the last, as in PyTorch. For ≥3-D
+    logits the seeds' sequences are (N, T, C), classes last, while PyTorch's K-dimensional
+    loss reads (N, C, d₁, …), classes along dim 1. Class-index targets whose shape fits one
+    reading only select it; where both fit (probability targets, or (N, T, T) logits with
+    (N, T) targets) the call raises unless ``axis=-1`` (last) or ``axis=1`` (PyTorch's) is
+    given.
     """
-    logp = log_softmax(logits, axis=-1)
     t = _array(target)
+    logits = _class_axis_last(logits, t, axis)
+    logp = log_softmax(logits, axis=-1)
     C = logp.shape[-1]
     if t.dtype.kind in "iu":
         if t.shape != logp.shape[:-1]:
@@ -161,6 +171,32 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean", mask: Any =
         _same_shape("cross_entropy", logp, target)
         loss = -(logp * target).sum(axis=-1)
     return _reduce("cross_entropy", loss, reduction, mask)
+
+
+def _class_axis_last(logits: Any, t: np.ndarray, axis: int | None) -> Any:
+    """``logits`` with its class axis moved last (see ``cross_entropy``)."""
+    shape = tuple(np.shape(_array(logits)))
+    nd = len(shape)
+    if nd <= 2 and axis is None:
+        return logits
+    if axis is None:
+        index = t.dtype.kind in "iu"
+        last = t.shape == (shape[:-1] if index else shape)
+        dim1 = t.shape == (shape[:1] + shape[2:] if index else shape)
+        if last and dim1:
+            raise ValueError(
+                f"cross_entropy: logits of shape {shape} with targets of shape {t.shape} read "
+                "two ways: classes along the last axis (the (N, T, C) sequence layout) or "
+                "along dim 1 (PyTorch's (N, C, d1, ...)); pass axis=-1 or axis=1"
+            )
+        axis = 1 if dim1 else -1
+    if not -nd <= axis < nd:
+        raise ValueError(f"cross_entropy: axis {axis} is out of range for logits of shape {shape}")
+    axis %= nd
+    if axis == nd - 1:
+        return logits
+    perm = [a for a in range(nd) if a != axis] + [axis]
+    return _tensor(logits).transpose(perm)
 
 
 def binary_cross_entropy(
@@ -263,7 +299,10 @@ def nll_loss(
     total = loss.sum()
     if reduction == "sum":
         return total
-    return total / w.sum(dtype=x.dtype)  # 0 / 0 = NaN when every target is ignored
+    denom = w.sum(dtype=x.dtype)
+    if denom == 0:  # every target ignored: NaN, as PyTorch, with the zero gradient it has
+        return total + np.array(np.nan, dtype=x.dtype)
+    return total / denom
 
 
 def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
