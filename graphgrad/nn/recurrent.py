@@ -109,7 +109,8 @@ class ElmanCell(Module):
 
     def forward(self, x: Any, h: Any = None) -> Tensor:
         _check_step(self, x, h, self.hidden_size, self.V)
-        return self.step(self.input_projection(x), None if h is None else _as_tensor(h), self.V)
+        xp = self.input_projection(x)
+        return self.step(xp, _zero_state(self, xp) if h is None else _as_tensor(h), self.V)
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"
@@ -191,8 +192,10 @@ class RNNCell(_GatedCell):
 
     def forward(self, x: Any, h: Any = None) -> Tensor:
         _check_step(self, x, h, self.hidden_size, self.weight_ih)
-        h = None if h is None else _as_tensor(h)
-        return self.step(self.input_projection(x), h, self.weight_hh.T)
+        xp = self.input_projection(x)
+        return self.step(
+            xp, _zero_state(self, xp) if h is None else _as_tensor(h), self.weight_hh.T
+        )
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"
@@ -243,7 +246,10 @@ class LSTMCell(_GatedCell):
             state = (_as_tensor(state[0]), _as_tensor(state[1]))
         else:
             _check_step(self, x, None, self.hidden_size, self.weight_ih)
-        return self.step(self.input_projection(x), state, self.weight_hh.T)
+        xp = self.input_projection(x)
+        if state is None:
+            state = (_zero_state(self, xp), _zero_state(self, xp))
+        return self.step(xp, state, self.weight_hh.T)
 
 
 class GRUCell(_GatedCell):
@@ -303,8 +309,21 @@ class GRUCell(_GatedCell):
 
     def forward(self, x: Any, h: Any = None) -> Tensor:
         _check_step(self, x, h, self.hidden_size, self.weight_ih)
-        h = None if h is None else _as_tensor(h)
-        return self.step(self.input_projection(x), h, self.recurrent_weight())
+        xp = self.input_projection(x)
+        h = _zero_state(self, xp) if h is None else _as_tensor(h)
+        return self.step(xp, h, self.recurrent_weight())
+
+
+def _zero_state(cell: Module, xp: Any, t: int | None = None) -> Tensor:
+    """h = 0 for a step whose input term is ``xp`` (or row ``t`` of it). A step given
+    ``None`` skips the recurrent product, which the layers do for their first step; a cell
+    called alone, or a sequence of one step, passes zeros instead, so that the recurrent
+    weights get PyTorch's zero gradient rather than none (weight decay and momentum apply
+    to them as in PyTorch)."""
+    if isinstance(xp, tuple):  # the GRU's (r, z) and n terms
+        xp = xp[0]
+    batch = xp.shape[:-1] if t is None else xp.shape[1:-1]
+    return Tensor(np.zeros((*batch, cell.hidden_size), dtype=xp.dtype))
 
 
 def _step_input(xp: Tensor, t: int | None) -> Tensor:
@@ -482,6 +501,9 @@ class _Recurrent(Module):
                     xp = cell.input_projection(seq)  # (T, N, G): every step's input term at once
                     U = cell.recurrent_weight()
                     s = next(initial)
+                    if s is None and T == 1:  # the recurrent weights still get a gradient
+                        z = _zero_state(cell, xp, 0)
+                        s = (z, z) if isinstance(cell, LSTMCell) else z
                     outs = []
                     for t in range(T - 1, -1, -1) if d else range(T):
                         s = cell.step(xp, s, U, t)
