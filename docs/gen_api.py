@@ -28,6 +28,7 @@ SECTIONS: list[tuple[str, str, list[str] | None]] = [
             "scaled_normal_",
             "xavier_uniform_",
             "xavier_normal_",
+            "calculate_gain",
             "kaiming_uniform_",
             "kaiming_normal_",
             "orthogonal_",
@@ -41,7 +42,11 @@ SECTIONS: list[tuple[str, str, list[str] | None]] = [
         "Gradient clipping",
         ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector"],
     ),
-    ("graphgrad.optim", "Optimizers", ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "AdaGrad"]),
+    (
+        "graphgrad.optim",
+        "Optimizers",
+        ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "AdaGrad", "LBFGS"],
+    ),
     (
         "graphgrad.optim.lr_scheduler",
         "Learning-rate schedules",
@@ -51,6 +56,7 @@ SECTIONS: list[tuple[str, str, list[str] | None]] = [
             "ExponentialLR",
             "CosineAnnealingLR",
             "LambdaLR",
+            "OneCycleLR",
             "ReduceLROnPlateau",
         ],
     ),
