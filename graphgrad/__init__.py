@@ -12,7 +12,7 @@ import numpy as np
 
 # tensor first: it imports the ops and function modules once Tensor is defined.
 from graphgrad import tensor as _tensor  # noqa: F401  (isort: skip)
-from graphgrad import data, nn, optim
+from graphgrad import accelerator, data, nn, optim
 from graphgrad.anomaly import AnomalyError, detect_anomaly
 from graphgrad.autograd import backward, grad
 from graphgrad.errors import (
@@ -46,7 +46,7 @@ from graphgrad.ops import (
     tanh,
     where,
 )
-from graphgrad.random import manual_seed
+from graphgrad.random import manual_seed, multinomial, randint
 from graphgrad.runtime import (
     device,
     get_default_dtype,
@@ -86,6 +86,7 @@ __all__ = [
     "ShapeError",
     "StateDictError",
     "Tensor",
+    "accelerator",
     "backward",
     "bool",
     "broadcast_to",
@@ -127,11 +128,13 @@ __all__ = [
     "matmul",
     "maximum",
     "minimum",
+    "multinomial",
     "nn",
     "no_grad",
     "ones",
     "ones_like",
     "optim",
+    "randint",
     "relu",
     "save",
     "set_default_dtype",

@@ -81,7 +81,13 @@ class Tensor:
     __slots__ = ("__weakref__", "_grad", "_node", "_rg", "data")
     __hash__ = object.__hash__  # == is elementwise, so hashing stays by identity
 
-    def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> None:
+    def __init__(
+        self, data: ArrayLike, *, requires_grad: bool = False, dtype: Any = None, device: Any = None
+    ) -> None:
+        # keyword-only, as torch.tensor's: a positional Tensor(2, 3) is PyTorch's
+        # uninitialised 2 x 3 tensor, which must not be read as data=2, requires_grad=3
+        if device is not None:
+            runtime.check_device(device, "Tensor")
         if isinstance(data, Tensor):
             data = data.data
         elif type(data) is list or type(data) is tuple:
@@ -214,6 +220,16 @@ class Tensor:
     def __int__(self) -> int:
         """The value as a Python int: outside the graph on purpose."""
         return int(self.data)
+
+    def __index__(self) -> int:
+        """A one-element integer tensor as an index (``words[t]``, ``range(t)``), as
+        PyTorch's; a floating or larger tensor raises (``operator.index`` semantics)."""
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError(
+                "only integer tensors of a single element can be converted to an index, got "
+                f"dtype {self.data.dtype} and shape {self.shape}"
+            )
+        return int(self.data.reshape(()))
 
     def __format__(self, spec: str) -> str:
         """``f"{loss:.4f}"``: a format spec applies to a one-element tensor's value (as
@@ -698,6 +714,51 @@ class Tensor:
         """``astype(np.float32)``, recorded (PyTorch's ``float()``)."""
         return self.astype(np.float32)
 
+    def long(self) -> Tensor:
+        """``astype(np.int64)`` (PyTorch's ``long()``): integers carry no gradient."""
+        return self.astype(np.int64)
+
+    def int(self) -> Tensor:
+        """``astype(np.int32)`` (PyTorch's ``int()``)."""
+        return self.astype(np.int32)
+
+    def half(self) -> Tensor:
+        """``astype(np.float16)``, recorded (PyTorch's ``half()``)."""
+        return self.astype(np.float16)
+
+    def cpu(self) -> Tensor:
+        """PyTorch's ``cpu()``: this tensor itself (graphgrad computes on the CPU only)."""
+        return self
+
+    def div(self, other: ArrayLike, *, rounding_mode: str | None = None) -> Tensor:
+        """PyTorch's ``div``: true division ``self / other``, recorded. (``rounding_mode``
+        'trunc' and 'floor' give integer-valued results without a gradient; graphgrad
+        has neither: write ``np.floor_divide`` on ``.data``.)"""
+        if rounding_mode is not None:
+            raise ValueError(
+                f"div: rounding_mode={rounding_mode!r} is not supported: only true division "
+                "(rounding_mode=None); for a floored quotient use np.floor_divide(t.data, d)"
+            )
+        return self / other
+
+    def fill_(self, value: ArrayLike) -> Tensor:
+        """PyTorch's ``fill_``: every element set to ``value``, in place. Outside the
+        graph (a constant, or under ``no_grad``) it writes the array; inside it is
+        recorded (the old value gets no gradient, a 0-D Tensor ``value`` gets the sum of
+        them); a leaf that requires grad refuses, as ``+=`` does."""
+        if isinstance(value, Tensor) and value.data.size != 1:
+            raise ShapeError(f"fill_: value must have one element, got shape {value.shape}")
+        if not _records(self, value):
+            target = _writable(self)
+            target[...] = _data(value)
+            if target is self.data:
+                note_write(target)
+            self.data = target
+            return self
+        _refuse_leaf_in_place(self, "fill_", "`gg.full(t.shape, value)` for a new tensor")
+        fill = value.reshape(()) if isinstance(value, Tensor) else value
+        return _rebind(self, self.masked_fill(np.ones(self.data.shape, dtype=bool), fill))
+
     def narrow(self, dim: int, start: int, length: int) -> Tensor:
         """PyTorch's ``narrow``: elements start … start + length − 1 along ``dim``
         (a recorded slice)."""
@@ -1056,19 +1117,28 @@ def _in_place(t: Tensor, other: Any, op: type[Function], ufunc: Any, symbol: str
             note_write(target)
         t.data = target
         return t
-    if t._node is None and t._rg:
-        raise RuntimeError(
-            f"{symbol} on a leaf tensor that requires grad (shape {t.shape}): its value is what "
-            f"gradients are taken with respect to. Update it under `with gg.no_grad():` (the "
-            f"usual parameter update: `with gg.no_grad(): w -= lr * w.grad`), or write "
-            f"`t = t {symbol[:-1]} x` for a new tensor"
-        )
+    _refuse_leaf_in_place(t, symbol, f"`t = t {symbol[:-1]} x` for a new tensor")
     out = _apply2(op, t, other)
     if out.data.shape != t.data.shape:
         raise ShapeError(
             f"{symbol}: the result for operands of shapes {t.shape} and {np.shape(other)} has "
             f"shape {out.shape}, which cannot be stored in a tensor of shape {t.shape}"
         )
+    return _rebind(t, out)
+
+
+def _refuse_leaf_in_place(t: Tensor, symbol: str, instead: str) -> None:
+    if t._node is None and t._rg:
+        raise RuntimeError(
+            f"{symbol} on a leaf tensor that requires grad (shape {t.shape}): its value is what "
+            f"gradients are taken with respect to. Update it under `with gg.no_grad():` (the "
+            f"usual parameter update: `with gg.no_grad(): w -= lr * w.grad`), or write "
+            f"{instead}"
+        )
+
+
+def _rebind(t: Tensor, out: Tensor) -> Tensor:
+    """Make ``t`` the recorded result ``out`` of an in-place change (same shape)."""
     if out.data.dtype != t.data.dtype:
         out = out.astype(t.data.dtype)
     old = t._node
@@ -1137,14 +1207,17 @@ def _index_data(index: Any) -> Any:
     return index
 
 
-def tensor(data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-    """Create a leaf tensor holding a copy of ``data`` (same as ``Tensor(...)``).
+def tensor(
+    data: ArrayLike, *, requires_grad: bool = False, dtype: Any = None, device: Any = None
+) -> Tensor:
+    """Create a leaf tensor holding a copy of ``data`` (same as ``Tensor(...)``); the
+    keywords are keyword-only, as ``torch.tensor``'s (``device`` may only name the CPU).
 
     ``dtype`` defaults to NumPy's inference for arrays (an ndarray keeps its dtype) and, for
     Python numbers, to int64 for ints and the default dtype (``gg.get_default_dtype()``,
     float64 unless set) for floats.
     """
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
 
 
 def _sizes(who: str, size: tuple[Any, ...]) -> tuple[int, ...]:
@@ -1197,13 +1270,17 @@ def gather(input: Tensor, dim: int, index: Any) -> Tensor:
 def zeros_like(t: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Zeros of ``t``'s shape and dtype (a constant leaf, as ``torch.zeros_like``)."""
     a = t.data if isinstance(t, Tensor) else np.asarray(t)
-    return Tensor(np.zeros(a.shape, dtype=a.dtype if dtype is None else dtype), requires_grad)
+    return Tensor(
+        np.zeros(a.shape, dtype=a.dtype if dtype is None else dtype), requires_grad=requires_grad
+    )
 
 
 def ones_like(t: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Ones of ``t``'s shape and dtype (a constant leaf, as ``torch.ones_like``)."""
     a = t.data if isinstance(t, Tensor) else np.asarray(t)
-    return Tensor(np.ones(a.shape, dtype=a.dtype if dtype is None else dtype), requires_grad)
+    return Tensor(
+        np.ones(a.shape, dtype=a.dtype if dtype is None else dtype), requires_grad=requires_grad
+    )
 
 
 def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:

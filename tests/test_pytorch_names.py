@@ -198,3 +198,94 @@ def test_module_level_pytorch_names() -> None:
     assert a.astype(gg.float32).dtype == np.float32
     with gg.inference_mode():
         assert not (a * 2).requires_grad
+
+
+# ------------------------------------------------------------------ sampling, fill_, index
+def test_fill_writes_outside_the_graph_and_records_inside_it() -> None:
+    c = gg.tensor(np.arange(3))
+    assert c.fill_(7) is c and c.data.tolist() == [7, 7, 7]
+    w = gg.tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"fill_ on a leaf tensor that requires grad"):
+        w.fill_(0.0)
+    with gg.no_grad():
+        w.fill_(0.5)
+    assert w.data.tolist() == [0.5, 0.5, 0.5] and w.grad is None
+    x = gg.tensor(np.arange(4.0), requires_grad=True)
+    v = gg.tensor(2.0, requires_grad=True)
+    y = x * 3
+    y.fill_(v)  # in place on a non-leaf: recorded; x gets nothing, v gets every element's
+    (y * gg.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
+    assert y.data.tolist() == [2.0] * 4
+    np.testing.assert_array_equal(x.grad, np.zeros(4))
+    assert v.grad == 10.0
+    with pytest.raises(gg.ShapeError, match="one element"):
+        gg.tensor(np.zeros(2)).fill_(gg.tensor([1.0, 2.0]))
+
+
+def test_index_takes_one_element_integer_tensors_only() -> None:
+    words = ["a", "b", "c"]
+    assert words[gg.tensor(2)] == "c" and words[gg.tensor([1])] == "b"
+    assert list(range(gg.tensor(3))) == [0, 1, 2]
+    for bad in (gg.tensor(1.0), gg.tensor([0, 1])):
+        with pytest.raises(TypeError, match="only integer tensors of a single element"):
+            words[bad]
+
+
+def test_div_cpu_and_integer_casts() -> None:
+    x = gg.tensor(np.array([3.0, -4.5]), requires_grad=True)
+    y = x.div(2.0)
+    y.sum().backward()
+    assert y.data.tolist() == [1.5, -2.25] and x.grad.tolist() == [0.5, 0.5]
+    with pytest.raises(ValueError, match="rounding_mode='floor' is not supported"):
+        x.div(2.0, rounding_mode="floor")
+    assert x.cpu() is x
+    assert x.long().dtype == np.int64 and x.long().data.tolist() == [3, -4]
+    assert x.int().dtype == np.int32 and not x.long().requires_grad
+
+
+def test_randint_is_pytorchs_signature_over_the_default_generator() -> None:
+    gg.manual_seed(5)
+    a = gg.randint(10, (2, 3))
+    gg.manual_seed(5)
+    assert np.array_equal(a.data, gg.randint(0, 10, (2, 3)).data)
+    assert a.dtype == np.int64 and a.shape == (2, 3) and a.data.min() >= 0 and a.data.max() < 10
+    b = gg.randint(-3, 3, size=(1000,), dtype=gg.int32, generator=0)
+    assert b.dtype == np.int32 and set(b.data.tolist()) == set(range(-3, 3))
+    with pytest.raises(TypeError, match=r"write \(4,\)"):
+        gg.randint(5, 4)
+    with pytest.raises(TypeError, match="takes"):
+        gg.randint((2, 3))
+    with pytest.raises(ValueError, match="greater than low"):
+        gg.randint(3, 3, (2,))
+
+
+def test_multinomial_draws_in_proportion_to_the_weights() -> None:
+    w = gg.tensor([1.0, 0.0, 3.0])  # unnormalised, as PyTorch allows
+    draws = gg.multinomial(w, 4000, replacement=True, generator=1).data
+    assert draws.dtype == np.int64 and draws.shape == (4000,) and 1 not in draws
+    assert abs((draws == 2).mean() - 0.75) < 0.03
+    rows = gg.multinomial(np.array([[0.0, 1.0, 1.0], [5.0, 2.0, 0.0]]), 2, generator=2).data
+    assert rows.shape == (2, 2)  # without replacement: each row's two non-zero categories
+    assert sorted(rows[0].tolist()) == [1, 2] and sorted(rows[1].tolist()) == [0, 1]
+    with pytest.raises(ValueError, match="without replacement"):
+        gg.multinomial(w, 3)
+    for bad in ([1.0, -0.5], [np.nan, 1.0], [0.0, 0.0]):
+        with pytest.raises(ValueError, match="multinomial"):
+            gg.multinomial(np.array(bad), 1)
+
+
+def test_accelerator_reports_none_so_programs_take_their_cpu_path() -> None:
+    assert gg.accelerator.is_available() is False and gg.accelerator.device_count() == 0
+    assert gg.accelerator.current_accelerator() is None
+
+
+def test_tensor_keywords_are_keyword_only_as_torch_tensors() -> None:
+    # positionally, torch.Tensor(2, 3) is an uninitialised 2 x 3 tensor and
+    # gg.tensor(x, np.float32) would read the dtype as requires_grad: both refuse
+    for call in (lambda: gg.Tensor(2, 3), lambda: gg.tensor([1.0], np.float32)):
+        with pytest.raises(TypeError, match="positional"):
+            call()
+    t = gg.tensor([1.0, 2.0], dtype=np.float32, requires_grad=True, device="cpu")
+    assert t.dtype == np.float32 and t.requires_grad
+    with pytest.raises(Exception, match="CPU"):
+        gg.tensor([1.0], device="cuda")
