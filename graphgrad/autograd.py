@@ -220,6 +220,7 @@ def _run(
                 k = id(node)
                 if k in capture:
                     capture[k] = g if (own or graph_mode) else g.copy()
+                    own = False  # the caller's now: no rule may write into it
                 needs = tuple(n and id(x) in needed for x, n in zip(inputs or (), needs))  # type: ignore[operator]
                 if not any(needs):
                     continue  # nothing behind this op is asked for
@@ -228,7 +229,8 @@ def _run(
             if graph_mode:
                 grads = _backward_on_tensors(node, g)
             else:
-                grads = type(node).backward(node, g)
+                rule = type(node).backward_into if own and not anomaly else None
+                grads = (type(node).backward if rule is None else rule)(node, g)
                 if type(grads) is not tuple:  # (inline: a call here costs ~1% of small graphs)
                     grads = tuple(grads) if type(grads) is list else (grads,)
             # zip below would silently drop a missing gradient (PyTorch's engine checks this

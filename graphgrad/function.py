@@ -86,6 +86,12 @@ class Function:
     # take (Tensor's operators go to the recording paths directly).
     _check_output = True
 
+    # An op whose rule can write ∂L/∂input into ∂L/∂output's array sets this to a static
+    # ``backward_into(ctx, g)``; the engine calls it only with a g that it alone references
+    # (its own sum), so no other value changes. It saves one output-sized array (LogSoftmax
+    # over a vocabulary: the largest array of a language model's step).
+    backward_into: Any = None
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._check_output = not cls.__module__.startswith("graphgrad.ops")

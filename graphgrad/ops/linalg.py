@@ -97,7 +97,8 @@ class Affine(Function):
 
 
 def _mm(a: Any, b: Any) -> Any:
-    """a @ b. A product over a contracted axis of length 1 is an outer product, which
+    """a @ b. A stack of matrices times one matrix is one product over the stacked rows.
+    A product over a contracted axis of length 1 is an outer product, which
     NumPy's matmul computes in a non-BLAS loop ~2-10x slower than the equal broadcast
     multiply (batch-1 weight gradients Xᵀ G, inputs with one feature)."""
     try:
@@ -106,6 +107,10 @@ def _mm(a: Any, b: Any) -> Any:
         return a @ b
     if outer and a.ndim >= 2 and b.ndim >= 2:
         return a * b
+    if a.ndim > 2 and b.ndim == 2:
+        # NumPy's matmul makes one BLAS call per leading index of a stacked operand; one
+        # call over all rows is 1.5-2x faster, e.g. a language model's (T, N, H) @ (H, V)
+        return (a.reshape(-1, a.shape[-1]) @ b).reshape((*a.shape[:-1], b.shape[-1]))
     return a @ b
 
 
