@@ -14,7 +14,7 @@ For each workload (one training step: forward + backward) the harness
 3. times the backends interleaved (round-robin, after warm-up) and reports the median time
    per step, the interquartile range, the ratio of medians to NumPy, and the median number
    of minor page faults per step (on a VM they can cost microseconds each);
-4. for deep-graph, measures the peak RSS of one step in a fresh subprocess.
+4. for deep-graph and word-lm, measures the peak RSS of one step in a fresh subprocess.
 
 BLAS/OpenMP threads are pinned (``--threads``, default 1) before NumPy is imported, and
 torch is pinned with ``torch.set_num_threads``. With glibc the allocator is pinned too
@@ -199,7 +199,7 @@ def evaluate(
         if w.ops_per_step:
             s["us_per_op"] = s["median"] / w.ops_per_step * 1e6
         row["backends"][name].update(s)
-    if w.name.startswith("deep-graph") and args.memory:
+    if w.name.startswith(("deep-graph", "word-lm")) and args.memory:
         for name in steps:
             row["backends"][name]["peak_mib"] = peak_memory(w.name, name, dtype, args)
     return row

@@ -647,6 +647,97 @@ def _deep_torch(p: Problem) -> Step:
     return step
 
 
+# ------------------------------------------------------------------ 7. word language model
+# pytorch/examples' word_language_model step: embedding 128, 2-layer LSTM 128, bptt 35,
+# batch 20, decoder to the vocabulary of the corpus the port trains on (18 328 words:
+# examples/pytorch_ports/word_language_model), log_softmax + NLL; dropout off so that the
+# gradients can be compared.
+WORD_LM_SIZES = {"V": 18328, "D": 128, "T": 35, "N": 20}
+
+
+def _wlm_make(rng: np.random.Generator, dtype: Any, V: int, D: int, T: int, N: int) -> Problem:
+    k = 1 / np.sqrt(D)
+    p: Problem = {
+        "tokens": rng.integers(0, V, size=(T + 1, N)),
+        "encoder.weight": rng.uniform(-0.1, 0.1, (V, D)).astype(dtype),
+        "decoder.weight": rng.uniform(-0.1, 0.1, (V, D)).astype(dtype),
+        "decoder.bias": np.zeros(V, dtype=dtype),
+    }
+    for layer in range(2):
+        for name, shape in (("weight_ih", (4 * D, D)), ("weight_hh", (4 * D, D))):
+            p[f"rnn.{name}_l{layer}"] = rng.uniform(-k, k, shape).astype(dtype)
+        for name in ("bias_ih", "bias_hh"):
+            p[f"rnn.{name}_l{layer}"] = rng.uniform(-k, k, 4 * D).astype(dtype)
+    return p
+
+
+def _wlm_params(p: Problem) -> dict[str, np.ndarray]:
+    return {k: v for k, v in p.items() if k != "tokens"}
+
+
+def _wlm_numpy(p: Problem) -> Step:
+    params, tokens = _wlm_params(p), p["tokens"]
+    return lambda: reference.word_lm_step(tokens, params)
+
+
+def _wlm_graphgrad(p: Problem) -> Step:
+    V, D = p["encoder.weight"].shape
+    dtype = p["encoder.weight"].dtype
+    model = nn.ModuleDict(
+        {
+            "encoder": nn.Embedding(V, D, dtype=dtype),
+            "rnn": nn.LSTM(D, D, 2, dtype=dtype),
+            "decoder": nn.Linear(D, V, dtype=dtype),
+        }
+    )
+    model.load_state_dict(_wlm_params(p))
+    params = dict(model.named_parameters())
+    data, targets = gg.tensor(p["tokens"][:-1]), gg.tensor(p["tokens"][1:].reshape(-1))
+    h0 = (gg.zeros(2, data.shape[1], D, dtype=dtype),) * 2
+
+    def forward() -> gg.Tensor:  # RNNModel.forward: the logits die with this frame
+        out, _ = model["rnn"](model["encoder"](data), h0)
+        decoded = model["decoder"](out).view(-1, V)
+        return F.log_softmax(decoded, dim=1)
+
+    def step() -> tuple[float, dict[str, np.ndarray]]:
+        model.zero_grad()
+        loss = F.nll_loss(forward(), targets)
+        loss.backward()
+        return loss.item(), _grads(params)
+
+    return step
+
+
+def _wlm_torch_nn(p: Problem) -> Step:
+    torch = _torch()
+    V, D = p["encoder.weight"].shape
+    dtype = torch.float64 if p["encoder.weight"].dtype == np.float64 else torch.float32
+    model = torch.nn.ModuleDict(
+        {
+            "encoder": torch.nn.Embedding(V, D, dtype=dtype),
+            "rnn": torch.nn.LSTM(D, D, 2, dtype=dtype),
+            "decoder": torch.nn.Linear(D, V, dtype=dtype),
+        }
+    )
+    model.load_state_dict({k: torch.tensor(v) for k, v in _wlm_params(p).items()})
+    params = dict(model.named_parameters())
+    data, targets = torch.tensor(p["tokens"][:-1]), torch.tensor(p["tokens"][1:].reshape(-1))
+    h0 = (torch.zeros(2, data.shape[1], D, dtype=dtype),) * 2
+
+    def forward() -> Any:
+        out, _ = model["rnn"](model["encoder"](data), h0)
+        decoded = model["decoder"](out).view(-1, V)
+        return torch.log_softmax(decoded, dim=1)
+
+    def step() -> tuple[float, dict[str, np.ndarray]]:
+        loss = torch.nn.functional.nll_loss(forward(), targets)
+        loss.backward()
+        return loss.item(), _torch_grads(params)
+
+    return step
+
+
 def workloads(quick: bool = False) -> list[Workload]:
     """All workloads; ``quick`` shrinks every size so the whole run takes seconds."""
     deep_lengths = (500,) if quick else (5000, 20000)
@@ -706,4 +797,13 @@ def workloads(quick: bool = False) -> list[Workload]:
                 target=1.5,
             )
         )
+    sizes = dict(V=50, D=6, T=5, N=3) if quick else WORD_LM_SIZES
+    out.append(
+        Workload(
+            "word-lm",
+            lambda r, d: _wlm_make(r, d, **sizes),
+            {"numpy": _wlm_numpy, "graphgrad": _wlm_graphgrad, "torch.nn": _wlm_torch_nn},
+            target=1.10,
+        )
+    )
     return out

@@ -234,3 +234,57 @@ def gru_backward(dout: Array, cache: dict[str, Any]) -> dict[str, Array]:
         dx[:, t] = dgi @ W_ih
         dh_next = dh * z + dgh @ W_hh
     return {"W_ih": dW_ih, "W_hh": dW_hh, "b_ih": db_ih, "b_hh": db_hh, "x": dx}
+
+
+# ------------------------------------------------------------------ word-level language model
+def word_lm_step(
+    tokens: Array, params: dict[str, Array], kind: str = "LSTM", num_layers: int = 2
+) -> tuple[float, dict[str, Array]]:
+    """One step of pytorch/examples' word_language_model (its ``RNNModel`` without
+    dropout) written out: for tokens (T + 1, N), time-major as there, the inputs are rows
+    0 … T−1 and the targets rows 1 … T;
+
+        e = E[inputs]                           (T, N, D)   embedding lookup
+        h = layer_{L−1}(… layer_0(e))           (T, N, H)   LSTM or GRU from zero state
+        z = h W_decᵀ + b_dec,  p = softmax(z)   (T·N, V)
+        L = −(1/TN) Σ log p[target]
+
+    and backward: ∂L/∂z = (p − onehot) / TN, then each layer's BPTT (``lstm_backward`` /
+    ``gru_backward``), and ∂L/∂E scatter-added at the input tokens. ``params`` uses
+    PyTorch's state-dict names (``encoder.weight``, ``rnn.weight_ih_l0`` …,
+    ``decoder.weight``, ``decoder.bias``); without ``decoder.weight`` the decoder is tied
+    to the embedding, and the two gradients add. Returns (L, gradients by name)."""
+    layers = {"LSTM": (lstm_forward, lstm_backward), "GRU": (gru_forward, gru_backward)}
+    forward, backward = layers[kind]
+    inputs, targets = tokens[:-1], tokens[1:].reshape(-1)
+    T, N = inputs.shape
+    E, b_dec = params["encoder.weight"], params["decoder.bias"]
+    W_dec = params.get("decoder.weight", E)
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    x = E[inputs].transpose(1, 0, 2)  # the layers here are batch-major
+    caches = []
+    for k in range(num_layers):
+        x, cache = forward(x, *(params[f"rnn.{w}_l{k}"] for w in names))
+        caches.append(cache)
+    h = x.transpose(1, 0, 2).reshape(T * N, -1)
+    z = h @ W_dec.T + b_dec
+    z = z - z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    rows = np.arange(T * N)
+    loss = -float(logp[rows, targets].mean())
+    dz = np.exp(logp)
+    dz[rows, targets] -= 1
+    dz /= T * N
+    grads = {"decoder.weight": dz.T @ h, "decoder.bias": dz.sum(axis=0)}
+    dx = (dz @ W_dec).reshape(T, N, -1).transpose(1, 0, 2)
+    for k in reversed(range(num_layers)):
+        g = backward(dx, caches[k])
+        for w, key in zip(names, ("W_ih", "W_hh", "b_ih", "b_hh")):
+            grads[f"rnn.{w}_l{k}"] = g[key]
+        dx = g["x"]
+    dE = np.zeros_like(E)
+    np.add.at(dE, inputs, dx.transpose(1, 0, 2))
+    if "decoder.weight" not in params:
+        dE += grads.pop("decoder.weight")
+    grads["encoder.weight"] = dE
+    return loss, grads
