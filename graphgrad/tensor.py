@@ -59,6 +59,18 @@ _MISSING = {
     "square": "use t * t",
     "norm": "use (t * t).sum() ** 0.5",
     **dict.fromkeys(["argmax", "argmin", "prod", "cumsum", "round"]),
+    # PyTorch's in-place methods: graphgrad's in-place arithmetic is the operators
+    **{
+        f"{op}_": f"in-place arithmetic is the operator: t {sym}= x (on a parameter, inside "
+        f"`with gg.no_grad():`)" + (" — add_(x, alpha=a) is t += a * x" if op == "add" else "")
+        for op, sym in (("add", "+"), ("sub", "-"), ("mul", "*"), ("div", "/"))
+    },
+    "zero_": "use t.fill_(0)",
+    "copy_": "write the values with `with gg.no_grad(): t.data[...] = src` (outside the graph)",
+    "clamp_": "use t = t.clip(low, high)",
+    "uniform_": "use nn.init.uniform_(t, a, b)",
+    "normal_": "use nn.init.normal_(t, mean, std)",
+    "cuda": "graphgrad computes on the CPU only (NumPy); t.to('cpu') and t.cpu() are accepted",
 }
 
 

@@ -106,6 +106,12 @@ def test_names_from_pytorch_and_ndarray_say_what_to_use() -> None:
         ("permute", "t.transpose"),
         ("argmax", "t.data.argmax(...)"),
         ("cumsum", "outside the graph"),
+        ("add_", "t += a * x"),
+        ("mul_", "t *= x"),
+        ("zero_", "t.fill_(0)"),
+        ("copy_", "t.data[...] = src"),
+        ("uniform_", "nn.init.uniform_(t, a, b)"),
+        ("cuda", "CPU only"),
     ]:
         with pytest.raises(AttributeError, match=re.escape(advice)):
             getattr(t, name)
