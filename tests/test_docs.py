@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("page", ["tutorial.md", "bptt.md"])
+@pytest.mark.parametrize("page", ["tutorial.md", "bptt.md", "pytorch.md"])
 def test_code_blocks_run_in_order(page: str) -> None:
     text = (ROOT / "docs" / page).read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
