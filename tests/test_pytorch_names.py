@@ -289,3 +289,50 @@ def test_tensor_keywords_are_keyword_only_as_torch_tensors() -> None:
     assert t.dtype == np.float32 and t.requires_grad
     with pytest.raises(Exception, match="CPU"):
         gg.tensor([1.0], device="cuda")
+
+
+# ------------------------------------------------------------------ runtime settings
+def test_default_dtype_is_float64_and_set_default_dtype_gives_pytorchs() -> None:
+    assert gg.get_default_dtype() == np.float64
+    assert nn.Linear(2, 3).weight.dtype == np.float64 and gg.tensor([0.5]).dtype == np.float64
+    try:
+        gg.set_default_dtype(gg.float32)
+        assert gg.get_default_dtype() == np.float32
+        assert nn.Linear(2, 3).weight.dtype == np.float32 and gg.zeros(2).dtype == np.float32
+        assert gg.tensor([0.5]).dtype == np.float32 and gg.tensor([1]).dtype == np.int64
+        assert gg.tensor(np.zeros(2)).dtype == np.float64  # an ndarray keeps its dtype
+    finally:
+        gg.set_default_dtype(gg.float64)
+    with pytest.raises(TypeError, match="only floating-point dtypes"):
+        gg.set_default_dtype(gg.int64)
+
+
+def test_set_num_threads_sets_numpys_blas_threads() -> None:
+    before = gg.get_num_threads()
+    try:
+        gg.set_num_threads(1)
+        assert gg.get_num_threads() == 1
+    finally:
+        gg.set_num_threads(before)
+    assert gg.get_num_threads() == before
+
+
+def test_the_one_device_is_the_cpu() -> None:
+    cpu = gg.device("cpu")
+    assert cpu == "cpu" and cpu == gg.device(cpu) and str(cpu) == "cpu"
+    t = gg.tensor([1.0], requires_grad=True)
+    assert t.device == cpu and t.to(cpu) is t and t.to("cpu", gg.float64) is t
+    layer = nn.Linear(2, 2)
+    assert layer.to(cpu) is layer
+    for bad in ("cuda", "cuda:0", "mps"):
+        with pytest.raises(RuntimeError, match="computes on the CPU"):
+            gg.device(bad)
+        with pytest.raises(RuntimeError, match="computes on the CPU"):
+            t.to(bad)
+
+
+def test_backward_of_several_roots_is_torch_autograd_backward() -> None:
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    y1, y2 = x * x, (x * 3).sum()
+    gg.backward([y1, y2], [np.array([1.0, 0.5]), None])  # Σ_k grad_k · ∂y_k/∂x
+    np.testing.assert_array_equal(x.grad, [2.0 * 1 + 3, 4.0 * 0.5 + 3])
