@@ -1,6 +1,6 @@
 """Hypothesis strategies for testing graphgrad ops and your own layers.
 
-Needs ``hypothesis`` (``pip install 'graphgrad[dev]'``). Typical use::
+Needs ``hypothesis`` (``pip install 'graphgrad[testing]'``). Typical use::
 
     from hypothesis import given
     from graphgrad import testing as ggt
@@ -30,7 +30,7 @@ try:
     from hypothesis.extra import numpy as hnp
 except ImportError as exc:  # pragma: no cover - exercised only without hypothesis
     raise ImportError(
-        "graphgrad.testing needs hypothesis: pip install 'graphgrad[dev]' (or hypothesis)"
+        "graphgrad.testing needs hypothesis: pip install 'graphgrad[testing]' (or hypothesis)"
     ) from exc
 
 Shape = tuple[int, ...]
