@@ -36,7 +36,10 @@ import sys
 def _pin_threads(argv: list[str]) -> int:
     n = 1
     if "--threads" in argv:
-        n = int(argv[argv.index("--threads") + 1])
+        try:
+            n = max(1, int(argv[argv.index("--threads") + 1]))
+        except (IndexError, ValueError):
+            pass  # argparse reports the bad value below, before anything runs
     for var in (
         "OMP_NUM_THREADS",
         "OPENBLAS_NUM_THREADS",
@@ -170,6 +173,11 @@ def evaluate(
     np_dtype = np.dtype(dtype)
     row: dict[str, Any] = {"workload": w.name, "dtype": dtype, "target": w.target, "backends": {}}
     problem = w.make(np.random.default_rng(args.seed), np_dtype)
+    row["sizes"] = {
+        k: list(v.shape) if isinstance(v, np.ndarray) else v
+        for k, v in problem.items()
+        if isinstance(v, (np.ndarray, int, str))
+    }
     if dtype == "float64":
         err = check_reference(
             w.backends["numpy"], w.make(np.random.default_rng(args.seed), np_dtype)
@@ -408,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         "--dtypes", nargs="+", default=["float64", "float32"], choices=["float64", "float32"]
     )
     parser.add_argument(
-        "--threads", type=int, default=1, help="BLAS/OpenMP/torch threads (default 1)"
+        "--threads", type=_positive, default=1, help="BLAS/OpenMP/torch threads (default 1)"
     )
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     parser.add_argument(
@@ -432,8 +440,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks"))
     args = parser.parse_args(argv)
+    names = [w.name for w in workloads(args.quick)]
+    if args.only:
+        unknown = [o for o in args.only if not any(n.startswith(o) for n in names)]
+        if unknown:
+            parser.error(f"--only {' '.join(unknown)}: no workload starts so; workloads: {names}")
     if args.quick:
         args.min_time, args.min_repeats, args.max_repeats = 0.0, 3, 3
+        print("--quick: toy sizes and 3 repeats, a smoke run: the targets are for the full sizes")
     args.out.mkdir(parents=True, exist_ok=True)
 
     allocator = _pin_allocator() if args.malloc == "pinned" else "default"
@@ -458,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
         "allocator": allocator,
         "blas": _blas_info(),
         "command": " ".join(["python", *sys.argv]),
+        "quick": args.quick,
+        "units": {"median, q1, q3": "s per step", "us_per_op": "µs", "peak_mib": "MiB"},
     }
     print(
         f"threads pinned to {args.threads}; numpy {np.__version__} ({info['blas']}); "
@@ -497,6 +513,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAILED gradient checks: {failed}", file=sys.stderr)
         return 1
     return 0
+
+
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {n}")
+    return n
+
+
+_positive.__name__ = "positive integer"  # argparse names the type in its message
 
 
 def _blas_info() -> str:

@@ -37,7 +37,10 @@ def test_quick_run_passes_and_writes_results(tmp_path: Path) -> None:
         )
         assert all(r["backends"][k]["page_faults"] >= 0 for k in ("numpy", "graphgrad"))
     assert "page faults / step (NumPy, graphgrad)" in result.stdout
+    assert "--quick: toy sizes" in result.stdout  # the targets are not judged silently
+    assert all(r["sizes"] for r in rows) and rows[0]["sizes"]["a"] == [8, 8]
     info = json.loads((tmp_path / "results.json").read_text())["info"]
+    assert info["quick"] is True and info["units"]["median, q1, q3"] == "s per step"
     assert "allocator " + info["allocator"] in result.stdout  # the setting is reported
     deep = next(
         r for r in rows if r["workload"].startswith("deep-graph") and r["dtype"] == "float64"
@@ -151,3 +154,21 @@ def test_instruction_counter_runs_a_step_and_refuses_bad_arguments() -> None:
     unknown = subprocess.run([sys.executable, str(script), "--child", "nosuch", "graphgrad", "1"],
                              capture_output=True, text=True)  # fmt: skip
     assert unknown.returncode != 0 and "no workload named 'nosuch'" in unknown.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--only", "nosuch"], "no workload starts so"),
+        (["--threads", "abc"], "invalid positive integer value: 'abc'"),
+        (["--threads", "0"], "must be ≥ 1"),
+    ],
+)
+def test_bad_arguments_stop_before_anything_runs(args: list[str], message: str) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and message in result.stderr, result.stderr
