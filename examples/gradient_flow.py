@@ -115,9 +115,11 @@ def measure(args: argparse.Namespace, x: np.ndarray, y: np.ndarray) -> dict[str,
             rows,
         )
     )
-    figure = diagnostics.plot_gradient_flow(flows, args.out / "gradient_flow.png")
-    if figure:
-        print(f"plot: {figure}")
+    try:
+        diagnostics.plot_gradient_flow(flows, args.out / "gradient_flow.png")
+        print(f"plot: {args.out / 'gradient_flow.png'}")
+    except ImportError as exc:
+        print(f"(no plot: {exc})")
     return {
         name: {
             "hidden_grad_norms": f.hidden_grad_norms[0],

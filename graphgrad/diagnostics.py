@@ -120,19 +120,27 @@ def gradient_flow(
 
 
 def plot_gradient_flow(
-    flows: dict[str, GradientFlow], path: str | Path, layer: int = -1
-) -> Path | None:
-    """Plot ‖∂L/∂h_t‖ against T − t (log scale) for each labelled flow; write ``path``.
-    Returns the path, or None (with a note) when matplotlib is not installed."""
+    flows: dict[str, GradientFlow],
+    path: str | Path | None = None,
+    layer: int = -1,
+    ax: Any = None,
+) -> Any:
+    """Plot ‖∂L/∂h_t‖ against T − t (log scale) for each labelled flow, into ``ax`` (a
+    matplotlib Axes) or a new figure; write it to ``path`` when one is given. Returns the
+    Figure (a notebook shows it inline). The figure is built without pyplot and without
+    changing matplotlib's backend, so a notebook's or a script's own plotting is left as
+    it was. Needs matplotlib (``pip install 'graphgrad[plot]'``)."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
     except ImportError:
-        print("(matplotlib is not installed: no plot; pip install 'graphgrad[plot]')")
-        return None
-    fig, ax = plt.subplots(figsize=(6, 4))
+        raise ImportError(
+            "plot_gradient_flow needs matplotlib: pip install 'graphgrad[plot]'"
+        ) from None
+    if ax is None:
+        fig = Figure(figsize=(6, 4))
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
     for label, flow in flows.items():
         norms = flow.hidden_grad_norms[layer]
         T = len(norms)
@@ -145,7 +153,6 @@ def plot_gradient_flow(
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    if path is not None:
+        fig.savefig(Path(path), dpi=120)
+    return fig

@@ -153,6 +153,24 @@ def test_gradient_flow_decays_geometrically_for_radius_half() -> None:
     )
 
 
+def test_plot_gradient_flow_returns_a_figure_and_leaves_the_backend_alone(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    matplotlib = pytest.importorskip("matplotlib")
+    backend = matplotlib.get_backend()
+    x = np.random.default_rng(0).standard_normal((3, 12, 2)) * 0.5
+    d = np.random.default_rng(1).standard_normal((3, 6))
+    flows = {"ρ = 0.5": diagnostics.gradient_flow(_scaled_rnn(0.5, "tanh"), x, _last_step_loss(d))}
+    fig = diagnostics.plot_gradient_flow(flows, tmp_path / "flow.png")
+    assert (tmp_path / "flow.png").stat().st_size > 0
+    assert matplotlib.get_backend() == backend  # a notebook's inline backend stays
+    (line,) = fig.axes[0].get_lines()
+    assert line.get_label() == "ρ = 0.5"
+    from matplotlib.figure import Figure
+
+    theirs = Figure()
+    ax = theirs.add_subplot()
+    assert diagnostics.plot_gradient_flow(flows, ax=ax) is theirs and len(ax.get_lines()) == 1
+
+
 def test_gradient_flow_grows_for_radius_one_and_a_half_linear() -> None:
     x = np.random.default_rng(0).standard_normal((3, 12, 2))
     d = np.random.default_rng(1).standard_normal((3, 6))
