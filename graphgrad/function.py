@@ -76,6 +76,14 @@ class Function:
         "needs_input_grad",
         "saved",
     )
+    # the slots' types (annotations only: the slots are the storage)
+    _out_id: int
+    _seq: int
+    _shape: tuple[int, ...]
+    _trace: Any
+    inputs: tuple[Any, ...] | None
+    needs_input_grad: tuple[bool, ...]
+    saved: Any
 
     # Whether apply checks that the output holds real numbers even when every operand is a
     # Tensor or a Python number (a complex or object result can then only come from the

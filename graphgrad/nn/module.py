@@ -43,6 +43,8 @@ class Module:
     """
 
     training: bool
+    _parameters: dict[str, Parameter | None]
+    _modules: dict[str, Module | None]
 
     def __init__(self) -> None:
         d = self.__dict__
