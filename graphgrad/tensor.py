@@ -730,10 +730,6 @@ class Tensor:
         """``astype(np.int64)`` (PyTorch's ``long()``): integers carry no gradient."""
         return self.astype(np.int64)
 
-    def int(self) -> Tensor:
-        """``astype(np.int32)`` (PyTorch's ``int()``)."""
-        return self.astype(np.int32)
-
     def half(self) -> Tensor:
         """``astype(np.float16)``, recorded (PyTorch's ``half()``)."""
         return self.astype(np.float16)
@@ -891,6 +887,11 @@ class Tensor:
             ) from None
         fill = value if isinstance(value, Tensor) else np.asarray(value, dtype=self.data.dtype)
         return _ops.where(m, fill, self)
+
+    # last in the class body: after it, ``int`` in this body names the method
+    def int(self) -> Tensor:
+        """``astype(np.int32)`` (PyTorch's ``int()``)."""
+        return self.astype(np.int32)
 
 
 for _name, _hint in _MISSING.items():
