@@ -237,7 +237,7 @@ def _dot(a: Any, b: Any, out: Any = None) -> Tensor:
     return ops.matmul(a, b)
 
 
-def _into(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict) -> Any:
+def _into(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """A ufunc called with ``out=`` naming a Tensor: an in-place write, allowed only when
     nothing would be recorded (as for ``t += x``)."""
     outs = kwargs["out"] if isinstance(kwargs["out"], tuple) else (kwargs["out"],)
@@ -259,7 +259,7 @@ def _into(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict) -
     return outs[0] if len(outs) == 1 else outs
 
 
-def _refuse_foreign_dtypes(name: str, args: Any, kwargs: dict) -> None:
+def _refuse_foreign_dtypes(name: str, args: Any, kwargs: dict[str, Any]) -> None:
     """A write of complex or object values into a tensor would change what it holds."""
     dtype = kwargs.get("dtype")
     if dtype is not None and np.dtype(dtype).kind not in "biuf":
@@ -296,7 +296,9 @@ def _undifferentiable(name: str, args: Any, result: Any) -> Any:
     return result
 
 
-def _outside_call(name: str, call: Callable[..., Any], args: tuple[Any, ...], kwargs: dict) -> Any:
+def _outside_call(
+    name: str, call: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     """Run a NumPy function (or ufunc method) graphgrad does not record on the tensors'
     arrays. They are passed read-only, so a function that writes into one fails there and
     is then run again under the write rules (``_write_through``). ``ufunc.at`` ignores the
@@ -323,7 +325,11 @@ def _outside_call(name: str, call: Callable[..., Any], args: tuple[Any, ...], kw
 
 
 def _write_through(
-    name: str, call: Callable[..., Any], args: tuple[Any, ...], kwargs: dict, tensors: dict
+    name: str,
+    call: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    tensors: dict[Any, Any],
 ) -> Any:
     """A NumPy function that writes into a tensor: refused while it would be recorded, else
     applied as ``t -= x`` is (a leaf's own array is written and the write noted; a
@@ -356,7 +362,9 @@ _UFUNCS: dict[Any, Callable[..., Any]] = {}
 _FUNCTIONS: dict[Any, Callable[..., Any]] = {}
 
 
-def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict) -> Any:
+def array_ufunc(
+    ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     if not _UFUNCS:
         _UFUNCS.update(_ufunc_table())
     op = _UFUNCS.get(ufunc)
@@ -368,7 +376,7 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
     return _outside_call(name, getattr(ufunc, method), inputs, kwargs)
 
 
-def array_function(func: Any, args: tuple[Any, ...], kwargs: dict) -> Any:
+def array_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if not _FUNCTIONS:
         _FUNCTIONS.update(_function_table())
     op = _FUNCTIONS.get(func)

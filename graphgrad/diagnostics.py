@@ -59,7 +59,8 @@ def recurrent_matrices(layer: _Recurrent) -> list[np.ndarray]:
     """The recurrent weight of every cell, as applied to h: V (H, H) for an RNN, W_hhᵀ
     (H, gates·H) for LSTM/GRU."""
     out = []
-    for cell in layer.cells:
+    cells: Any = layer.cells  # ElmanCell (V) or a PyTorch-layout cell (weight_hh)
+    for cell in cells:
         w = cell.V if hasattr(cell, "V") else cell.weight_hh.T
         out.append(np.asarray(w.data))
     return out

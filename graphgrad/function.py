@@ -181,14 +181,15 @@ def _apply1(cls: type[Function], a: Any) -> Tensor:
             _refuse_graph_inside(a, cls.__name__)
     ctx.needs_input_grad = _GRAD1 if record else _NO_GRAD1
     try:
-        out = cls.forward(ctx, x)
+        out: Any = cls.forward(ctx, x)  # an array, or a tuple from a several-output Function
     except GraphgradError:
         raise
     except (ValueError, IndexError) as exc:
         raise _shape_error(cls, (a,), exc) from exc
     if type(out) is not _ndarray:
         if type(out) is tuple:
-            return _multi_output(cls, ctx, out, record, entries, (a,))
+            # several outputs: only a user Function's tuple forward (typed as one)
+            return _multi_output(cls, ctx, out, record, entries, (a,))  # type: ignore[return-value]
         out = _output_array(cls, ctx, out)
     if check and out.dtype.kind not in "fbiu":
         raise _foreign_dtype(cls, (a,), out)
@@ -245,14 +246,15 @@ def _apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
     else:
         ctx.needs_input_grad = _FT
     try:
-        out = cls.forward(ctx, x, y)
+        out: Any = cls.forward(ctx, x, y)
     except GraphgradError:
         raise
     except (ValueError, IndexError) as exc:
         raise _shape_error(cls, (a, b), exc) from exc
     if type(out) is not _ndarray:
         if type(out) is tuple:
-            return _multi_output(cls, ctx, out, record, (ea, eb), (a, b))
+            # several outputs: only a user Function's tuple forward (typed as one)
+            return _multi_output(cls, ctx, out, record, (ea, eb), (a, b))  # type: ignore[return-value]
         out = _output_array(cls, ctx, out)
     if check and out.dtype.kind not in "fbiu":
         raise _foreign_dtype(cls, (a, b), out)
@@ -279,7 +281,7 @@ def _apply_n(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any])
     # One loop and no comprehensions: each comprehension is a function call of its own.
     needs = []
     datas = []
-    entries = []
+    entries: list[Any] = []
     any_rg = False
     for a in args:
         if isinstance(a, Tensor):
@@ -297,14 +299,15 @@ def _apply_n(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any])
     record = any_rg and (not _threads_off or _mode.enabled)
     ctx.needs_input_grad = tuple(needs) if record else (False,) * len(args)
     try:
-        out = cls.forward(ctx, *datas, **kwargs) if kwargs else cls.forward(ctx, *datas)
+        out: Any = cls.forward(ctx, *datas, **kwargs) if kwargs else cls.forward(ctx, *datas)
     except GraphgradError:
         raise
     except (ValueError, IndexError) as exc:
         raise _shape_error(cls, args, exc) from exc
     if type(out) is not _ndarray:
         if type(out) is tuple:
-            return _multi_output(cls, ctx, out, record, tuple(entries), args)
+            # several outputs: only a user Function's tuple forward (typed as one)
+            return _multi_output(cls, ctx, out, record, tuple(entries), args)  # type: ignore[return-value]
         out = _output_array(cls, ctx, out)
     if out.dtype.kind not in "fbiu":  # (the generic path: always checked)
         raise _foreign_dtype(cls, args, out)
@@ -390,10 +393,13 @@ class _MultiOutput(Function):
     """
 
     __slots__ = ("fn", "layout", "views")
+    fn: Any  # the user's Function context
+    layout: tuple[Any, ...]
+    views: tuple[Any, ...]
 
     @staticmethod
     def backward(node: Any, g: Any) -> Any:
-        grads = []
+        grads: list[Any] = []
         for entry in node.layout:
             if entry is None:
                 grads.append(None)

@@ -237,7 +237,14 @@ def _analytical_rows(
     ]
 
 
-def _check_full(fn, inputs, diff, outputs, eps, tol):  # type: ignore[no-untyped-def]
+def _check_full(
+    fn: Any,
+    inputs: tuple[Any, ...],
+    diff: Sequence[int],
+    outputs: tuple[Tensor, ...],
+    eps: float,
+    tol: Any,
+) -> Any:
     wrt = [inputs[i] for i in diff]
     numerical = {i: _numerical_jacobian(fn, inputs, inputs[i], eps) for i in diff}
     worst = None
@@ -267,7 +274,15 @@ def _check_full(fn, inputs, diff, outputs, eps, tol):  # type: ignore[no-untyped
     )
 
 
-def _check_projection(fn, inputs, diff, outputs, eps, tol, rng):  # type: ignore[no-untyped-def]
+def _check_projection(
+    fn: Any,
+    inputs: tuple[Any, ...],
+    diff: Sequence[int],
+    outputs: tuple[Tensor, ...],
+    eps: float,
+    tol: Any,
+    rng: np.random.Generator,
+) -> Any:
     vs = [rng.standard_normal(o.shape) for o in outputs]
     wrt = [inputs[i] for i in diff]
     pairs = [(o, v) for o, v in zip(outputs, vs) if o.requires_grad]

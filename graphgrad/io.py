@@ -65,7 +65,7 @@ def save(obj: Any, path: str | os.PathLike[str] | IO[bytes]) -> None:
             raise TypeError("gg.save: the file must be opened in binary mode ('wb')")
         buffer = io.BytesIO()
         _write_archive(buffer, manifest, arrays)
-        path.write(buffer.getvalue())  # type: ignore[union-attr]
+        path.write(buffer.getvalue())
         return
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
@@ -210,7 +210,7 @@ def load(path: str | os.PathLike[str] | IO[bytes], *, max_bytes: int | None = No
     """
     if hasattr(path, "read"):  # an open binary file, as torch.load(f) takes
         start = path.tell() if path.seekable() else None  # type: ignore[union-attr]
-        data = path.read()  # type: ignore[union-attr]
+        data = path.read()
         if not isinstance(data, bytes):
             raise TypeError("gg.load: the file must be opened in binary mode ('rb')")
         data = _first_archive(data)
@@ -337,7 +337,7 @@ def _read_npy(fp: IO[bytes], length: int, path: Any) -> np.ndarray:
             f"{dtype}) where the member holds {length - (header or 0)}: the file is corrupt"
         )
     flat = np.empty(nbytes, dtype=np.uint8)
-    view, done = memoryview(flat), 0
+    view, done = memoryview(flat.data), 0
     while done < nbytes:
         n = fp.readinto(view[done:])  # type: ignore[attr-defined]
         if not n:

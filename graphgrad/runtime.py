@@ -98,6 +98,8 @@ class device:  # noqa: N801  (PyTorch's name)
     Any other device type raises (graphgrad computes with NumPy, on the CPU)."""
 
     __slots__ = ("index", "type")
+    index: int | None
+    type: str
 
     def __init__(self, spec: Any = "cpu", index: int | None = None) -> None:
         if isinstance(spec, device):

@@ -91,6 +91,10 @@ class Tensor:
     """
 
     __slots__ = ("__weakref__", "_grad", "_node", "_rg", "data")
+    data: np.ndarray
+    _grad: Any
+    _node: Function | None
+    _rg: bool
     __hash__ = object.__hash__  # == is elementwise, so hashing stays by identity
 
     def __init__(
@@ -154,7 +158,7 @@ class Tensor:
         return self
 
     @property
-    def grad(self) -> Any:
+    def grad(self) -> np.ndarray | Tensor | None:
         """Accumulated gradient (ndarray of ``self.shape``), or None. Assign None to clear."""
         try:
             return self._grad
@@ -306,7 +310,7 @@ class Tensor:
             )
         return self.data
 
-    def item(self) -> Any:
+    def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number (outside the graph on
         purpose, as PyTorch's ``item()``: for logging, not for further computation)."""
         return self.data.item()
@@ -498,9 +502,10 @@ class Tensor:
         (the exchange of two axes in both libraries' terms) and ``t.T``."""
         if len(axes) == 2 and all(type(a) is int or isinstance(a, np.integer) for a in axes):
             _refuse_two_axis_transpose(self, axes)
+        perm: Any = axes
         if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
-            axes = axes[0]
-        return _apply2(_ops.Transpose, self, tuple(axes) if axes else None)
+            perm = axes[0]
+        return _apply2(_ops.Transpose, self, tuple(perm) if perm else None)
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         """Exchange two axes (a transpose); the gradient is transposed back."""
@@ -926,7 +931,7 @@ class RemovableHandle:
 # backward once any hook had ever been registered. An entry goes when its last hook is
 # removed or its owner is freed (weakref.finalize runs before the id can be reused).
 _hook_table: dict[int, dict[Any, Any]] = {}
-_hook_finalizers: dict[int, weakref.finalize] = {}
+_hook_finalizers: dict[int, weakref.finalize[Any, Any]] = {}
 
 
 def hooks_registered() -> bool:
@@ -1023,7 +1028,7 @@ def _variance(
         )
     if len(given) > 1:
         raise TypeError(f"t.{name}: give one of ddof=, correction=, unbiased=, not {given}")
-    k = ddof if ddof is not None else correction if correction is not None else int(unbiased)
+    k = ddof if ddof is not None else correction if correction is not None else int(bool(unbiased))
     axis, keepdims = _torch_axis(name, axis, keepdims, dim, keepdim)
     axes = tuple(range(t.ndim)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
     n = 1

@@ -13,6 +13,7 @@ directly is not tracked (it is the documented way round the graph).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import weakref
 from typing import Any
@@ -24,6 +25,13 @@ _sequence = itertools.count()
 
 # id(owner array) -> (weak reference to it, sequence number of its latest write)
 _writes: dict[int, tuple[weakref.ref[np.ndarray], int]] = {}
+
+
+def _forget(k: int, _ref: Any) -> None:
+    """The weakref callback: the written array is gone, so is its entry."""
+    _writes.pop(k, None)
+
+
 # The sequence number of the latest write: nodes recorded after it need no check.
 _last_write = [-1]
 
@@ -44,7 +52,7 @@ def note_write(a: np.ndarray) -> None:
     if entry is not None and entry[0]() is owner:
         _writes[k] = (entry[0], seq)
     else:
-        _writes[k] = (weakref.ref(owner, lambda _, k=k: _writes.pop(k, None)), seq)
+        _writes[k] = (weakref.ref(owner, functools.partial(_forget, k)), seq)
     _last_write[0] = seq
 
 

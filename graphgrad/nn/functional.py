@@ -290,7 +290,7 @@ def nll_loss(
     if x.ndim == 1:
         picked = x[safe]
     else:
-        index = list(np.indices(t.shape, sparse=True))
+        index: list[Any] = list(np.indices(t.shape, sparse=True))
         index.insert(1, safe)  # the class index sits on dim 1
         picked = x[tuple(index)]
     loss = -(picked * w)

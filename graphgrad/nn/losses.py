@@ -24,7 +24,7 @@ class _Loss(Module):
         super().__init_subclass__(**kwargs)
         default = cls.default_reduction
 
-        def init(self: _Loss, reduction: str = default) -> None:
+        def init(self: _Loss, reduction: str | None = default) -> None:
             _Loss.__init__(self, reduction)
 
         init.__name__ = init.__qualname__ = "__init__"

@@ -43,8 +43,8 @@ class Module:
     """
 
     training: bool
-    _parameters: dict[str, Parameter | None]
-    _modules: dict[str, Module | None]
+    _parameters: dict[str, Any]  # Parameter, or None from register_parameter(name, None)
+    _modules: dict[str, Any]  # Module (or None)
 
     def __init__(self) -> None:
         d = self.__dict__

@@ -275,6 +275,7 @@ class GRUCell(_GatedCell):
         W_rz, W_n = self.weight_ih[: 2 * H].T, self.weight_ih[2 * H :].T
         if self.bias_ih is None:
             return ops.MatMul.apply(x, W_rz), ops.MatMul.apply(x, W_n)
+        assert self.bias_hh is not None  # both biases exist or neither (bias=)
         b_rz = self.bias_ih[: 2 * H] + self.bias_hh[: 2 * H]
         return ops.Affine.apply(x, W_rz, b_rz), ops.Affine.apply(x, W_n, self.bias_ih[2 * H :])
 
@@ -314,7 +315,7 @@ class GRUCell(_GatedCell):
         return self.step(xp, h, self.recurrent_weight())
 
 
-def _zero_state(cell: Module, xp: Any, t: int | None = None) -> Tensor:
+def _zero_state(cell: Any, xp: Any, t: int | None = None) -> Tensor:
     """h = 0 for a step whose input term is ``xp`` (or row ``t`` of it). A step given
     ``None`` skips the recurrent product, which the layers do for their first step; a cell
     called alone, or a sequence of one step, passes zeros instead, so that the recurrent
@@ -337,13 +338,13 @@ def _affine_step(h: Tensor, W: Tensor, xp: Tensor, t: int | None) -> Tensor:
     return ops.Affine.apply(h, W, xp) if t is None else ops.Affine.apply(h, W, xp, t)
 
 
-def _check_step(cell: Module, x: Any, h: Any, hidden: int, weight: Tensor | None = None) -> None:
-    check_features(cell, x, cell.input_size, weight=weight)  # type: ignore[attr-defined]
+def _check_step(cell: Any, x: Any, h: Any, hidden: int, weight: Tensor | None = None) -> None:
+    check_features(cell, x, cell.input_size, weight=weight)
     xs = _shape_of(x)
     if len(xs) != 2:
         raise ShapeError(
             f"{type(cell).__name__}: expected x of shape (N, {cell.input_size}), got {xs}"
-        )  # type: ignore[attr-defined]
+        )
     if h is not None:
         hs = _shape_of(h)
         if hs != (xs[0], hidden):
@@ -368,6 +369,7 @@ class _Recurrent(Module):
     """
 
     cell_type: type[Module]
+    _aliases: dict[str, tuple[Module, str]]  # PyTorch's parameter name -> (cell, its name)
     # PyTorch's layers register the cells' parameters under PyTorch's names (weight_ih_l0,
     # ..., bias_hh_l1_reverse), so that state dicts match; graphgrad's ElmanRNN registers
     # its cells (cells.0.W).
@@ -407,7 +409,8 @@ class _Recurrent(Module):
         self.num_layers, self.batch_first = num_layers, batch_first
         self.dropout, self.bidirectional = dropout, bool(bidirectional)
         width = 2 * hidden_size if bidirectional else hidden_size  # a layer's output size
-        forward, reverse = [], []
+        forward: list[Module] = []
+        reverse: list[Module] = []
         for layer in range(num_layers):
             for cells in (forward, reverse) if bidirectional else (forward,):
                 cells.append(
@@ -458,7 +461,7 @@ class _Recurrent(Module):
             for cell in self.directions(layer)
         ]
 
-    def directions(self, layer: int) -> tuple[Module, ...]:
+    def directions(self, layer: int) -> tuple[Any, ...]:  # the layer's cells (of cell_type)
         """The cells of ``layer``: (forward,) or (forward, reverse)."""
         if self.bidirectional:
             return self.cells[layer], self.reverse_cells[layer]
@@ -569,7 +572,7 @@ class RNN(_Recurrent):
     bidirectional else 1. The seeds' parametrisation (W, V, b) is ``ElmanRNN``.
     """
 
-    cell_type = RNNCell
+    cell_type: type[Module] = RNNCell
 
     def __init__(
         self,

@@ -87,6 +87,7 @@ class Affine(Function):
         t = ctx.index
         if t is None:
             return gx, gw, (g if need[2] else None)
+        gb: Any
         if not need[2]:
             gb = None
         elif isinstance(g, Tensor):

@@ -129,7 +129,9 @@ class Concat(Function):
     @staticmethod
     def backward(ctx: Any, g: Any) -> tuple[Any, ...]:
         pre = (slice(None),) * ctx.axis
-        return tuple(g[(*pre, slice(lo, hi))] for lo, hi in ctx.bounds)
+        # the keys are built first: inside [] a starred tuple reads as 3.11-only syntax
+        keys = [(*pre, slice(lo, hi)) for lo, hi in ctx.bounds]
+        return tuple(g[k] for k in keys)
 
 
 class Stack(Function):
@@ -147,7 +149,8 @@ class Stack(Function):
     @staticmethod
     def backward(ctx: Any, g: Any) -> tuple[Any, ...]:
         pre = (slice(None),) * ctx.axis
-        return tuple(g[(*pre, i)] for i in range(ctx.count))
+        keys = [(*pre, i) for i in range(ctx.count)]
+        return tuple(g[k] for k in keys)
 
 
 class BroadcastTo(Function):

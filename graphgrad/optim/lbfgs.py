@@ -15,6 +15,7 @@ the loss, calls ``backward()`` and returns the loss.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable, Mapping
 
@@ -32,7 +33,7 @@ _COUNTS = ("func_evals", "n_iter")
 
 
 def _is_positive_int(v: Any) -> bool:
-    return not isinstance(v, bool) and isinstance(v, (int, np.integer)) and v >= 1
+    return bool(not isinstance(v, bool) and isinstance(v, (int, np.integer)) and v >= 1)
 
 
 class LBFGS(Optimizer):
@@ -53,9 +54,9 @@ class LBFGS(Optimizer):
         line_search_fn: str | None = None,
     ) -> None:
         # np.int64 counts become ints (a state dict holds plain numbers); others fail below
-        max_iter, max_eval, history_size = (
-            int(v) if _is_positive_int(v) else v for v in (max_iter, max_eval, history_size)
-        )
+        given: tuple[Any, ...] = (max_iter, max_eval, history_size)
+        counts = [int(v) if _is_positive_int(v) else v for v in given]
+        max_iter, max_eval, history_size = counts
         if max_eval is None and _is_positive_int(max_iter):
             max_eval = max_iter * 5 // 4
         super().__init__(
@@ -158,7 +159,8 @@ class LBFGS(Optimizer):
         if np.abs(g).max() <= tol_grad:
             return orig_loss
 
-        d, t = state.get("d"), state.get("t")
+        d: Any = state.get("d")
+        t: Any = state.get("t")
         old_dirs, old_stps = state.get("old_dirs", []), state.get("old_stps", [])
         ro, H_diag = state.get("ro", []), state.get("H_diag", 1.0)
         prev_g, prev_loss = state.get("prev_flat_grad"), state.get("prev_loss")
@@ -194,7 +196,7 @@ class LBFGS(Optimizer):
             if group["line_search_fn"] is not None:
                 x0 = [p.data.copy() for p in self._params]
                 loss, g, t, ls_evals = _strong_wolfe(
-                    lambda step, x0=x0, d=d: self._directional(closure, x0, step, d),
+                    functools.partial(self._directional, closure, x0, d=d),
                     t,
                     d,
                     loss,

@@ -187,7 +187,9 @@ class LambdaLR(LRScheduler):
     ) -> None:
         super().__init__(optimizer)
         n = len(optimizer.param_groups)
-        fns = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
+        fns: list[Any] = (
+            list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
+        )
         if len(fns) != n or not all(callable(f) for f in fns):
             raise ValueError(
                 f"LambdaLR: lr_lambda must be a function or a list of {n} functions "
@@ -361,7 +363,7 @@ class ReduceLROnPlateau(_Schedule):
         if not (threshold >= 0 and eps >= 0):
             raise ValueError(f"{name}: threshold and eps must be ≥ 0, got {threshold}, {eps}")
         n = len(optimizer.param_groups)
-        mins = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * n
+        mins: list[Any] = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * n
         if len(mins) != n or not all(m >= 0 for m in mins):
             raise ValueError(
                 f"{name}: min_lr must be a number ≥ 0 or a list of {n} (one per parameter "

@@ -59,7 +59,7 @@ class Optimizer:
         items = [params] if isinstance(params, Tensor) else list(params)
         if not items:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
-        groups = items if isinstance(items[0], dict) else [{"params": items}]
+        groups: list[Any] = items if isinstance(items[0], dict) else [{"params": items}]
         for group in groups:
             self.add_param_group(group)
 
@@ -153,7 +153,7 @@ class Optimizer:
     def state_dict(self) -> dict[str, Any]:
         """``{"state": {index: {...}}, "param_groups": [{hyperparameters, "params": [index]}]}``
         with parameters numbered in group order; arrays are copies."""
-        index = {}
+        index: dict[int, int] = {}
         groups = []
         for group in self.param_groups:
             ids = []
@@ -266,7 +266,7 @@ class Optimizer:
 
 
 def _is_count(v: Any) -> bool:
-    return isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 0
+    return bool(isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 0)
 
 
 def _plain(v: Any) -> Any:
