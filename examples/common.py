@@ -18,13 +18,14 @@ import numpy as np
 
 
 def progress(iterable: Iterable[Any], total: int | None = None, desc: str = "") -> Iterator[Any]:
-    """A tqdm progress bar when tqdm is installed and stderr is a terminal, else a plain
-    line every ~10% (readable in logs)."""
+    """A tqdm progress bar when tqdm is installed and stderr is a terminal or a Jupyter
+    kernel runs the code (tqdm.auto picks the notebook widget there), else a plain line
+    every ~10% (readable in logs)."""
     try:
-        from tqdm import tqdm
+        from tqdm.auto import tqdm
     except ImportError:
         return _plain_progress(iterable, total, desc)
-    if not sys.stderr.isatty():
+    if not (sys.stderr.isatty() or "ipykernel" in sys.modules):
         return _plain_progress(iterable, total, desc)
     return iter(tqdm(iterable, total=total, desc=desc, leave=False, mininterval=1.0))
 
