@@ -275,7 +275,12 @@ def scaling(args: argparse.Namespace, available: set[str]) -> dict[str, Any]:
     make = _batch_make("rnn")
     Ts = [8, 16, 32] if args.quick else [8, 16, 32, 64, 128, 256, 512]
     Hs = [16, 32] if args.quick else [16, 32, 64, 128, 256, 512, 1024]
-    result: dict[str, Any] = {"T": [], "hidden": []}
+    # the sizes held fixed along each sweep (make()'s defaults, or --quick's)
+    fixed = {
+        "T": "batch 4, input 3, hidden 128" if args.quick else "batch 64, input 32, hidden 128",
+        "hidden": "batch 4, input 3, T = 6" if args.quick else "batch 64, input 32, T = 64",
+    }
+    result: dict[str, Any] = {"T": [], "hidden": [], "threads": args.threads, "fixed": fixed}
     for axis, values in (("T", Ts), ("hidden", Hs)):
         for v in values:
             kw = {"T": v} if axis == "T" else {"H": v}
@@ -318,7 +323,13 @@ def _plot_scaling(result: dict[str, Any], out: Path) -> None:
         xs = [e[axis] for e in result[axis]]
         for k in ("graphgrad", "numpy"):
             ax.loglog(xs, [e[k] * 1e3 for e in result[axis]], "o-", label=k)
-        ax.set(xlabel=label, ylabel="ms per step", title=f"rnn-batch: time vs {label}")
+        ax.set(
+            xlabel=label,
+            ylabel="ms per step",
+            title=f"rnn-batch: {result['fixed'][axis]},\nfloat64, {result['threads']} thread(s)",
+        )
+        ax.set_xticks(xs, [str(x) for x in xs], minor=False)  # the measured sizes, as numbers
+        ax.set_xticks([], minor=True)
         ax.grid(alpha=0.3, which="both")
         ax.legend()
     fig.tight_layout()

@@ -168,12 +168,16 @@ def clipping(args: argparse.Namespace) -> dict[str, Any]:
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
         for k, v in runs.items():
             axes[0].semilogy(np.nan_to_num(v["grad_norm"], nan=np.inf), label=k)
-            axes[1].plot(v["loss"], label=k)
+            # log scale: the unclipped loss reaches ~1e77, which flattens a linear axis
+            axes[1].semilogy(np.nan_to_num(v["loss"], nan=np.inf), label=k)
         axes[0].set(xlabel="step", ylabel="‖∂L/∂θ‖ before clipping", title="gradient norm")
-        axes[1].set(xlabel="step", ylabel="loss", title="training loss")
+        axes[1].set(xlabel="step", ylabel="loss (log scale)", title="training loss")
+        from matplotlib.ticker import MaxNLocator
+
         for ax in axes:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole steps
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=8, loc="best")
         fig.tight_layout()
         fig.savefig(args.out / "gradient_clipping.png", dpi=120)
         print(f"plot: {args.out / 'gradient_clipping.png'}")
