@@ -88,9 +88,45 @@ def _label(v: Any, names: dict[int, str], show_shapes: bool, show_grads: bool) -
             style = "shape=ellipse, style=dashed"
         return "\\n".join(_esc(x) for x in lines), style
     lines = [type(v).__name__]
+    where = _slice_text(v)
+    if where:
+        lines[0] += " " + where  # which block: an LSTM's gates are [..., 0:H] … [..., 3H:4H]
     if show_shapes:
         lines.append(str(v._shape))
     return "\\n".join(_esc(x) for x in lines), "shape=box"
+
+
+def _slice_text(v: Any) -> str:
+    """``[:, 0:128]`` for a GetItem node whose index is slices and ints, else ''."""
+    if type(v).__name__ != "GetItem":
+        return ""
+    index = getattr(v, "index", None)
+    parts = index if isinstance(index, tuple) else (index,)
+    out = []
+    for p in parts:
+        if isinstance(p, slice) and p.step is None:
+            lo = "" if p.start is None else str(p.start)
+            hi = "" if p.stop is None else str(p.stop)
+            out.append(f"{lo}:{hi}")
+        elif isinstance(p, (int, np.integer)) and not isinstance(p, bool):
+            out.append(str(int(p)))
+        elif p is Ellipsis:
+            out.append("...")
+        else:
+            return ""  # an array index: no short text
+    return "[" + ", ".join(out) + "]"
+
+
+class DotGraph(str):
+    """DOT text (a ``str``) that a notebook shows as a picture: ``_repr_svg_`` renders it
+    with Graphviz's ``dot`` when that is installed (else the notebook shows the text)."""
+
+    def _repr_svg_(self) -> str | None:
+        exe = shutil.which("dot")
+        if exe is None:
+            return None
+        result = subprocess.run([exe, "-Tsvg"], input=str(self), capture_output=True, text=True)
+        return result.stdout if result.returncode == 0 else None
 
 
 def to_dot(
@@ -100,8 +136,10 @@ def to_dot(
     params: Module | Mapping[str, Tensor] | None = None,
     collapse: bool = False,
     max_nodes: int | None = None,
-) -> str:
-    """The graph recorded behind ``tensor`` as Graphviz DOT text.
+) -> DotGraph:
+    """The graph recorded behind ``tensor`` as Graphviz DOT text (a ``str``; in a
+    notebook it displays as the rendered graph when Graphviz is installed). An op that
+    takes a block of its input (GetItem) names the block, ``[:, 0:128]``.
 
     Args:
         tensor: usually a loss; its graph must not have been released by backward
@@ -157,13 +195,15 @@ def to_dot(
             f'  cut [label="… {cut} more vertices not shown (max_nodes={max_nodes})", shape=note];'
         )
     lines.append("}")
-    return "\n".join(lines) + "\n"
+    return DotGraph("\n".join(lines) + "\n")
 
 
 def _collapse_key(v: Any) -> Any:
     if isinstance(v, Tensor):
         return ("tensor", id(v))  # leaves are never merged: each parameter is drawn once
-    return (type(v).__name__, v._shape)
+    # a GetItem keeps its block in the key, so the T copies of one gate merge but the
+    # gates (same op, same shape, other blocks) stay apart
+    return (type(v).__name__, v._shape, _slice_text(v))
 
 
 def render(tensor: Tensor, path: str | Path, **kwargs: Any) -> Path:

@@ -83,6 +83,19 @@ def test_dot_shows_gradient_norms_and_refuses_released_graphs() -> None:
         viz.to_dot(y2)
 
 
+def test_collapsed_lstm_keeps_its_gates_apart_and_shows_in_a_notebook(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    layer = nn.LSTM(3, 4, batch_first=True, rng=0)
+    out, _ = layer(np.ones((2, 5, 3)))
+    dot = viz.to_dot(out.sum(), collapse=True)
+    assert isinstance(dot, str)  # DOT text, as before
+    blocks = re.findall(r'label="GetItem (\[\.\.\., [^\]]*\])', dot)
+    # the gate blocks of the (N, 4H) pre-activation stay distinct boxes, each ×T
+    assert len(set(blocks)) == len(blocks) >= 4
+    assert "GetItem [..., :4]" in dot and "GetItem [..., 8:12]" in dot
+    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    assert dot._repr_svg_() is None  # no Graphviz: the notebook shows the text
+
+
 def test_render_says_how_to_install_graphviz(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     y = (gg.tensor([1.0], requires_grad=True) * 2).sum()
     monkeypatch.setattr(shutil, "which", lambda name: None)
