@@ -20,7 +20,7 @@ import numpy as np
 def progress(iterable: Iterable[Any], total: int | None = None, desc: str = "") -> Iterator[Any]:
     """A tqdm progress bar when tqdm is installed and stderr is a terminal or a Jupyter
     kernel runs the code (tqdm.auto picks the notebook widget there), else a plain line
-    every ~10% (readable in logs)."""
+    on stderr every ~10% (readable in logs)."""
     try:
         from tqdm.auto import tqdm
     except ImportError:
@@ -39,7 +39,8 @@ def _plain_progress(iterable: Iterable[Any], total: int | None, desc: str) -> It
     for i, item in enumerate(iterable, 1):
         yield item
         if total and (i % step == 0 or i == total):
-            print(f"  {desc} {i}/{total} ({time.perf_counter() - start:.0f} s)", flush=True)
+            # stderr, as tqdm's bar: the results on stdout stay clean to pipe or parse
+            print(f"  {desc} {i}/{total} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -32,3 +33,14 @@ def test_ruff_format() -> None:
         [*_ruff(), "format", "--check", str(ROOT)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_library_module_switches_the_matplotlib_backend() -> None:
+    """A library never calls matplotlib.use: in a notebook it would stop the user's plots
+    from showing (scripts in examples/ and benchmarks/ may choose their backend)."""
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "graphgrad").rglob("*.py")
+        if re.search(r"matplotlib\.use\(|\.use\(\s*['\"]Agg", p.read_text())
+    ]
+    assert not offenders
