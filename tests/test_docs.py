@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -51,3 +52,22 @@ def test_every_cited_seed_equation_is_stated_in_seeds_md() -> None:
     assert not missing, f"equations cited but not stated in docs/seeds.md: {missing}"
     for seed in ("000", "001", "002", "003", "004"):
         assert f"## Seed {seed}" in (ROOT / "docs" / "seeds.md").read_text()
+
+
+def test_the_docs_site_builds_strictly(tmp_path: Path) -> None:
+    """mkdocs.yml's site (every page in docs/, the API reference included) builds with
+    --strict: a broken link inside the site or a page missing from disk fails it."""
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("material")
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for page in ("index.html", "tutorial/index.html", "seeds/index.html", "api/index.html"):
+        assert (tmp_path / "site" / page).exists(), page
+    assert not (tmp_path / "site" / "gen_api.py").exists()
