@@ -73,6 +73,7 @@ class Function:
         "_shape",
         "_trace",
         "inputs",
+        "label",
         "needs_input_grad",
         "saved",
     )
@@ -81,6 +82,7 @@ class Function:
     _seq: int
     _shape: tuple[int, ...]
     _trace: Any
+    label: str  # optional: what the value is (an LSTM's gate "i"), for graph drawings
     inputs: tuple[Any, ...] | None
     needs_input_grad: tuple[bool, ...]
     saved: Any

@@ -6,6 +6,10 @@ pass is drawn as the output. Edges follow the data from inputs to the ops that u
 An unrolled RNN repeats one step's sub-graph T times: ``collapse=True`` merges ops with
 the same name and output shape into one box labelled ×count (one time step, with edge
 multiplicities), and ``max_nodes`` caps the drawing, with a note of how much was left out.
+An op that takes a block of its input names the block (``GetItem [..., 8:12]``); the
+recurrent cells label what they compute (an LSTM's gates i, f, g, o in PyTorch's order, a
+GRU's r, z and candidate n); with ``params=`` each op also lists the named parameters it
+reads (``· weight_hh_l0``).
 """
 
 from __future__ import annotations
@@ -88,11 +92,17 @@ def _label(v: Any, names: dict[int, str], show_shapes: bool, show_grads: bool) -
             style = "shape=ellipse, style=dashed"
         return "\\n".join(_esc(x) for x in lines), style
     lines = [type(v).__name__]
+    label = getattr(v, "label", None)
+    if label:
+        lines.insert(0, label)  # what the value is: an LSTM's "gate i"
     where = _slice_text(v)
     if where:
-        lines[0] += " " + where  # which block: an LSTM's gates are [..., 0:H] … [..., 3H:4H]
+        lines[-1] += " " + where  # which block of the input
     if show_shapes:
         lines.append(str(v._shape))
+    used = [names[id(x)] for x in (v.inputs or ()) if isinstance(x, Tensor) and id(x) in names]
+    if used:
+        lines.append("· " + ", ".join(used))  # the named parameters it reads
     return "\\n".join(_esc(x) for x in lines), "shape=box"
 
 
@@ -203,7 +213,7 @@ def _collapse_key(v: Any) -> Any:
         return ("tensor", id(v))  # leaves are never merged: each parameter is drawn once
     # a GetItem keeps its block in the key, so the T copies of one gate merge but the
     # gates (same op, same shape, other blocks) stay apart
-    return (type(v).__name__, v._shape, _slice_text(v))
+    return (type(v).__name__, v._shape, _slice_text(v), getattr(v, "label", None))
 
 
 def render(tensor: Tensor, path: str | Path, **kwargs: Any) -> Path:

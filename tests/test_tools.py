@@ -88,10 +88,18 @@ def test_collapsed_lstm_keeps_its_gates_apart_and_shows_in_a_notebook(monkeypatc
     out, _ = layer(np.ones((2, 5, 3)))
     dot = viz.to_dot(out.sum(), collapse=True)
     assert isinstance(dot, str)  # DOT text, as before
-    blocks = re.findall(r'label="GetItem (\[\.\.\., [^\]]*\])', dot)
+    blocks = re.findall(r"GetItem (\[\.\.\., [^\]]*\])", dot)
     # the gate blocks of the (N, 4H) pre-activation stay distinct boxes, each ×T
     assert len(set(blocks)) == len(blocks) >= 4
     assert "GetItem [..., :4]" in dot and "GetItem [..., 8:12]" in dot
+    # each gate is named (PyTorch's order i, f, g, o), and ops name the parameters they read
+    for gate in ("gate i", "gate f", "gate g", "gate o"):
+        assert dot.count(f'label="{gate}\\n') == 1, gate
+    named = viz.to_dot(out.sum(), collapse=True, params=layer)
+    assert "· weight_hh_l0" in named and "· weight_ih_l0" in named
+    gru = nn.GRU(3, 4, batch_first=True, rng=0)
+    gdot = viz.to_dot(gru(np.ones((2, 5, 3)))[0].sum(), collapse=True)
+    assert all(f'label="{g}\\n' in gdot for g in ("gate r", "gate z", "candidate n"))
     monkeypatch.setattr(viz.shutil, "which", lambda name: None)
     assert dot._repr_svg_() is None  # no Graphviz: the notebook shows the text
 

@@ -230,11 +230,12 @@ class LSTMCell(_GatedCell):
         """One step from the input term ``xp`` (or ``xp[t]`` of a whole sequence's)."""
         H = self.hidden_size
         gates = _step_input(xp, t) if state is None else _affine_step(state[0], U, xp, t)
-        i_f = gates[..., : 2 * H].sigmoid()  # i and f are adjacent: one sigmoid for both
-        g = gates[..., 2 * H : 3 * H].tanh()
-        o = gates[..., 3 * H :].sigmoid()
-        i = i_f[..., :H]
-        c = i * g if state is None else i_f[..., H:] * state[1] + i * g
+        # i and f are adjacent: one sigmoid for both
+        i_f = _named(gates[..., : 2 * H], "gates i, f").sigmoid()
+        g = _named(gates[..., 2 * H : 3 * H], "gate g").tanh()
+        o = _named(gates[..., 3 * H :], "gate o").sigmoid()
+        i = _named(i_f[..., :H], "gate i")
+        c = i * g if state is None else _named(i_f[..., H:], "gate f") * state[1] + i * g
         return o * c.tanh(), c
 
     def forward(self, x: Any, state: Any = None) -> tuple[Tensor, Tensor]:
@@ -301,18 +302,26 @@ class GRUCell(_GatedCell):
         xp_n = _step_input(xp_n, t)
         if h is None:  # h = 0: the recurrent terms vanish but for b_hn
             rz = _step_input(xp_rz, t).sigmoid()
-            n = (xp_n if b_hn is None else xp_n + rz[..., :H] * b_hn).tanh()
-            return n - rz[..., H:] * n
+            r = _named(rz[..., :H], "gate r")
+            n = _named((xp_n if b_hn is None else xp_n + r * b_hn).tanh(), "candidate n")
+            return n - _named(rz[..., H:], "gate z") * n
         rz = _affine_step(h, W_rz, xp_rz, t).sigmoid()  # r and z with one sigmoid
         hn = ops.MatMul.apply(h, W_n) if b_hn is None else ops.Affine.apply(h, W_n, b_hn)
-        n = (xp_n + rz[..., :H] * hn).tanh()
-        return n + rz[..., H:] * (h - n)
+        n = _named((xp_n + _named(rz[..., :H], "gate r") * hn).tanh(), "candidate n")
+        return n + _named(rz[..., H:], "gate z") * (h - n)
 
     def forward(self, x: Any, h: Any = None) -> Tensor:
         _check_step(self, x, h, self.hidden_size, self.weight_ih)
         xp = self.input_projection(x)
         h = _zero_state(self, xp) if h is None else _as_tensor(h)
         return self.step(xp, h, self.recurrent_weight())
+
+
+def _named(t: Tensor, label: str) -> Tensor:
+    """``t``, its recording node labelled (what graph drawings show: an LSTM's "gate i")."""
+    if t._node is not None:
+        t._node.label = label
+    return t
 
 
 def _zero_state(cell: Any, xp: Any, t: int | None = None) -> Tensor:
