@@ -108,3 +108,26 @@ def test_log_softmax_in_place_rule_is_the_ordinary_rule_along_any_axis(axis: int
     e = np.exp(xv - xv.max(axis=axis, keepdims=True))
     want = xv - xv.max(axis=axis, keepdims=True) - np.log(e.sum(axis=axis, keepdims=True))
     np.testing.assert_allclose(logp.data, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("owned", [False, True])
+def test_log_softmax_keeps_a_wider_gradient_wide(owned: bool) -> None:
+    """A float32 log_softmax under a float64 loss passes a float64 gradient on, as every
+    rule does (NumPy's promotion), whether or not the engine owns the incoming array."""
+    rng = np.random.default_rng(5)
+    xv = rng.standard_normal((3, 4)).astype(np.float32)
+    R = rng.standard_normal((3, 4))
+    x = gg.tensor(xv, requires_grad=True)
+    z = x * 1.0
+    seen: list[np.ndarray] = []
+    z.register_hook(lambda g: seen.append(np.array(g)))
+    logp = F.log_softmax(z, dim=1)
+    loss = (logp * gg.tensor(R)).sum()
+    if owned:  # a second, indexed use: the engine sums the two into its own array
+        loss = loss + (logp[np.arange(3), np.array([0, 2, 1])] * gg.tensor(np.ones(3))).sum()
+        R = R.copy()
+        R[np.arange(3), [0, 2, 1]] += 1
+    loss.backward()
+    (g,) = seen
+    assert g.dtype == np.float64
+    np.testing.assert_allclose(g, _closed_form(xv.astype(np.float64), R), rtol=1e-6, atol=1e-7)

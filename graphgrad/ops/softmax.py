@@ -51,7 +51,9 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
         (y,) = ctx.saved
-        if type(g) is not np.ndarray:  # create_graph: Tensors, recorded
+        if type(g) is not np.ndarray or g.dtype != y.dtype:
+            # Tensors (create_graph: recorded), or a wider g: NumPy's promotion, as every
+            # rule (writing into e^y's array would round g to y's dtype)
             return g - np.exp(y) * g.sum(axis=ctx.axis, keepdims=True)
         # g − e^y Σg, built in the one new array (a language model's (rows × vocabulary)
         # arrays are the largest of its step)
