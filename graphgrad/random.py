@@ -87,6 +87,8 @@ def multinomial(
     totals = rows.sum(axis=1)
     if np.any(totals <= 0):
         raise ValueError("multinomial: a row of weights sums to zero")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
+        raise TypeError(f"multinomial: num_samples must be an int, got {num_samples!r}")
     if num_samples < 1:
         raise ValueError(f"multinomial: num_samples must be ≥ 1, got {num_samples}")
     if not replacement and np.any(np.count_nonzero(rows, axis=1) < num_samples):

@@ -269,6 +269,8 @@ def test_multinomial_draws_in_proportion_to_the_weights() -> None:
     assert sorted(rows[0].tolist()) == [1, 2] and sorted(rows[1].tolist()) == [0, 1]
     with pytest.raises(ValueError, match="without replacement"):
         gg.multinomial(w, 3)
+    with pytest.raises(TypeError, match="num_samples must be an int"):
+        gg.multinomial(w, 2.5, replacement=True)
     for bad in ([1.0, -0.5], [np.nan, 1.0], [0.0, 0.0]):
         with pytest.raises(ValueError, match="multinomial"):
             gg.multinomial(np.array(bad), 1)
