@@ -1,7 +1,9 @@
-"""Generate docs/api.md from graphgrad's docstrings and signatures.
+"""Generate docs/api.md from graphgrad's docstrings and signatures, and the type checkers'
+stubs of the callables that graphgrad.ops generates from each op's declared spellings
+(the marked blocks in graphgrad/core/tensor.py and graphgrad/ops/__init__.py).
 
-python docs/gen_api.py          # rewrite docs/api.md
-python docs/gen_api.py --check  # exit 1 if docs/api.md is out of date (the tests do this)
+python docs/gen_api.py          # rewrite docs/api.md and the stub blocks
+python docs/gen_api.py --check  # exit 1 if any of them is out of date (the tests do this)
 """
 
 from __future__ import annotations
@@ -131,6 +133,9 @@ TENSOR_MEMBERS = [
     "clip",
     "abs",
     "sqrt",
+    "square",
+    "sin",
+    "cos",
     "softmax",
     "log_softmax",
 ]
@@ -209,19 +214,74 @@ def generate() -> str:
                     first = " ".join(_doc(method).split()) or "(no docstring)"
                     out.append(f"- `{m}{_sig(method)}` — {first}")
                 out.append("")
+    out += _spellings_table()
     return "\n".join(out).rstrip() + "\n"
 
 
+def _spellings_table() -> list[str]:
+    """The primitives that declare spellings, and what each answers to."""
+    from graphgrad import ops
+
+    out = [
+        "## Primitives and their spellings",
+        "",
+        "Generated from each op's declared `spellings` (`graphgrad.ops.declare`): the Tensor",
+        "method, the `gg.*` function, the operator and the NumPy ufuncs that record the op.",
+        "",
+        "| op | method | function | operator | NumPy |",
+        "|---|---|---|---|---|",
+    ]
+    for op in sorted(ops.OPS, key=lambda o: o.__name__):
+        s = op.__dict__.get("spellings")
+        if s is None:
+            continue
+        cells = [
+            f"`{op.__name__}`",
+            f"`t.{s.method}()`" if s.method else "",
+            f"`gg.{s.function}`" if s.function else "",
+            f"`{s.operator}`" if s.operator else "",
+            ", ".join(f"`np.{u.__name__}`" for u in s.numpy),
+        ]
+        out.append("| " + " | ".join(cells) + " |")
+    return [*out, ""]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+BEGIN, END = "# --- generated stubs: begin", "# --- generated stubs: end"
+
+
+def _with_stubs(path: Path, owner: str, indent: str) -> str:
+    from graphgrad import ops
+    from graphgrad.ops.declare import stub_lines
+
+    text = path.read_text()
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    body = stub_lines(ops.GENERATED, owner, indent)
+    # (a blank line before the end marker, as ruff format wants)
+    return head + BEGIN + "\n" + "\n".join(body) + "\n\n" + indent + END + tail
+
+
 def main() -> int:
-    path = Path(__file__).with_name("api.md")
-    text = generate()
+    targets = {
+        Path(__file__).with_name("api.md"): generate(),
+        ROOT / "graphgrad/core/tensor.py": _with_stubs(
+            ROOT / "graphgrad/core/tensor.py", "Tensor", " " * 8
+        ),
+        ROOT / "graphgrad/ops/__init__.py": _with_stubs(
+            ROOT / "graphgrad/ops/__init__.py", "ops", " " * 4
+        ),
+    }
+    stale = [p for p, text in targets.items() if not p.exists() or p.read_text() != text]
     if "--check" in sys.argv:
-        if not path.exists() or path.read_text() != text:
-            print("docs/api.md is out of date: run python docs/gen_api.py", file=sys.stderr)
-            return 1
-        return 0
-    path.write_text(text)
-    print(f"wrote {path}")
+        for p in stale:
+            print(
+                f"{p.relative_to(ROOT)} is out of date: run python docs/gen_api.py", file=sys.stderr
+            )
+        return 1 if stale else 0
+    for p in stale:
+        p.write_text(targets[p])
+        print(f"wrote {p.relative_to(ROOT)}")
     return 0
 
 

@@ -10,11 +10,22 @@ from __future__ import annotations
 
 import numpy as np
 
-# tensor first: it imports the ops and function modules once Tensor is defined.
-from graphgrad import tensor as _tensor  # noqa: F401  (isort: skip)
-from graphgrad import accelerator, data, nn, optim
-from graphgrad.anomaly import AnomalyError, detect_anomaly
-from graphgrad.autograd import backward, grad
+from graphgrad import accelerator, data, nn, ops, optim
+from graphgrad.core.anomaly import AnomalyError, detect_anomaly
+from graphgrad.core.creation import (
+    from_numpy,
+    full,
+    is_tensor,
+    ones,
+    ones_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from graphgrad.core.engine import backward, grad
+from graphgrad.core.function import Function
+from graphgrad.core.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from graphgrad.core.tensor import Tensor
 from graphgrad.errors import (
     CheckpointError,
     GradcheckError,
@@ -23,8 +34,6 @@ from graphgrad.errors import (
     ShapeError,
     StateDictError,
 )
-from graphgrad.function import Function
-from graphgrad.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from graphgrad.gradcheck import gradcheck, gradgradcheck
 from graphgrad.io import load, save
 from graphgrad.ops import (
@@ -32,7 +41,9 @@ from graphgrad.ops import (
     cat,
     clip,
     concat,
+    cos,
     exp,
+    gather,
     log,
     log_softmax,
     matmul,
@@ -40,8 +51,11 @@ from graphgrad.ops import (
     minimum,
     relu,
     sigmoid,
+    sin,
     softmax,
     softplus,
+    sqrt,
+    square,
     stack,
     tanh,
     where,
@@ -53,18 +67,6 @@ from graphgrad.runtime import (
     get_num_threads,
     set_default_dtype,
     set_num_threads,
-)
-from graphgrad.tensor import (
-    Tensor,
-    from_numpy,
-    full,
-    gather,
-    is_tensor,
-    ones,
-    ones_like,
-    tensor,
-    zeros,
-    zeros_like,
 )
 
 __version__ = "0.1.0"
@@ -86,6 +88,7 @@ __all__ = [
     "ShapeError",
     "StateDictError",
     "Tensor",
+    "abs",
     "accelerator",
     "backward",
     "bool",
@@ -93,6 +96,7 @@ __all__ = [
     "cat",
     "clip",
     "concat",
+    "cos",
     "data",
     "detect_anomaly",
     "device",
@@ -142,8 +146,11 @@ __all__ = [
     "set_num_threads",
     "short",
     "sigmoid",
+    "sin",
     "softmax",
     "softplus",
+    "sqrt",
+    "square",
     "stack",
     "tanh",
     "tensor",
@@ -178,3 +185,4 @@ def __getattr__(name: str) -> object:
 bool = np.bool_
 float = np.float32
 int = np.int32
+abs = ops.abs  # |x|, recorded (torch.abs; NumPy's is np.abs / np.absolute)

@@ -18,9 +18,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from graphgrad.autograd import grad
+from graphgrad.core.engine import grad
+from graphgrad.core.tensor import Tensor
 from graphgrad.nn.recurrent import _Recurrent
-from graphgrad.tensor import Tensor
 
 
 @dataclass

@@ -28,10 +28,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from graphgrad.autograd import grad as _grad
+from graphgrad.core.engine import grad as _grad
+from graphgrad.core.grad_mode import enable_grad, no_grad
+from graphgrad.core.tensor import Tensor
 from graphgrad.errors import GradcheckError
-from graphgrad.grad_mode import enable_grad, no_grad
-from graphgrad.tensor import Tensor
 
 
 def gradcheck(

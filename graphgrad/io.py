@@ -40,8 +40,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from graphgrad.core.tensor import Tensor
 from graphgrad.errors import CheckpointError
-from graphgrad.tensor import Tensor
 
 _MANIFEST = "__graphgrad__"
 _FORMAT = "graphgrad-npz"

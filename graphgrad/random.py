@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.tensor import Tensor
+from graphgrad.core.tensor import Tensor
 
 _default = np.random.default_rng()
 

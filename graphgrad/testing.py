@@ -116,7 +116,7 @@ def separated_arrays(
 def _flatten_tensors(out: Any) -> list[Any]:
     """The Tensors in a (possibly nested) tuple/list output, e.g. an LSTM's
     (outputs, (h, c))."""
-    from graphgrad.tensor import Tensor
+    from graphgrad.core.tensor import Tensor
 
     if isinstance(out, Tensor):
         return [out]
@@ -152,9 +152,9 @@ def check_module(
     """
     from hypothesis import given, settings
 
+    from graphgrad.core.tensor import Tensor
     from graphgrad.errors import GradcheckError
     from graphgrad.gradcheck import gradcheck, gradgradcheck
-    from graphgrad.tensor import Tensor
 
     strategies = [
         s if isinstance(s, st.SearchStrategy) else st.just(tuple(s)) for s in input_shapes

@@ -22,8 +22,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from graphgrad.core.tensor import Tensor
 from graphgrad.nn.module import Module, Parameter
-from graphgrad.tensor import Tensor
 
 _INSTALL = (
     "Graphviz's `dot` program is not installed. Install it (Debian/Ubuntu: apt-get install "

@@ -172,7 +172,7 @@ def test_numpy_function_that_would_drop_the_gradient() -> None:
     x = leaf([0.5, 1.0])
     with pytest.raises(
         TypeError,
-        match=r"np\.sin \(on Tensor \(2,\) float64 requiring grad\) is not.*gg\.Function",
+        match=r"np\.arctan \(on Tensor \(2,\) float64 requiring grad\) is not.*gg\.Function",
     ):
-        np.sin(x)
-    assert np.sin(gg.tensor([0.0]))[0] == 0.0  # no gradient to lose: computed on the data
+        np.arctan(x)
+    assert np.arctan(gg.tensor([0.0]))[0] == 0.0  # no gradient to lose: computed on the data

@@ -146,7 +146,7 @@ def test_retain_grad_follows_the_new_value_hooks_stay_with_the_old() -> None:
 
 
 def test_moving_retain_grad_leaves_no_entry_behind() -> None:
-    from graphgrad.tensor import _hook_table
+    from graphgrad.core.hooks import table as _hook_table
 
     h = leaf([1.0]) * 2.0
     h.retain_grad()

@@ -105,9 +105,10 @@ def test_optimizers_follow_pytorchs_iterates(name: str) -> None:
     # Near the minimum, L-BFGS's curvature pairs are differences of nearly equal gradients,
     # which amplify the last-bit differences between NumPy's and torch's reductions about
     # a hundredfold per step (measured: 1e-16 after step 1, 1e-8 after step 5). A wrong
-    # rule differs at the first step already, so that one is held to rounding.
+    # rule differs at the first step already, so that one is held to rounding (1e-11: the
+    # strong-Wolfe line search inside step 1 already amplifies it, 1.5e-12 with NumPy 2.4).
     first = _array(want["trajectory"])[0]
-    np.testing.assert_allclose(got["trajectory"][0], first, rtol=1e-12, err_msg=name + " step 1")
+    np.testing.assert_allclose(got["trajectory"][0], first, rtol=1e-11, err_msg=name + " step 1")
     _close(got, want, name, rtol=1e-6, atol=1e-9)
 
 

@@ -17,11 +17,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # line of tests/typing/user_script.py -> the parts its revealed type must name (spelled
 # without "builtins."; the exact text varies with mypy's and NumPy's versions)
 EXPECTED = {
-    10: {"graphgrad.tensor.Tensor"},
+    10: {"graphgrad.core.tensor.Tensor"},
     13: {"Any"},  # Module.__call__ returns what forward returns (Any, as torch.nn.Module's)
     14: {"typing.Iterator[graphgrad.nn.module.Parameter]"},
     15: {"float", "int"},  # item(): a Python number (mypy folds bool into int)
-    16: {"numpy.ndarray", "graphgrad.tensor.Tensor", "None"},  # .grad
+    16: {"numpy.ndarray", "graphgrad.core.tensor.Tensor", "None"},  # .grad
     18: {"Any"},
 }
 

@@ -1,5 +1,5 @@
 """In-place writes to arrays a recorded graph saved: backward refuses instead of computing a
-gradient from the new values (graphgrad.writes)."""
+gradient from the new values (graphgrad.core.in_place)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 import graphgrad as gg
 from graphgrad import nn, optim
-from graphgrad.writes import _writes
+from graphgrad.core.in_place import _writes
 
 STALE = r"modified in place after the op was recorded"
 

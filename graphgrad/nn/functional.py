@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from graphgrad import ops
+from graphgrad.core.tensor import Tensor, _shape_of
 from graphgrad.errors import ShapeError
 from graphgrad.ops import log_softmax, relu, sigmoid, softmax, softplus, tanh
 from graphgrad.random import get_rng
-from graphgrad.tensor import Tensor, _shape_of
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from graphgrad.core.in_place import note_write
+from graphgrad.core.tensor import Tensor
 from graphgrad.random import get_rng
-from graphgrad.tensor import Tensor
-from graphgrad.writes import note_write
 
 Rng = np.random.Generator | int | None
 

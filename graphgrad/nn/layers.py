@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 
 from graphgrad import ops, runtime
+from graphgrad.core.tensor import Tensor, _shape_of
 from graphgrad.errors import ShapeError
 from graphgrad.nn import init
 from graphgrad.nn.functional import _dropout_probability, dropout, layer_norm
 from graphgrad.nn.module import Module, Parameter
 from graphgrad.random import get_rng
-from graphgrad.tensor import Tensor, _shape_of
 
 
 def check_features(

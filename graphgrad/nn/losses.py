@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from graphgrad.core.tensor import Tensor
 from graphgrad.nn import functional as F
 from graphgrad.nn.module import Module
-from graphgrad.tensor import Tensor
 
 __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "MSELoss", "NLLLoss", "SquaredErrorLoss",

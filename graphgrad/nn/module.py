@@ -9,10 +9,10 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import numpy as np
 
 from graphgrad import runtime
+from graphgrad.core.in_place import note_write
+from graphgrad.core.tensor import Tensor
 from graphgrad.errors import StateDictError
 from graphgrad.nn.utils import _zero_grads
-from graphgrad.tensor import Tensor
-from graphgrad.writes import note_write
 
 
 class Parameter(Tensor):

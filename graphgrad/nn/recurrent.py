@@ -21,14 +21,14 @@ from typing import Any
 import numpy as np
 
 from graphgrad import ops, runtime
-from graphgrad.collector import CollectorPaused
+from graphgrad.core.collector import CollectorPaused
+from graphgrad.core.tensor import Tensor, _shape_of
 from graphgrad.errors import ShapeError
 from graphgrad.nn import init
 from graphgrad.nn.functional import _dropout_probability, dropout
 from graphgrad.nn.layers import check_features
 from graphgrad.nn.module import Module, ModuleList, Parameter
 from graphgrad.random import get_rng
-from graphgrad.tensor import Tensor, _shape_of
 
 Rng = np.random.Generator | int | None
 

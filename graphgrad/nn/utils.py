@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from graphgrad.tensor import Tensor
+from graphgrad.core.tensor import Tensor
 
 
 def _zero_grads(parameters: Iterable[Tensor], set_to_none: bool) -> None:

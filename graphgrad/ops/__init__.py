@@ -17,6 +17,8 @@ BroadcastTo        broadcast_to(x, shape)                       shape
 Cast               x.astype(dtype)                              shape
 Sum, Mean, Max     reductions over axes                         reduce
 Exp, Log           eˣ, ln x                                     elementwise
+Sin, Cos           sin x, cos x                                 elementwise
+Sqrt, Square, Abs  √x, x², |x|                                  elementwise
 Tanh, Sigmoid      tanh x, 1/(1+e⁻ˣ)                            elementwise
 ReLU               max(x, 0)                                    elementwise
 Softplus           log(1 + eˣ), stable                          elementwise
@@ -27,22 +29,34 @@ Softmax            stable softmax along an axis                 softmax
 LogSoftmax         stable log-softmax along an axis             softmax
 BinaryCrossEntropy −(t log p + (1−t) log(1−p)), PyTorch's       loss
 =================  ==========================================  ====================
+
+Each op's class declares its spellings (``graphgrad.ops.declare``): from them this module
+generates the Tensor methods and operators, the functions below the hand-written ones
+(``exp``, ``matmul``, ...) and the NumPy dispatch entries.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
+from graphgrad.core.function import Function, _apply1, _apply2
+from graphgrad.core.tensor import Tensor
+from graphgrad.ops import declare
 from graphgrad.ops.arithmetic import Add, Div, Mul, Neg, Pow, Sub
 from graphgrad.ops.elementwise import (
+    Abs,
     Clip,
+    Cos,
     Exp,
     Log,
     Maximum,
     Minimum,
     ReLU,
     Sigmoid,
+    Sin,
     Softplus,
+    Sqrt,
+    Square,
     Tanh,
     Where,
 )
@@ -60,15 +74,15 @@ from graphgrad.ops.shape import (
     Transpose,
 )
 from graphgrad.ops.softmax import LogSoftmax, Softmax
-from graphgrad.tensor import Tensor
 
 __all__ = [
-    "Add", "Affine", "BinaryCrossEntropy", "BroadcastTo", "Cast", "Clip", "Concat", "Div",
-    "Exp", "GetItem", "Log", "LogSoftmax", "MatMul", "Max", "Maximum", "Mean", "Minimum", "Mul",
-    "Neg", "Pow", "ReLU", "Reshape", "ScatterAdd", "Sigmoid", "Softmax", "Softplus", "Stack",
-    "Sub", "Sum", "Tanh", "Transpose", "Where", "broadcast_to", "cat", "clip", "concat", "exp",
-    "log", "log_softmax", "matmul", "maximum", "minimum", "relu", "sigmoid", "softmax",
-    "softplus", "stack", "tanh", "where",
+    "Abs", "Add", "Affine", "BinaryCrossEntropy", "BroadcastTo", "Cast", "Clip", "Concat",
+    "Cos", "Div", "Exp", "GetItem", "Log", "LogSoftmax", "MatMul", "Max", "Maximum", "Mean",
+    "Minimum", "Mul", "Neg", "Pow", "ReLU", "Reshape", "ScatterAdd", "Sigmoid", "Sin",
+    "Softmax", "Softplus", "Sqrt", "Square", "Stack", "Sub", "Sum", "Tanh", "Transpose",
+    "Where", "abs", "broadcast_to", "cat", "clip", "concat", "cos", "exp", "gather", "log",
+    "log_softmax", "matmul", "maximum", "minimum", "relu", "sigmoid", "sin", "softmax",
+    "softplus", "sqrt", "square", "stack", "tanh", "where",
 ]  # fmt: skip
 
 
@@ -101,52 +115,6 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
     return BroadcastTo.apply(x, tuple(shape))
 
 
-def matmul(a: Any, b: Any) -> Tensor:
-    """A @ B with NumPy matmul semantics; ∂L/∂A = G Bᵀ, ∂L/∂B = Aᵀ G."""
-    return MatMul.apply(a, b)
-
-
-def maximum(a: Any, b: Any) -> Tensor:
-    """max(a, b) elementwise, broadcasting; ∂L/∂a = g ∘ [a > b] (ties share it evenly)."""
-    return Maximum.apply(a, b)
-
-
-def minimum(a: Any, b: Any) -> Tensor:
-    """min(a, b) elementwise, broadcasting; ∂L/∂a = g ∘ [a < b] (ties share it evenly)."""
-    return Minimum.apply(a, b)
-
-
-def where(cond: Any, a: Any, b: Any) -> Tensor:
-    """a where ``cond`` (a constant mask), else b; broadcasting. ∂L/∂a = g ∘ [cond],
-    ∂L/∂b = g ∘ [¬cond]."""
-    return Where.apply(cond, a, b)
-
-
-def exp(x: Any) -> Tensor:
-    """eˣ elementwise; ∂L/∂x = g ∘ eˣ."""
-    return Exp.apply(x)
-
-
-def log(x: Any) -> Tensor:
-    """ln x elementwise; ∂L/∂x = g / x."""
-    return Log.apply(x)
-
-
-def tanh(x: Any) -> Tensor:
-    """tanh x elementwise; ∂L/∂x = g ∘ (1 − tanh² x)."""
-    return Tanh.apply(x)
-
-
-def sigmoid(x: Any) -> Tensor:
-    """σ(x) = 1/(1 + e⁻ˣ) elementwise; ∂L/∂x = g ∘ σ(1 − σ)."""
-    return Sigmoid.apply(x)
-
-
-def relu(x: Any) -> Tensor:
-    """max(x, 0) elementwise; ∂L/∂x = g ∘ [x > 0] (relu'(0) = 0)."""
-    return ReLU.apply(x)
-
-
 def softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """e^{x_i} / Σ_j e^{x_j} along ``axis`` (or PyTorch's ``dim=``), computed stably;
     ∂L/∂x = y ∘ (g − Σ g y)."""
@@ -165,13 +133,39 @@ def _one_of(name: str, axis: int, dim: int) -> int:
     return dim
 
 
-def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """log(1 + e^{βx}) / β elementwise, without overflow, and x where βx > threshold
-    (PyTorch's ``F.softplus``; threshold=float("inf") for the exact function);
-    ∂L/∂x = g ∘ σ(βx)."""
-    return Softplus.apply(x, beta, threshold)
+def gather(input: Tensor, dim: int, index: Any) -> Tensor:
+    """PyTorch's ``torch.gather(input, dim, index)``: ``input.gather(dim, index)``."""
+    return input.gather(dim, index)
 
 
-def clip(x: Any, low: float | None = None, high: float | None = None) -> Tensor:
-    """min(max(x, low), high); the gradient passes where low ≤ x ≤ high."""
-    return Clip.apply(x, low, high)
+from graphgrad.core import in_place as _in_place  # noqa: E402  (generated t += x calls it)
+
+OPS = [v for v in list(globals().values()) if isinstance(v, type) and issubclass(v, Function)
+       and v is not Function]  # fmt: skip
+# Every declared spelling, generated (graphgrad.ops.declare): Tensor methods and operators,
+# this module's functions (exp, matmul, ...) and the NumPy entries.
+GENERATED = declare.install(
+    OPS, Tensor, globals(), {"_apply1": _apply1, "_apply2": _apply2, "_in_place": _in_place}
+)
+
+if TYPE_CHECKING:  # the generated functions, for type checkers (python docs/gen_api.py)
+    # --- generated stubs: begin
+    def abs(x: Any) -> Tensor: ...
+    def clip(x: Any, low: Any = None, high: Any = None) -> Tensor: ...
+    def cos(x: Any) -> Tensor: ...
+    def exp(x: Any) -> Tensor: ...
+    def log(x: Any) -> Tensor: ...
+    def matmul(a: Any, b: Any) -> Tensor: ...
+    def maximum(a: Any, b: Any) -> Tensor: ...
+    def minimum(a: Any, b: Any) -> Tensor: ...
+    def relu(x: Any) -> Tensor: ...
+    def sigmoid(x: Any) -> Tensor: ...
+    def sin(x: Any) -> Tensor: ...
+    def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor: ...
+    def sqrt(x: Any) -> Tensor: ...
+    def square(x: Any) -> Tensor: ...
+    def tanh(x: Any) -> Tensor: ...
+    def where(cond: Any, a: Any, b: Any) -> Tensor: ...
+
+    # --- generated stubs: end
+    pass

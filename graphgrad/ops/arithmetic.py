@@ -11,12 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.function import Function
+from graphgrad.core.function import Function
+from graphgrad.ops.declare import Spellings
 
 
 class Add(Function):
     """z = a + b.   ∂L/∂a = g,  ∂L/∂b = g  (addition passes the gradient on)."""
 
+    spellings = Spellings(operator="add", numpy=(np.add,))
     __slots__ = ()
 
     @staticmethod
@@ -31,6 +33,7 @@ class Add(Function):
 class Sub(Function):
     """z = a − b.   ∂L/∂a = g,  ∂L/∂b = −g."""
 
+    spellings = Spellings(operator="sub", numpy=(np.subtract,))
     __slots__ = ()
 
     @staticmethod
@@ -45,6 +48,7 @@ class Sub(Function):
 class Neg(Function):
     """z = −a.   ∂L/∂a = −g."""
 
+    spellings = Spellings(operator="neg", numpy=(np.negative,))
     __slots__ = ()
 
     @staticmethod
@@ -59,6 +63,7 @@ class Neg(Function):
 class Mul(Function):
     """z = a ∘ b (Hadamard).   ∂L/∂a = g ∘ b,  ∂L/∂b = g ∘ a (multiply by the other operand)."""
 
+    spellings = Spellings(operator="mul", numpy=(np.multiply,))
     __slots__ = ()
 
     @staticmethod
@@ -76,6 +81,7 @@ class Mul(Function):
 class Div(Function):
     """z = a / b.   ∂L/∂a = g / b,  ∂L/∂b = −g ∘ a / b²."""
 
+    spellings = Spellings(operator="truediv", numpy=(np.true_divide,))
     __slots__ = ()
 
     @staticmethod
@@ -102,6 +108,7 @@ class Pow(Function):
     computed only when the exponent requires grad.
     """
 
+    spellings = Spellings(operator="pow", numpy=(np.power,))
     __slots__ = ()
 
     @staticmethod

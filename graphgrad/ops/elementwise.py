@@ -1,4 +1,5 @@
-"""Elementwise functions: exp, log, tanh, sigmoid, relu, softplus, clip, maximum, minimum.
+"""Elementwise functions: exp, log, sin, cos, sqrt, square, abs, tanh, sigmoid, relu,
+softplus, clip, maximum, minimum.
 
 Rules that need the function's value reuse the saved *output* (σ' = σ(1 − σ),
 tanh' = 1 − tanh², exp' = exp), as seed 004 points out.
@@ -10,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.function import Function
+from graphgrad.core.function import Function
+from graphgrad.ops.declare import Spellings
 
 # Largest exponent before exp overflows (in-place operations below avoid temporaries).
 _EXP_MAX = {np.dtype(np.float64): 709.0, np.dtype(np.float32): 88.0}
@@ -19,6 +21,7 @@ _EXP_MAX = {np.dtype(np.float64): 709.0, np.dtype(np.float32): 88.0}
 class Exp(Function):
     """y = eˣ.   ∂L/∂x = g ∘ y."""
 
+    spellings = Spellings(method="exp", function="exp", numpy=(np.exp,))
     __slots__ = ()
 
     @staticmethod
@@ -36,6 +39,7 @@ class Exp(Function):
 class Log(Function):
     """y = ln x.   ∂L/∂x = g / x.   (x ≤ 0 gives NaN/−inf as in NumPy.)"""
 
+    spellings = Spellings(method="log", function="log", numpy=(np.log,))
     __slots__ = ()
 
     @staticmethod
@@ -49,9 +53,98 @@ class Log(Function):
         return g / x
 
 
+class Sin(Function):
+    """y = sin x.   ∂L/∂x = g ∘ cos x."""
+
+    spellings = Spellings(method="sin", function="sin", numpy=(np.sin,))
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> np.ndarray:
+        ctx.saved = (x,)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        (x,) = ctx.saved
+        return g * np.cos(x)
+
+
+class Cos(Function):
+    """y = cos x.   ∂L/∂x = −g ∘ sin x."""
+
+    spellings = Spellings(method="cos", function="cos", numpy=(np.cos,))
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> np.ndarray:
+        ctx.saved = (x,)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        (x,) = ctx.saved
+        return -(g * np.sin(x))
+
+
+class Sqrt(Function):
+    """y = √x.   ∂L/∂x = g / (2y)   (x = 0 gives inf, x < 0 NaN, as in NumPy and PyTorch)."""
+
+    spellings = Spellings(method="sqrt", function="sqrt", numpy=(np.sqrt,))
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> np.ndarray:
+        out = np.sqrt(x)
+        ctx.saved = (out,)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        (y,) = ctx.saved
+        return g / (2 * y)
+
+
+class Square(Function):
+    """y = x².   ∂L/∂x = 2 g ∘ x."""
+
+    spellings = Spellings(method="square", function="square", numpy=(np.square,))
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> np.ndarray:
+        ctx.saved = (x,)
+        return np.square(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        (x,) = ctx.saved
+        return g * (2 * x)
+
+
+class Abs(Function):
+    """y = |x|.   ∂L/∂x = g ∘ sign x   (sign 0 = 0: abs'(0) = 0, as in PyTorch).
+
+    sign x is piecewise constant, so it is saved as a constant (second derivatives 0)."""
+
+    spellings = Spellings(method="abs", function="abs", operator="abs", numpy=(np.absolute,))
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> np.ndarray:
+        ctx.saved = (np.sign(x),)
+        return np.absolute(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        (sign,) = ctx.saved
+        return g * sign
+
+
 class Tanh(Function):
     """y = tanh x.   ∂L/∂x = g ∘ (1 − y²)."""
 
+    spellings = Spellings(method="tanh", function="tanh", numpy=(np.tanh,))
     __slots__ = ()
 
     @staticmethod
@@ -75,6 +168,7 @@ class Sigmoid(Function):
     further — an absolute difference far below the dtype's resolution of 1.
     """
 
+    spellings = Spellings(method="sigmoid", function="sigmoid")
     __slots__ = ()
 
     @staticmethod
@@ -101,6 +195,7 @@ class Sigmoid(Function):
 class ReLU(Function):
     """y = max(x, 0).   ∂L/∂x = g ∘ [x > 0]   (convention: relu'(0) = 0)."""
 
+    spellings = Spellings(method="relu", function="relu")
     __slots__ = ()
 
     @staticmethod
@@ -124,6 +219,7 @@ class Softplus(Function):
     accurate at both ends (1 − e^{−βy} would round σ(−40) ≈ 4e-18 to 0).
     """
 
+    spellings = Spellings(method="softplus", function="softplus")
     __slots__ = ("above", "beta")
 
     @staticmethod
@@ -156,6 +252,7 @@ class Clip(Function):
     Convention: at x = low or x = high the gradient goes to x (as in PyTorch's clamp).
     """
 
+    spellings = Spellings(method="clip", function="clip")
     __slots__ = ()
 
     @staticmethod
@@ -214,6 +311,7 @@ class _Pick(Function):
 class Maximum(_Pick):
     """y = max(a, b) elementwise.   ∂L/∂a = g ∘ ([a > b] + ½ [a = b]), ∂L/∂b the rest."""
 
+    spellings = Spellings(function="maximum", numpy=(np.maximum,))
     __slots__ = ()
     _pick, _wins = np.maximum, np.greater
 
@@ -221,6 +319,7 @@ class Maximum(_Pick):
 class Minimum(_Pick):
     """y = min(a, b) elementwise.   ∂L/∂a = g ∘ ([a < b] + ½ [a = b]), ∂L/∂b the rest."""
 
+    spellings = Spellings(function="minimum", numpy=(np.minimum,))
     __slots__ = ()
     _pick, _wins = np.minimum, np.less
 
@@ -237,6 +336,7 @@ class Where(Function):
     (0 ∘ 1/0); mask the operand first: where(x > 0, log(where(x > 0, x, 1)), 0).
     """
 
+    spellings = Spellings(function="where")
     __slots__ = ()
 
     @staticmethod

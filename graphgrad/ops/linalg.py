@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.function import Function
-from graphgrad.indexed_grad import IndexedGrad
+from graphgrad.core.function import Function
+from graphgrad.core.sparse_grad import IndexedGrad
+from graphgrad.core.tensor import Tensor
+from graphgrad.ops.declare import Spellings
 from graphgrad.ops.shape import ScatterAdd
-from graphgrad.tensor import Tensor
 
 
 class MatMul(Function):
@@ -22,6 +23,7 @@ class MatMul(Function):
     that were broadcast in the forward pass are summed by the engine.
     """
 
+    spellings = Spellings(operator="matmul", function="matmul", numpy=(np.matmul,))
     __slots__ = ()
 
     @staticmethod

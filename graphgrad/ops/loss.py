@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.function import Function
+from graphgrad.core.function import Function
 
 LOG_FLOOR = -100.0  # PyTorch's lower bound on each log in binary cross-entropy
 _EPSILON = float(np.float32(1e-12))  # PyTorch's floor on p(1 − p): 1e-12 as a float32

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.function import Function
-from graphgrad.tensor import Tensor
+from graphgrad.core.function import Function
+from graphgrad.core.tensor import Tensor
 
 Axis = Any  # None, an int or a tuple of ints
 

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
-from graphgrad.function import Function
-from graphgrad.indexed_grad import IndexedGrad
-from graphgrad.tensor import Tensor
+from graphgrad.core.function import Function
+from graphgrad.core.sparse_grad import IndexedGrad
+from graphgrad.core.tensor import Tensor
 
 
 class Transpose(Function):

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.function import Function
+from graphgrad.core.function import Function
 
 
 class Softmax(Function):

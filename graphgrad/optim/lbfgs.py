@@ -21,10 +21,10 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from graphgrad.grad_mode import enable_grad
+from graphgrad.core.grad_mode import enable_grad
+from graphgrad.core.in_place import note_write
+from graphgrad.core.tensor import Tensor
 from graphgrad.optim.optimizers import Optimizer, ParamsOrGroups
-from graphgrad.tensor import Tensor
-from graphgrad.writes import note_write
 
 _VECTORS = ("d", "prev_flat_grad")  # flat state vectors
 _LISTS = ("old_dirs", "old_stps")  # lists of flat vectors

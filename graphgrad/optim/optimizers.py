@@ -5,7 +5,7 @@ Each takes parameters or *parameter groups* — ``[{"params": [...], "lr": 0.001
 each group with its own hyperparameters (seed 002 trains the recurrent weight and bias with
 lr 0.001 and the rest with 0.1). Updates are in-place NumPy operations on ``p.data``
 (nothing is recorded; a graph recorded before the step that saved ``p`` then refuses to
-backpropagate, see ``graphgrad.writes``); parameters whose ``.grad`` is None are skipped.
+backpropagate, see ``graphgrad.core.in_place``); parameters whose ``.grad`` is None are skipped.
 ``state_dict()`` / ``load_state_dict()`` capture everything needed to resume training
 bit-identically.
 """
@@ -17,11 +17,11 @@ from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 import numpy as np
 
+from graphgrad.core.grad_mode import enable_grad
+from graphgrad.core.in_place import note_write
+from graphgrad.core.tensor import Tensor
 from graphgrad.errors import StateDictError
-from graphgrad.grad_mode import enable_grad
 from graphgrad.nn.utils import _zero_grads
-from graphgrad.tensor import Tensor
-from graphgrad.writes import note_write
 
 ParamsOrGroups = Iterable[Tensor] | Iterable[dict[str, Any]]
 

@@ -15,7 +15,7 @@ the one place where NumPy calls meet Tensors (docs/design.md, "The NumPy boundar
 * A function that writes into an argument (``np.copyto``, ``np.put``, ``np.place``,
   ``np.add.at``, ``out=``) is refused while it would be recorded (a tensor involved requires
   grad and recording is on), as ``t += x`` is; otherwise the write happens as ``t -= x``
-  does: into a leaf's own array, noted for the saved-array guard (graphgrad.writes), or into
+  does: into a leaf's own array, noted for the saved-array guard (graphgrad.core.in_place), or into
   a copy for a non-leaf (its op may have saved the old array).
 """
 
@@ -26,27 +26,21 @@ from typing import Any, Callable
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
-from graphgrad import ops
-from graphgrad.grad_mode import is_grad_enabled
-from graphgrad.tensor import Tensor, _writable
-from graphgrad.writes import note_write
+from graphgrad.core.grad_mode import is_grad_enabled
+from graphgrad.core.in_place import note_write, writable
+
+# NumPy ufuncs that are graphgrad ops, filled from the ops' declared spellings
+# (graphgrad.ops.declare): np.exp(t) records Exp, array * t records Mul.
+UFUNCS: dict[Any, Any] = {}
 
 
-def _ufunc_table() -> dict[Any, Callable[..., Any]]:
-    # The binary ufuncs (np.add, np.multiply, np.matmul, ...) never get here when they
-    # can be differentiated: Tensor.__array_ufunc__ sends them to their op directly.
-    return {
-        np.negative: ops.Neg.apply,
-        np.positive: lambda x: x,
-        np.exp: ops.Exp.apply,
-        np.log: ops.Log.apply,
-        np.tanh: ops.Tanh.apply,
-        np.sqrt: lambda x: ops.Pow.apply(x, 0.5),
-        np.square: lambda x: _t(x) * x,
-        np.absolute: lambda x: _t(x).abs(),
-        np.maximum: ops.Maximum.apply,
-        np.minimum: ops.Minimum.apply,
-    }
+def answer(numpy_callable: Any, op: Any) -> None:
+    """Make ``numpy_callable`` (a ufunc) record ``op`` when it meets a Tensor."""
+    if not isinstance(numpy_callable, np.ufunc):
+        raise TypeError(f"{op.__name__}: {numpy_callable!r} is not a NumPy ufunc")
+    if UFUNCS.get(numpy_callable, op) is not op:
+        raise ValueError(f"np.{numpy_callable.__name__} already answers to another op")
+    UFUNCS[numpy_callable] = op
 
 
 def _t(x: Any) -> Tensor:
@@ -89,7 +83,6 @@ def _function_table() -> dict[Any, Callable[..., Any]]:
         np.stack: lambda arrays, axis=0, **kw: ops.stack(
             arrays, axis=_only_axis("stack", axis, kw)
         ),
-        np.matmul: ops.matmul,
         np.dot: _dot,
         np.clip: lambda a, a_min=None, a_max=None: _t(a).clip(a_min, a_max),
         np.where: _where,
@@ -249,7 +242,7 @@ def _into(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[st
         )
     _refuse_foreign_dtypes(f"np.{ufunc.__name__}(..., out=t)", inputs, kwargs)
     # as for t += x: a leaf's array is written (and the write noted), a non-leaf's copied
-    targets = tuple(_writable(o) if isinstance(o, Tensor) else o for o in outs)
+    targets = tuple(writable(o) if isinstance(o, Tensor) else o for o in outs)
     getattr(ufunc, method)(*_plain(inputs), **{**_plain(kwargs), "out": targets})
     for o, target in zip(outs, targets):
         if isinstance(o, Tensor):
@@ -357,19 +350,25 @@ def _write_through(
     return result
 
 
-# Built on first use: graphgrad.ops is not importable yet when tensor.py imports this module.
-_UFUNCS: dict[Any, Callable[..., Any]] = {}
+# NumPy functions with their own argument conventions, adapted to Tensor methods and ops;
+# built on first use (they name the ops, which import this module's Tensor).
 _FUNCTIONS: dict[Any, Callable[..., Any]] = {}
 
 
 def array_ufunc(
     ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    if not _UFUNCS:
-        _UFUNCS.update(_ufunc_table())
-    op = _UFUNCS.get(ufunc)
-    if op is not None and method == "__call__" and not kwargs:
-        return op(*inputs)
+    """``Tensor.__array_ufunc__``."""
+    if method == "__call__" and not kwargs:
+        op = UFUNCS.get(ufunc)
+        if op is not None:
+            n = len(inputs)
+            if n == 2:
+                return _apply2(op, inputs[0], inputs[1])
+            if n == 1:
+                return _apply1(op, inputs[0])
+        elif ufunc is np.positive:
+            return inputs[0]
     if kwargs.get("out") is not None and _needs_tensor(kwargs["out"]):
         return _into(ufunc, method, inputs, kwargs)
     name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
@@ -377,9 +376,16 @@ def array_ufunc(
 
 
 def array_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``Tensor.__array_function__``."""
     if not _FUNCTIONS:
         _FUNCTIONS.update(_function_table())
     op = _FUNCTIONS.get(func)
     if op is not None:
         return op(*args, **kwargs)
     return _outside_call(_numpy_name(func), func, args, kwargs)
+
+
+# The Tensor–ops import cycle (see graphgrad/core/tensor.py's end).
+from graphgrad import ops  # noqa: E402
+from graphgrad.core.function import _apply1, _apply2  # noqa: E402
+from graphgrad.core.tensor import Tensor  # noqa: E402

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from graphgrad.core.grad_mode import anomaly_on
+from graphgrad.core.tensor import Tensor
 from graphgrad.errors import GraphgradError
-from graphgrad.grad_mode import _anomaly
-from graphgrad.tensor import Tensor
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # graphgrad/
 
 
 class AnomalyError(GraphgradError, FloatingPointError):
@@ -31,8 +31,9 @@ def _user_frame() -> str:
     """``file:line in function`` of the innermost caller outside graphgrad."""
     frame = sys._getframe(2)
     while frame is not None:
-        path = os.path.abspath(frame.f_code.co_filename)
-        if not path.startswith(_PACKAGE_DIR):
+        name = frame.f_code.co_filename
+        # (``<graphgrad.ops: exp>``: a method generated from an op's spellings)
+        if not name.startswith("<graphgrad") and not os.path.abspath(name).startswith(_ROOT):
             return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
         frame = frame.f_back  # type: ignore[assignment]
     return "<unknown>"
@@ -103,11 +104,11 @@ class detect_anomaly:  # noqa: N801 (PyTorch's spelling)
 
     def __enter__(self) -> detect_anomaly:
         if detect_anomaly._depth == 0:
-            _anomaly[0] = True
+            anomaly_on[0] = True
         detect_anomaly._depth += 1
         return self
 
     def __exit__(self, *exc: object) -> None:
         detect_anomaly._depth -= 1
         if detect_anomaly._depth == 0:
-            _anomaly[0] = False
+            anomaly_on[0] = False

@@ -40,17 +40,21 @@ arrays (or views of ``grad``) and must not modify ``grad`` or saved arrays in pl
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
 
+from graphgrad.core.grad_mode import anomaly_on, recording, threads_off
 from graphgrad.errors import GraphgradError, ShapeError
-from graphgrad.grad_mode import _anomaly, _mode, _threads_off
-from graphgrad.tensor import Tensor, _make, _refuse_graph_inside
-from graphgrad.writes import _sequence  # shared with in-place writes: see writes.py
 
 _new = object.__new__
 _ndarray = np.ndarray
+
+# The node clock: every recorded node takes the next tick as its ``_seq``, and so does
+# every in-place write of an array (graphgrad.core.in_place), so comparing a node's tick
+# with a write's says which came first.
+sequence = itertools.count()
 
 
 class Function:
@@ -172,7 +176,7 @@ def _apply1(cls: type[Function], a: Any) -> Tensor:
     ctx = _new(cls)
     check = False
     if isinstance(a, Tensor):
-        record = a._rg and (not _threads_off or _mode.enabled)
+        record = a._rg and (not threads_off or recording.enabled)
         entries = (a if a._node is None else a._node,)  # its place in the graph
         x = a.data
     else:
@@ -199,7 +203,7 @@ def _apply1(cls: type[Function], a: Any) -> Tensor:
     t.data = out
     if record:
         ctx.inputs = entries
-        ctx._seq = next(_sequence)
+        ctx._seq = next(sequence)
         ctx._shape = out.shape
         ctx._out_id = id(out)
         t._rg = True
@@ -207,7 +211,7 @@ def _apply1(cls: type[Function], a: Any) -> Tensor:
     else:
         t._rg = False
         t._node = None
-    if _anomaly[0]:
+    if anomaly_on[0]:
         _check_forward(cls, (a,), t)
     return t
 
@@ -240,7 +244,7 @@ def _apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
             check = True
             if type(b) is list:
                 _refuse_graph_inside(b, cls.__name__)
-    record = (ra or rb) and (not _threads_off or _mode.enabled)
+    record = (ra or rb) and (not threads_off or recording.enabled)
     if not record:
         ctx.needs_input_grad = _FF
     elif ra:
@@ -264,7 +268,7 @@ def _apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
     t.data = out
     if record:
         ctx.inputs = (ea, eb)
-        ctx._seq = next(_sequence)
+        ctx._seq = next(sequence)
         ctx._shape = out.shape
         ctx._out_id = id(out)
         t._rg = True
@@ -272,7 +276,7 @@ def _apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
     else:
         t._rg = False
         t._node = None
-    if _anomaly[0]:
+    if anomaly_on[0]:
         _check_forward(cls, (a, b), t)
     return t
 
@@ -298,7 +302,7 @@ def _apply_n(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any])
             needs.append(False)
             datas.append(a)
             entries.append(None)
-    record = any_rg and (not _threads_off or _mode.enabled)
+    record = any_rg and (not threads_off or recording.enabled)
     ctx.needs_input_grad = tuple(needs) if record else (False,) * len(args)
     try:
         out: Any = cls.forward(ctx, *datas, **kwargs) if kwargs else cls.forward(ctx, *datas)
@@ -317,7 +321,7 @@ def _apply_n(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any])
     t.data = out
     if record:
         ctx.inputs = tuple(entries)
-        ctx._seq = next(_sequence)
+        ctx._seq = next(sequence)
         ctx._shape = out.shape
         ctx._out_id = id(out)
         t._rg = True
@@ -325,7 +329,7 @@ def _apply_n(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any])
     else:
         t._rg = False
         t._node = None
-    if _anomaly[0]:
+    if anomaly_on[0]:
         _check_forward(cls, args, t)
     return t
 
@@ -338,7 +342,7 @@ def _shape_error(cls: type, args: tuple[Any, ...], exc: Exception) -> Exception:
 
 
 def _check_forward(cls: type, args: tuple[Any, ...], out: Tensor) -> None:
-    from graphgrad.anomaly import check_forward
+    from graphgrad.core.anomaly import check_forward  # (only under detect_anomaly)
 
     check_forward(cls, args, out)
 
@@ -477,7 +481,7 @@ def _multi_output(
         if saved:
             del ctx.saved
         node.inputs = entries
-        node._seq = next(_sequence)
+        node._seq = next(sequence)
         node._shape = packed.shape
         node._out_id = id(packed)
         whole = _make(packed, node)
@@ -485,7 +489,7 @@ def _multi_output(
             _make(a, None) if entry is None else _unpack(whole, entry)
             for a, entry in zip(arrays, layout)
         )
-    if _anomaly[0]:
+    if anomaly_on[0]:
         for t in result:
             _check_forward(cls, args, t)
     return result
@@ -504,3 +508,7 @@ def _unpack(whole: Tensor, entry: tuple[int, int, tuple[int, ...], np.dtype]) ->
     off, n, shape, dtype = entry
     t = whole[off : off + n].reshape(shape)
     return t if t.dtype == dtype else t.astype(dtype)
+
+
+# The other half of the Tensor–ops import cycle (see graphgrad/core/tensor.py's end).
+from graphgrad.core.tensor import Tensor, _make, _refuse_graph_inside  # noqa: E402

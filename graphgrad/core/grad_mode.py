@@ -18,29 +18,29 @@ class _GradMode(threading.local):
     enabled = True
 
 
-_mode = _GradMode()
+recording = _GradMode()
 
 # Reading a thread-local costs about as much as the rest of an op's bookkeeping, so ops
-# first test ``_threads_off``: one entry per thread that has recording off, so empty (false)
+# first test ``threads_off``: one entry per thread that has recording off, so empty (false)
 # in the usual case. Only then do they need their own thread's flag. Every write goes
-# through ``_set_enabled``, which appends or pops an entry when, and only when, its own
+# through ``set_enabled``, which appends or pops an entry when, and only when, its own
 # thread's flag changes; list.append/pop are atomic, so no lock is needed and the list's
 # length is always the number of threads with recording off.
-_threads_off: list[None] = []
+threads_off: list[None] = []
 
 
-def _set_enabled(flag: bool) -> None:
-    if _mode.enabled != flag:
-        _mode.enabled = bool(flag)
+def set_enabled(flag: bool) -> None:
+    if recording.enabled != flag:
+        recording.enabled = bool(flag)
         if flag:
-            _threads_off.pop()
+            threads_off.pop()
         else:
-            _threads_off.append(None)
+            threads_off.append(None)
 
 
 def is_grad_enabled() -> bool:
     """True when new operations are recorded in the graph."""
-    return _mode.enabled
+    return recording.enabled
 
 
 class _GradModeContext:
@@ -52,11 +52,11 @@ class _GradModeContext:
         self._prev: list[bool] = []
 
     def __enter__(self) -> None:
-        self._prev.append(_mode.enabled)
-        _set_enabled(self._new)
+        self._prev.append(recording.enabled)
+        set_enabled(self._new)
 
     def __exit__(self, *exc: object) -> None:
-        _set_enabled(self._prev.pop())
+        set_enabled(self._prev.pop())
 
     def __call__(self, fn: F) -> F:
         mode = self._new
@@ -136,17 +136,17 @@ class set_grad_enabled(_GradModeContext):  # noqa: N801 (PyTorch's spelling)
 
     def __init__(self, mode: bool) -> None:
         super().__init__(mode)
-        self._before = _mode.enabled
-        _set_enabled(self._new)
+        self._before = recording.enabled
+        set_enabled(self._new)
 
     def __enter__(self) -> None:
         self._prev.append(self._before)
-        _set_enabled(self._new)
+        set_enabled(self._new)
 
     def __call__(self, fn: F) -> F:
-        _set_enabled(self._before)
+        set_enabled(self._before)
         return super().__call__(fn)
 
 
 # Set while gg.detect_anomaly() is active (read once per backward pass by the engine).
-_anomaly = [False]
+anomaly_on = [False]

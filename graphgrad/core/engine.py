@@ -30,12 +30,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from graphgrad.collector import CollectorPaused
+from graphgrad.core import hooks
+from graphgrad.core.collector import CollectorPaused
+from graphgrad.core.grad_mode import anomaly_on, recording, set_enabled
+from graphgrad.core.in_place import check_saved, last_write
+from graphgrad.core.sparse_grad import IndexedGrad, IndexedSum
+from graphgrad.core.tensor import Tensor, _make
 from graphgrad.errors import GraphReleasedError, ShapeError
-from graphgrad.grad_mode import _anomaly, _mode, _set_enabled
-from graphgrad.indexed_grad import IndexedGrad, IndexedSum
-from graphgrad.tensor import RETAIN_GRAD, Tensor, _hook_table, _make, hooks_registered
-from graphgrad.writes import _last_write, check_saved
 
 _ndarray = np.ndarray
 
@@ -193,11 +194,11 @@ def _run(
     retained: list[tuple[Tensor, Any]] | None = [] if capture is None else None
     push, pop = heapq.heappush, heapq.heappop
     # keys are -seq: a node with key > stale was recorded before the latest in-place write
-    stale = -_last_write[0]
-    hooks_on = hooks_registered()  # no tensor has hooks: skip looking for them
-    anomaly = _anomaly[0]  # gg.detect_anomaly() is active
-    prev_mode = _mode.enabled
-    _set_enabled(graph_mode)
+    stale = -last_write[0]
+    hooks_on = hooks.registered()  # no tensor has hooks: skip looking for them
+    anomaly = anomaly_on[0]  # gg.detect_anomaly() is active
+    prev_mode = recording.enabled
+    set_enabled(graph_mode)
     paused = CollectorPaused()
     paused.__enter__()
     node = None  # the node being run, for the failure path
@@ -211,8 +212,8 @@ def _run(
                 check_saved(node)
             if type(g) is IndexedSum:  # only slices of this node's output received gradient
                 g, own = g.dense(), True
-            if hooks_on and id(node) in _hook_table:
-                g = _run_hooks(_hook_table[id(node)], g, graph_mode, retained)
+            if hooks_on and id(node) in hooks.table:
+                g = _run_hooks(hooks.table[id(node)], g, graph_mode, retained)
                 own = False
             inputs = node.inputs
             needs = node.needs_input_grad
@@ -240,7 +241,7 @@ def _run(
             if k != len(inputs) and (k > len(inputs) or True in node.needs_input_grad[k:]):
                 _check_arity(node, grads)
             if anomaly:
-                from graphgrad.anomaly import check_backward
+                from graphgrad.core.anomaly import check_backward  # (only under detect_anomaly)
 
                 check_backward(node, g, grads)
             for inp, gi, need in zip(inputs, grads, needs):
@@ -296,7 +297,7 @@ def _run(
             _note_unrun([e[0] for e in pending.values()] + [node])
         raise
     finally:
-        _set_enabled(prev_mode)
+        set_enabled(prev_mode)
         paused.__exit__()
 
     # Leaves last: each leaf's hooks see its total gradient once. Nothing is stored before
@@ -304,8 +305,8 @@ def _run(
     # leaves every .grad and retained gradient as it was.
     if hooks_on:
         for entry in leaves.values():
-            if id(entry[0]) in _hook_table:
-                entry[1] = _run_hooks(_hook_table[id(entry[0])], entry[1], graph_mode, None)
+            if id(entry[0]) in hooks.table:
+                entry[1] = _run_hooks(hooks.table[id(entry[0])], entry[1], graph_mode, None)
                 entry[2] = False
     if capture is not None:
         for leaf, g, own in leaves.values():
@@ -363,7 +364,7 @@ def _as_graph_value(value: Any, node: Any) -> Any:
         return _make(value, node)
     views = getattr(node, "views", None)  # a multi-output Function's saved output
     if views is not None and value.base is not None and id(value.base) == node._out_id:
-        from graphgrad.function import _unpack
+        from graphgrad.core.function import _unpack  # (a multi-output Function: rare)
 
         for v, entry in zip(views, node.layout):
             if v is value:
@@ -553,13 +554,16 @@ def _store_retained(retained: list[tuple[Tensor, Any]]) -> None:
 
 
 def _run_hooks(
-    hooks: dict[Any, Any], g: Any, graph_mode: bool, retained: list[tuple[Tensor, Any]] | None
+    vertex_hooks: dict[Any, Any],
+    g: Any,
+    graph_mode: bool,
+    retained: list[tuple[Tensor, Any]] | None,
 ) -> Any:
     """Call a vertex's hooks in registration order; ``retain_grad``'s entry (a weak reference
     to the tensor) adds the tensor and its gradient to ``retained`` (in ``backward``; None
     in ``gg.grad``), stored once the whole pass has succeeded."""
-    for key, hook in list(hooks.items()):
-        if key is RETAIN_GRAD:
+    for key, hook in list(vertex_hooks.items()):
+        if key is hooks.RETAIN_GRAD:
             t = hook()
             if retained is not None and t is not None:
                 retained.append((t, g))

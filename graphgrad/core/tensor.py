@@ -16,62 +16,19 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
 from graphgrad import runtime
+from graphgrad.core import hints, hooks
+from graphgrad.core.grad_mode import recording, threads_off
 from graphgrad.errors import ShapeError
-from graphgrad.grad_mode import _mode, _threads_off
-from graphgrad.writes import note_write
 
 if TYPE_CHECKING:
-    from graphgrad.function import Function
+    from graphgrad.core.function import Function
+    from graphgrad.core.hooks import RemovableHandle
 
 _new = object.__new__
 _ndarray = np.ndarray
 
 ArrayLike = Any  # anything np.asarray accepts: ndarray, list, Python scalar, Tensor
 Shape = tuple[int, ...]
-
-
-class _Missing:
-    """A name users reach for (PyTorch's, or an ndarray method that is not a graph op) that
-    Tensor does not have: reading it raises AttributeError saying what to use. A descriptor
-    per name rather than ``__getattr__``, which would slow every attribute access of every
-    Tensor (~5% of a small graph's step)."""
-
-    def __init__(self, name: str, hint: str | None) -> None:
-        self.name = name
-        self.hint = hint or (
-            f"ndarray.{name} is not a graph op: t.data.{name}(...) computes it on the array, "
-            "outside the graph (no gradient)"
-        )
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        raise AttributeError(f"'Tensor' object has no attribute {self.name!r}; {self.hint}")
-
-
-_COPY = "use t * 1 (a recorded copy) or t.detach() (cut from the graph)"
-# PyTorch's names for operations graphgrad spells differently (one name per operation),
-# then ndarray methods that are not graph ops (None: the generic hint).
-_MISSING = {
-    "clamp": "use t.clip(low, high)",
-    "permute": "use t.transpose(*axes)",
-    "expand": "use t.broadcast_to(shape)",
-    "copy": _COPY,
-    "pow": "use t ** p",
-    "square": "use t * t",
-    "norm": "use (t * t).sum() ** 0.5",
-    **dict.fromkeys(["argmax", "argmin", "prod", "cumsum", "round"]),
-    # PyTorch's in-place methods: graphgrad's in-place arithmetic is the operators
-    **{
-        f"{op}_": f"in-place arithmetic is the operator: t {sym}= x (on a parameter, inside "
-        f"`with gg.no_grad():`)" + (" — add_(x, alpha=a) is t += a * x" if op == "add" else "")
-        for op, sym in (("add", "+"), ("sub", "-"), ("mul", "*"), ("div", "/"))
-    },
-    "zero_": "use t.fill_(0)",
-    "copy_": "write the values with `with gg.no_grad(): t.data[...] = src` (outside the graph)",
-    "clamp_": "use t = t.clip(low, high)",
-    "uniform_": "use nn.init.uniform_(t, a, b)",
-    "normal_": "use nn.init.normal_(t, mean, std)",
-    "cuda": "graphgrad computes on the CPU only (NumPy); t.to('cpu') and t.cpu() are accepted",
-}
 
 
 class Tensor:
@@ -96,6 +53,43 @@ class Tensor:
     _node: Function | None
     _rg: bool
     __hash__ = object.__hash__  # == is elementwise, so hashing stays by identity
+
+    if TYPE_CHECKING:  # generated from the ops' declared spellings (python docs/gen_api.py)
+        # --- generated stubs: begin
+        def __abs__(self) -> Tensor: ...
+        def __add__(self, other: ArrayLike) -> Tensor: ...
+        def __iadd__(self, other: ArrayLike) -> Tensor: ...
+        def __imul__(self, other: ArrayLike) -> Tensor: ...
+        def __ipow__(self, other: ArrayLike) -> Tensor: ...
+        def __isub__(self, other: ArrayLike) -> Tensor: ...
+        def __itruediv__(self, other: ArrayLike) -> Tensor: ...
+        def __matmul__(self, other: ArrayLike) -> Tensor: ...
+        def __mul__(self, other: ArrayLike) -> Tensor: ...
+        def __neg__(self) -> Tensor: ...
+        def __pow__(self, other: ArrayLike) -> Tensor: ...
+        def __radd__(self, other: ArrayLike) -> Tensor: ...
+        def __rmatmul__(self, other: ArrayLike) -> Tensor: ...
+        def __rmul__(self, other: ArrayLike) -> Tensor: ...
+        def __rpow__(self, other: ArrayLike) -> Tensor: ...
+        def __rsub__(self, other: ArrayLike) -> Tensor: ...
+        def __rtruediv__(self, other: ArrayLike) -> Tensor: ...
+        def __sub__(self, other: ArrayLike) -> Tensor: ...
+        def __truediv__(self, other: ArrayLike) -> Tensor: ...
+        def abs(self) -> Tensor: ...
+        def clip(self, low: Any = None, high: Any = None) -> Tensor: ...
+        def cos(self) -> Tensor: ...
+        def exp(self) -> Tensor: ...
+        def log(self) -> Tensor: ...
+        def relu(self) -> Tensor: ...
+        def sigmoid(self) -> Tensor: ...
+        def sin(self) -> Tensor: ...
+        def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Tensor: ...
+        def sqrt(self) -> Tensor: ...
+        def square(self) -> Tensor: ...
+        def tanh(self) -> Tensor: ...
+
+        # --- generated stubs: end
+        pass
 
     def __init__(
         self, data: ArrayLike, *, requires_grad: bool = False, dtype: Any = None, device: Any = None
@@ -288,15 +282,10 @@ class Tensor:
         return self.data.copy() if copy else self.data
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        # `array @ t`, `array * t`, ... arrive here: straight to the op's recording path.
-        if len(inputs) == 2 and not kwargs and method == "__call__":
-            op = _BINARY_UFUNC_OPS.get(ufunc)
-            if op is not None:
-                return _apply2(op, inputs[0], inputs[1])
-        return _interop.array_ufunc(ufunc, method, inputs, kwargs)
+        return _numpy_dispatch.array_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        return _interop.array_function(func, args, kwargs)
+        return _numpy_dispatch.array_function(func, args, kwargs)
 
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (shared, not a copy), like ``self.data``. As in PyTorch,
@@ -338,7 +327,9 @@ class Tensor:
         """
         # One root, so ``grad`` is its one gradient even when given as a (nested) list.
         seeds = None if grad is None else [grad]
-        autograd.backward(self, seeds, retain_graph=retain_graph, create_graph=create_graph)
+        from graphgrad.core.engine import backward  # (the engine sits above the Tensor)
+
+        backward(self, seeds, retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self) -> Tensor:
         """A new leaf sharing ``data`` with this tensor, cut from the graph on purpose (no
@@ -353,12 +344,11 @@ class Tensor:
         if not self._rg:
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
         if self._node is not None:  # the graph holds nodes, not tensors: refer back weakly
-            _hook_dict(self._node)[RETAIN_GRAD] = weakref.ref(self)
+            hooks.hooks_of(self._node)[hooks.RETAIN_GRAD] = weakref.ref(self)
 
     @property
     def retains_grad(self) -> bool:
-        hooks = None if self._node is None else _hook_table.get(id(self._node))
-        return hooks is not None and RETAIN_GRAD in hooks and hooks[RETAIN_GRAD]() is self
+        return self._node is not None and hooks.retained_by(self._node) is self
 
     def register_hook(self, hook: Callable[[Any], Any]) -> RemovableHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed during backward.
@@ -370,50 +360,14 @@ class Tensor:
         if not self._rg:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
         owner = self if self._node is None else self._node  # where the engine looks
-        handle = RemovableHandle(owner)
-        _hook_dict(owner)[handle.id] = hook
+        handle = hooks.RemovableHandle(owner)
+        hooks.hooks_of(owner)[handle.id] = hook
         return handle
 
     # ------------------------------------------------------------------ operators
-    def __add__(self, other: ArrayLike) -> Tensor:
-        return _apply2(_ops.Add, self, other)
-
-    def __radd__(self, other: ArrayLike) -> Tensor:
-        return _apply2(_ops.Add, other, self)
-
-    def __sub__(self, other: ArrayLike) -> Tensor:
-        return _apply2(_ops.Sub, self, other)
-
-    def __rsub__(self, other: ArrayLike) -> Tensor:
-        return _apply2(_ops.Sub, other, self)
-
-    def __mul__(self, other: ArrayLike) -> Tensor:
-        return _apply2(_ops.Mul, self, other)
-
-    def __rmul__(self, other: ArrayLike) -> Tensor:
-        return _apply2(_ops.Mul, other, self)
-
-    def __truediv__(self, other: ArrayLike) -> Tensor:
-        return _apply2(_ops.Div, self, other)
-
-    def __rtruediv__(self, other: ArrayLike) -> Tensor:
-        return _apply2(_ops.Div, other, self)
-
-    def __pow__(self, other: ArrayLike) -> Tensor:
-        return _apply2(_ops.Pow, self, other)
-
-    def __rpow__(self, other: ArrayLike) -> Tensor:
-        return _apply2(_ops.Pow, other, self)
-
-    def __matmul__(self, other: ArrayLike) -> Tensor:
-        return _apply2(_ops.MatMul, self, other)
-
-    def __rmatmul__(self, other: ArrayLike) -> Tensor:
-        return _apply2(_ops.MatMul, other, self)
-
-    def __neg__(self) -> Tensor:
-        return _apply1(_ops.Neg, self)
-
+    # The arithmetic operators (+ - * / ** @, their reflected and in-place forms, unary -)
+    # and the elementwise methods are generated from each op's declared spellings by
+    # graphgrad.ops (see the block at the end of the class).
     def __pos__(self) -> Tensor:
         return self
 
@@ -422,50 +376,9 @@ class Tensor:
 
     def __setitem__(self, index: Any, value: Any) -> None:
         """``t[index] = value``: writes into ``t.data`` when nothing is recorded (under
-        ``gg.no_grad()``, or neither ``t`` nor ``value`` requires grad); refused in a graph."""
-        if type(value) is list or type(value) is tuple:
-            _refuse_graph_inside(value, "index assignment")
-        if _records(self, value):
-            raise TypeError(
-                "graphgrad tensors cannot be assigned to by index inside a graph; build the "
-                "value with ops (gg.concat, gg.stack, a mask product), or assign under "
-                "gg.no_grad() (or to t.data[...]) for a change no gradient flows through"
-            )
-        target = _writable(self)
-        try:
-            target[_index_data(index)] = _data(value)
-        except ValueError as exc:
-            raise ShapeError(f"t[index] = value, t of shape {self.shape}: {exc}") from exc
-        if target is self.data:
-            note_write(target)
-        self.data = target
-
-    # In-place operators (``t += x``, ``t -= x``, ``t *= x``, ``t /= x``, ``t **= x``) change
-    # this Tensor object, as in NumPy and PyTorch: every reference to it sees the new value.
-    # - Nothing recorded (under gg.no_grad(), or no operand requires grad): on a leaf the
-    #   ufunc writes into ``self.data`` itself, as an optimizer's step does (so do it after
-    #   backward(): a graph recorded earlier that saved this array refuses to backpropagate,
-    #   see graphgrad.writes). A non-leaf's array is written as a new copy instead, because
-    #   its own op has usually saved it (tanh, sigmoid and exp keep their output): the
-    #   change is not differentiated, and that graph's gradients stay right.
-    # - Recorded: the result is a new array and a new node that this Tensor takes over (its
-    #   grad_fn changes; retain_grad() moves with it, hooks stay with the old value). The
-    #   graph recorded so far keeps the old array, so no saved value is ever overwritten.
-    #   A leaf that requires grad refuses, as in PyTorch: its value is what is differentiated.
-    def __iadd__(self, other: ArrayLike) -> Tensor:
-        return _in_place(self, other, _ops.Add, np.add, "+=")
-
-    def __isub__(self, other: ArrayLike) -> Tensor:
-        return _in_place(self, other, _ops.Sub, np.subtract, "-=")
-
-    def __imul__(self, other: ArrayLike) -> Tensor:
-        return _in_place(self, other, _ops.Mul, np.multiply, "*=")
-
-    def __itruediv__(self, other: ArrayLike) -> Tensor:
-        return _in_place(self, other, _ops.Div, np.true_divide, "/=")
-
-    def __ipow__(self, other: ArrayLike) -> Tensor:
-        return _in_place(self, other, _ops.Pow, np.power, "**=")
+        ``gg.no_grad()``, or neither ``t`` nor ``value`` requires grad); refused in a graph
+        (see ``graphgrad.core.in_place``)."""
+        _in_place.set_item(self, index, value)
 
     # Comparisons give bool tensors; they are not differentiable and record nothing.
     def __lt__(self, other: ArrayLike) -> Tensor:
@@ -618,7 +531,7 @@ class Tensor:
     ) -> Tensor:
         """√var (see ``var``: the divisor must be named, ``ddof=`` or ``correction=``)."""
         v = _variance(self, "std", axis, ddof, keepdims, dim, correction, unbiased, keepdim)
-        return _apply2(_ops.Pow, v, 0.5)
+        return _apply1(_ops.Sqrt, v)
 
     def max(
         self,
@@ -652,46 +565,7 @@ class Tensor:
         PyTorch's ``(values, indices)``)."""
         return _extremum(self, "min", positional, axis, keepdims, dim, keepdim)
 
-    # ------------------------------------------------------------------ elementwise
-    def exp(self) -> Tensor:
-        """eˣ; ∂L/∂x = g ∘ eˣ."""
-        return _apply1(_ops.Exp, self)
-
-    def log(self) -> Tensor:
-        """ln x; ∂L/∂x = g / x."""
-        return _apply1(_ops.Log, self)
-
-    def tanh(self) -> Tensor:
-        """tanh x; ∂L/∂x = g ∘ (1 − tanh² x)."""
-        return _apply1(_ops.Tanh, self)
-
-    def sigmoid(self) -> Tensor:
-        """σ(x) = 1/(1 + e⁻ˣ); ∂L/∂x = g ∘ σ(1 − σ)."""
-        return _apply1(_ops.Sigmoid, self)
-
-    def relu(self) -> Tensor:
-        """max(x, 0), with relu'(0) = 0."""
-        return _apply1(_ops.ReLU, self)
-
-    def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-        """log(1 + e^{βx}) / β, computed stably, and x where βx > threshold (PyTorch's
-        definition and defaults)."""
-        return _ops.Softplus.apply(self, beta, threshold)
-
-    def clip(self, low: float | None = None, high: float | None = None) -> Tensor:
-        """Clamp to [low, high]; the gradient passes where low ≤ x ≤ high."""
-        return _ops.Clip.apply(self, low, high)
-
-    def abs(self) -> Tensor:
-        """|x| = relu(x) + relu(−x); its derivative at 0 is 0 (from relu'(0) = 0)."""
-        return _apply1(_ops.ReLU, self) + _apply1(_ops.ReLU, -self)
-
-    __abs__ = abs
-
-    def sqrt(self) -> Tensor:
-        """√x, as x ** 0.5."""
-        return _apply2(_ops.Pow, self, 0.5)
-
+    # ------------------------------------------------------------------ along an axis
     def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         """Stable softmax along ``axis`` (``dim=``, PyTorch's keyword, the same)."""
         return _apply2(_ops.Softmax, self, _one_axis("softmax", axis, dim))
@@ -759,18 +633,7 @@ class Tensor:
         graph (a constant, or under ``no_grad``) it writes the array; inside it is
         recorded (the old value gets no gradient, a 0-D Tensor ``value`` gets the sum of
         them); a leaf that requires grad refuses, as ``+=`` does."""
-        if isinstance(value, Tensor) and value.data.size != 1:
-            raise ShapeError(f"fill_: value must have one element, got shape {value.shape}")
-        if not _records(self, value):
-            target = _writable(self)
-            target[...] = _data(value)
-            if target is self.data:
-                note_write(target)
-            self.data = target
-            return self
-        _refuse_leaf_in_place(self, "fill_", "`gg.full(t.shape, value)` for a new tensor")
-        fill = value.reshape(()) if isinstance(value, Tensor) else value
-        return _rebind(self, self.masked_fill(np.ones(self.data.shape, dtype=bool), fill))
+        return _in_place.fill(self, value)
 
     def narrow(self, dim: int, start: int, length: int) -> Tensor:
         """PyTorch's ``narrow``: elements start … start + length − 1 along ``dim``
@@ -899,46 +762,6 @@ class Tensor:
         return self.astype(np.int32)
 
 
-for _name, _hint in _MISSING.items():
-    assert not hasattr(Tensor, _name), _name  # a hint never hides a real method
-    setattr(Tensor, _name, _Missing(_name, _hint))
-del _name, _hint
-
-RETAIN_GRAD = "retain_grad"  # key and marker of retain_grad() in a tensor's hook dict
-
-
-class RemovableHandle:
-    """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
-
-    __slots__ = ("_ref", "id")
-    _next_id = 0
-
-    def __init__(self, owner: Any) -> None:
-        self._ref = weakref.ref(owner)
-        RemovableHandle._next_id += 1
-        self.id = RemovableHandle._next_id
-
-    def remove(self) -> None:
-        owner = self._ref()
-        if owner is not None:
-            _remove_hook(owner, self.id)
-
-
-# Hooks live in a table keyed by id(owner) — the owner being a leaf Tensor or the node that
-# produced a non-leaf one — rather than in a slot of every owner. The engine then looks a
-# vertex up with one dict get, only while some hook exists; reading a slot that most owners
-# never set raised (and caught) an AttributeError per vertex, ~6% of a small graph's
-# backward once any hook had ever been registered. An entry goes when its last hook is
-# removed or its owner is freed (weakref.finalize runs before the id can be reused).
-_hook_table: dict[int, dict[Any, Any]] = {}
-_hook_finalizers: dict[int, weakref.finalize[Any, Any]] = {}
-
-
-def hooks_registered() -> bool:
-    """Whether any tensor has a hook now (the engine skips looking otherwise)."""
-    return bool(_hook_table)
-
-
 def _refuse_graph_inside(seq: list[Any] | tuple[Any, ...], where: str) -> None:
     """NumPy turns a (nested) list or tuple into a constant array, taking each Tensor's
     values: a Tensor in it that requires grad would silently lose its gradient."""
@@ -946,7 +769,7 @@ def _refuse_graph_inside(seq: list[Any] | tuple[Any, ...], where: str) -> None:
     while stack:
         for item in stack.pop():
             if isinstance(item, Tensor):
-                if item._rg and (not _threads_off or _mode.enabled):
+                if item._rg and (not threads_off or recording.enabled):
                     raise TypeError(
                         f"{where}: a list or tuple holding a Tensor that requires grad becomes a "
                         "constant array, so the gradient would be lost; combine tensors with "
@@ -1103,97 +926,6 @@ def _refuse_two_axis_transpose(t: Tensor, axes: tuple[Any, ...]) -> None:
         )
 
 
-def _writable(t: Tensor) -> np.ndarray:
-    """The array an untracked in-place change writes into: a leaf's own (shared, as with
-    ``from_numpy``), a copy of a non-leaf's (its op may have saved it for backward)."""
-    return t.data if t._node is None else t.data.copy()
-
-
-def _records(t: Tensor, other: Any) -> bool:
-    """Whether an operation on ``t`` and ``other`` would be recorded in the graph."""
-    rg = t._rg or (isinstance(other, Tensor) and other._rg)
-    return rg and (not _threads_off or _mode.enabled)
-
-
-def _in_place(t: Tensor, other: Any, op: type[Function], ufunc: Any, symbol: str) -> Tensor:
-    """``t <symbol> other`` changing ``t`` itself; see the comment above ``__iadd__``."""
-    if type(other) is list or type(other) is tuple:
-        _refuse_graph_inside(other, symbol)
-    if not _records(t, other):
-        y = _data(other)
-        target = _writable(t)
-        try:
-            ufunc(target, y, out=target)
-        except ValueError as exc:
-            if not target.flags.writeable:
-                raise ValueError(f"{symbol}: this tensor's array is read-only") from exc
-            raise ShapeError(
-                f"{symbol}: the result for operands of shapes {t.shape} and {np.shape(y)} "
-                f"cannot be stored in a tensor of shape {t.shape}"
-            ) from exc
-        if target is t.data:
-            note_write(target)
-        t.data = target
-        return t
-    _refuse_leaf_in_place(t, symbol, f"`t = t {symbol[:-1]} x` for a new tensor")
-    out = _apply2(op, t, other)
-    if out.data.shape != t.data.shape:
-        raise ShapeError(
-            f"{symbol}: the result for operands of shapes {t.shape} and {np.shape(other)} has "
-            f"shape {out.shape}, which cannot be stored in a tensor of shape {t.shape}"
-        )
-    return _rebind(t, out)
-
-
-def _refuse_leaf_in_place(t: Tensor, symbol: str, instead: str) -> None:
-    if t._node is None and t._rg:
-        raise RuntimeError(
-            f"{symbol} on a leaf tensor that requires grad (shape {t.shape}): its value is what "
-            f"gradients are taken with respect to. Update it under `with gg.no_grad():` (the "
-            f"usual parameter update: `with gg.no_grad(): w -= lr * w.grad`), or write "
-            f"{instead}"
-        )
-
-
-def _rebind(t: Tensor, out: Tensor) -> Tensor:
-    """Make ``t`` the recorded result ``out`` of an in-place change (same shape)."""
-    if out.data.dtype != t.data.dtype:
-        out = out.astype(t.data.dtype)
-    old = t._node
-    t.data, t._node, t._rg = out.data, out._node, True
-    hooks = None if old is None else _hook_table.get(id(old))
-    if hooks is not None and RETAIN_GRAD in hooks and hooks[RETAIN_GRAD]() is t:
-        _remove_hook(old, RETAIN_GRAD)  # retain_grad() follows the tensor to its new value
-        t.retain_grad()
-    return t
-
-
-def _hook_dict(owner: Any) -> dict[Any, Any]:
-    """The hook dict of a leaf tensor or of the node that produced a non-leaf tensor."""
-    k = id(owner)
-    hooks = _hook_table.get(k)
-    if hooks is None:
-        hooks = _hook_table[k] = {}
-        _hook_finalizers[k] = weakref.finalize(owner, _drop_hooks, k)
-    return hooks
-
-
-def _remove_hook(owner: Any, key: Any) -> None:
-    """Remove one hook of ``owner``; its table entry goes with the last one."""
-    k = id(owner)
-    hooks = _hook_table.get(k)
-    if hooks is not None:
-        hooks.pop(key, None)
-        if not hooks:
-            _hook_finalizers[k].detach()
-            _drop_hooks(k)
-
-
-def _drop_hooks(k: int) -> None:
-    _hook_table.pop(k, None)
-    _hook_finalizers.pop(k, None)
-
-
 def _make(data: np.ndarray, node: Function | None) -> Tensor:
     """Wrap an array without copying or validation (the ops' fast constructor)."""
     t = _new(Tensor)
@@ -1225,108 +957,12 @@ def _index_data(index: Any) -> Any:
     return index
 
 
-def tensor(
-    data: ArrayLike, *, requires_grad: bool = False, dtype: Any = None, device: Any = None
-) -> Tensor:
-    """Create a leaf tensor holding a copy of ``data`` (same as ``Tensor(...)``); the
-    keywords are keyword-only, as ``torch.tensor``'s (``device`` may only name the CPU).
+hints.install(Tensor)
 
-    ``dtype`` defaults to NumPy's inference for arrays (an ndarray keeps its dtype) and, for
-    Python numbers, to int64 for ints and the default dtype (``gg.get_default_dtype()``,
-    float64 unless set) for floats.
-    """
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
-
-
-def _sizes(who: str, size: tuple[Any, ...]) -> tuple[int, ...]:
-    """PyTorch's ``zeros(2, 3)`` or ``zeros((2, 3))``; a dtype given positionally (NumPy's
-    ``np.zeros(shape, dtype)``) is refused rather than read as a size."""
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = tuple(size[0])
-    for s in size:
-        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
-            raise TypeError(
-                f"gg.{who}: sizes must be ints, got {s!r}; pass the dtype as dtype= "
-                f"(gg.{who}(2, 3, dtype=gg.float32))"
-            )
-    return tuple(int(s) for s in size)
-
-
-def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """A leaf of zeros, PyTorch's ``torch.zeros(*size)``; dtype defaults to the default
-    floating dtype."""
-    arr = np.zeros(_sizes("zeros", size), dtype=runtime.resolve_dtype(dtype))
-    return Tensor(arr, requires_grad=requires_grad)
-
-
-def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """A leaf of ones, PyTorch's ``torch.ones(*size)``."""
-    arr = np.ones(_sizes("ones", size), dtype=runtime.resolve_dtype(dtype))
-    return Tensor(arr, requires_grad=requires_grad)
-
-
-def full(size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """A leaf filled with ``fill_value``, PyTorch's ``torch.full(size, value)``; the dtype
-    is inferred from the value as PyTorch does (bool, int64, or the default float)."""
-    if dtype is None:
-        dtype = (
-            np.bool_
-            if isinstance(fill_value, (bool, np.bool_))
-            else np.int64
-            if isinstance(fill_value, (int, np.integer))
-            else runtime.get_default_dtype()
-        )
-    arr = np.full(_sizes("full", (size,)), fill_value, dtype=dtype)
-    return Tensor(arr, requires_grad=requires_grad)
-
-
-def gather(input: Tensor, dim: int, index: Any) -> Tensor:
-    """PyTorch's ``torch.gather(input, dim, index)``: ``input.gather(dim, index)``."""
-    return input.gather(dim, index)
-
-
-def zeros_like(t: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Zeros of ``t``'s shape and dtype (a constant leaf, as ``torch.zeros_like``)."""
-    a = t.data if isinstance(t, Tensor) else np.asarray(t)
-    return Tensor(
-        np.zeros(a.shape, dtype=a.dtype if dtype is None else dtype), requires_grad=requires_grad
-    )
-
-
-def ones_like(t: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Ones of ``t``'s shape and dtype (a constant leaf, as ``torch.ones_like``)."""
-    a = t.data if isinstance(t, Tensor) else np.asarray(t)
-    return Tensor(
-        np.ones(a.shape, dtype=a.dtype if dtype is None else dtype), requires_grad=requires_grad
-    )
-
-
-def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:
-    """A leaf tensor that shares memory with ``array`` (no copy)."""
-    if not isinstance(array, np.ndarray):
-        raise TypeError(f"from_numpy expects an np.ndarray, got {type(array).__name__}")
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"graphgrad tensors hold real numbers; got dtype {array.dtype}")
-    t = _make(array, None)
-    t.requires_grad = requires_grad
-    return t
-
-
-def is_tensor(x: Any) -> bool:
-    """True for graphgrad Tensors (and Parameters)."""
-    return isinstance(x, Tensor)
-
-
-# Imported last: these modules need the Tensor class defined above.
-from graphgrad import _interop, autograd  # noqa: E402
+# Tensor and its ops import each other (its operators record ops; recording makes Tensors):
+# the one import cycle of the engine (docs/design.md). Every module in it imports the
+# others below its own definitions, so that any of them can be imported first.
 from graphgrad import ops as _ops  # noqa: E402
-from graphgrad.function import _apply1, _apply2  # noqa: E402
-
-_BINARY_UFUNC_OPS = {
-    np.add: _ops.Add,
-    np.subtract: _ops.Sub,
-    np.multiply: _ops.Mul,
-    np.true_divide: _ops.Div,
-    np.power: _ops.Pow,
-    np.matmul: _ops.MatMul,
-}
+from graphgrad.core import in_place as _in_place  # noqa: E402
+from graphgrad.core import numpy_dispatch as _numpy_dispatch  # noqa: E402
+from graphgrad.core.function import _apply1, _apply2  # noqa: E402
