@@ -20,7 +20,7 @@ import numpy as np
 
 from graphgrad.core.engine import grad
 from graphgrad.core.tensor import Tensor
-from graphgrad.nn.recurrent import _Recurrent
+from graphgrad.nn.recurrent import Recurrent
 
 
 @dataclass
@@ -55,7 +55,7 @@ class GradientFlow:
         return float(np.exp(-slope))
 
 
-def recurrent_matrices(layer: _Recurrent) -> list[np.ndarray]:
+def recurrent_matrices(layer: Recurrent) -> list[np.ndarray]:
     """The recurrent weight of every cell, as applied to h: V (H, H) for an RNN, W_hhᵀ
     (H, gates·H) for LSTM/GRU."""
     out = []
@@ -67,7 +67,7 @@ def recurrent_matrices(layer: _Recurrent) -> list[np.ndarray]:
 
 
 def gradient_flow(
-    layer: _Recurrent,
+    layer: Recurrent,
     x: Any,
     loss_fn: Callable[[Tensor], Tensor],
     state: Any = None,

@@ -1,4 +1,5 @@
-"""Every primitive, specified once in a table and checked by one hypothesis-driven helper:
+"""Every primitive, specified once in a table and checked by one hypothesis-driven helper
+(and every op of graphgrad.ops has a row: ``test_every_op_has_a_row``):
 
 * forward values equal NumPy's;
 * gradcheck and gradgradcheck pass (float64, central differences);
@@ -14,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import find, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -210,6 +211,7 @@ SPECS = [
            lambda *xs, axis: np.concatenate(xs, axis=axis)),
     OpSpec("stack", concat_input(new_axis=True), lambda *xs, axis: gg.stack(xs, axis=axis),
            lambda *xs, axis: np.stack(xs, axis=axis)),
+    OpSpec("astype", unary(), lambda x: x.astype(x.dtype), lambda x: x.astype(x.dtype)),
     OpSpec("broadcast_to", broadcast_input(), lambda x, shape: gg.broadcast_to(x, shape),
            lambda x, shape: np.broadcast_to(x, shape)),
     OpSpec("sum", with_axis(), lambda x, axis, keepdims: x.sum(axis, keepdims),
@@ -224,6 +226,11 @@ SPECS = [
            lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims)),
     OpSpec("exp", unary(), lambda x: x.exp(), np.exp),
     OpSpec("log", unary(0.2, 3.0), lambda x: x.log(), np.log),
+    OpSpec("sin", unary(-4.0, 4.0), lambda x: x.sin(), np.sin),
+    OpSpec("cos", unary(-4.0, 4.0), lambda x: np.cos(x), np.cos),
+    OpSpec("sqrt", unary(0.2, 3.0), lambda x: gg.sqrt(x), np.sqrt),
+    OpSpec("square", unary(), lambda x: x.square(), np.square),
+    OpSpec("abs", unary(avoid=(0.0,)), lambda x: abs(x), np.abs),
     OpSpec("tanh", unary(), lambda x: x.tanh(), np.tanh),
     OpSpec("sigmoid", unary(-4.0, 4.0), lambda x: x.sigmoid(), _sigmoid),
     OpSpec("relu", unary(avoid=(0.0,)), lambda x: x.relu(), lambda x: np.maximum(x, 0)),
@@ -399,3 +406,99 @@ def test_affine_equals_matmul_plus_add_and_promotes_like_numpy() -> None:
     assert gg.gradgradcheck(gg.ops.Affine.apply, (ta, tw, tb))
     out = gg.nn.Linear(3, 4, rng=0)(x)
     assert out.grad_fn is not None and type(out.grad_fn).__name__ == "Affine"
+
+
+def _recorded_ops(out: Any) -> set[type]:
+    """The op classes of every node behind ``out`` (graph traversal, no recursion)."""
+    seen: set[type] = set()
+    stack = [out.grad_fn]
+    visited: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if node is None or isinstance(node, gg.Tensor) or id(node) in visited:
+            continue
+        visited.add(id(node))
+        seen.add(type(node))
+        stack.extend(node.inputs or ())
+    return seen
+
+
+def test_every_op_has_a_row() -> None:
+    """Each primitive of graphgrad.ops is recorded by some row of SPECS (computed by running
+    the rows, so a new op without a row fails here), and each declared spelling is the op
+    it claims (method, function, operator and NumPy ufunc record that op)."""
+    import graphgrad.ops as ops
+
+    covered: set[type] = set()
+    rng = np.random.default_rng(0)
+    for spec in SPECS:
+        arrays, params = find(spec.draw, lambda _: True)  # a simplest example
+        covered |= _recorded_ops(spec.graph(*_leaves(arrays), **params))
+    # ScatterAdd is GetItem's backward (recorded under create_graph: gradgradcheck of getitem)
+    x = gg.tensor(rng.standard_normal(4), requires_grad=True)
+    (g,) = gg.grad((x[[0, 2]] ** 2).sum(), x, create_graph=True)
+    covered |= _recorded_ops(g)
+    missing = sorted(op.__name__ for op in ops.OPS if op not in covered)
+    assert not missing, f"ops without a row in SPECS: {missing}"
+
+
+def test_each_declared_spelling_records_its_op() -> None:
+    import graphgrad.ops as ops
+
+    assert len(ops.GENERATED) >= 40
+    for made in ops.GENERATED:
+        x = gg.tensor([0.3, 0.7], requires_grad=True) * 1.0  # (in-place: not on a leaf)
+        n = made.fn.__code__.co_argcount - len(made.fn.__defaults__ or ())
+        args = [x, gg.tensor([0.5, 0.25], requires_grad=True), x][:n]
+        if made.op is ops.Where:
+            args = [np.array([True, False]), x, x * 2]
+        out = made.fn(*args)
+        assert type(out.grad_fn) is made.op, (made.owner, made.name)
+        assert made.fn.__doc__, made.name
+    for ufunc, op in __import__("graphgrad.core.numpy_dispatch").core.numpy_dispatch.UFUNCS.items():
+        t = gg.tensor([0.3, 0.7], requires_grad=True)
+        out = ufunc(*([t] * ufunc.nin))
+        assert type(out.grad_fn) is op, ufunc
+
+
+# np functions a backward rule may call that are not graphgrad ops, and why each is sound
+_NOT_RECORDED_OK = {
+    "logical_and": "combines comparison masks (constants: no gradient flows through them)",
+    "errstate": "a context manager for NumPy's warnings",
+    "subtract": "LogSoftmax's ndarray-only branch (after a type test), with out=",
+}
+
+
+def test_numpy_calls_in_backward_rules_are_recorded_primitives() -> None:
+    """Under create_graph a rule runs on Tensors, so every np.* it calls must dispatch to a
+    recorded op (or the gradient of the gradient would silently lose that path). Found by
+    reading each rule's source; ``_NOT_RECORDED_OK`` names the exceptions and why."""
+    import ast
+    import inspect
+    import textwrap
+
+    import graphgrad.ops as ops
+    from graphgrad.core import numpy_dispatch
+
+    numpy_dispatch.array_function(np.sum, (gg.tensor([1.0]),), {})  # build the lazy table
+    answered = {u.__name__ for u in numpy_dispatch.UFUNCS} | {
+        f.__name__ for f in numpy_dispatch._FUNCTIONS
+    }
+    found = []
+    for op in ops.OPS:
+        for rule in ("backward", "backward_into"):
+            fn = op.__dict__.get(rule)
+            if fn is None:
+                continue
+            tree = ast.parse(textwrap.dedent(inspect.getsource(fn.__func__)))
+            for node in ast.walk(tree):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "np"
+                ):
+                    found.append((op.__name__, node.func.attr))
+    assert len(found) >= 8  # the reader sees the calls (Pow, Softplus, Where, BCE, ...)
+    bad = [(op, f) for op, f in found if f not in answered and f not in _NOT_RECORDED_OK]
+    assert not bad, f"backward rules call NumPy functions that are not recorded ops: {bad}"

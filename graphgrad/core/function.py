@@ -144,15 +144,15 @@ class Function:
         if not kwargs:
             n = len(args)
             if n == 2:
-                out = _apply2(cls, args[0], args[1])
+                out = apply2(cls, args[0], args[1])
             elif n == 1:
-                out = _apply1(cls, args[0])
+                out = apply1(cls, args[0])
             else:
-                return _apply_n(cls, args, kwargs)  # (checks every output itself)
+                return apply_n(cls, args, kwargs)  # (checks every output itself)
             if cls._check_output and type(out) is Tensor and out.data.dtype.kind not in "fbiu":
                 raise _foreign_dtype(cls, args, out.data)
             return out
-        return _apply_n(cls, args, kwargs)
+        return apply_n(cls, args, kwargs)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
@@ -171,7 +171,7 @@ _TT, _TF, _FT, _FF = (True, True), (True, False), (False, True), (False, False)
 # (+3% of a recorded op's forward and backward) — keep the three tails in step.
 
 
-def _apply1(cls: type[Function], a: Any) -> Tensor:
+def apply1(cls: type[Function], a: Any) -> Tensor:
     """``cls.apply(a)``."""
     ctx = _new(cls)
     check = False
@@ -216,7 +216,7 @@ def _apply1(cls: type[Function], a: Any) -> Tensor:
     return t
 
 
-def _apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
+def apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
     """``cls.apply(a, b)``."""
     ctx = _new(cls)
     check = False
@@ -281,7 +281,7 @@ def _apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
     return t
 
 
-def _apply_n(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor:
+def apply_n(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor:
     """``cls.apply(*args, **kwargs)``: any arity, keyword arguments."""
     ctx = _new(cls)
     # One loop and no comprehensions: each comprehension is a function call of its own.

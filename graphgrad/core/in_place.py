@@ -127,7 +127,7 @@ def apply(t: Tensor, other: Any, op: type[Function], ufunc: Any, symbol: str) ->
         t.data = target
         return t
     refuse_leaf(t, symbol, f"`t = t {symbol[:-1]} x` for a new tensor")
-    out = _apply2(op, t, other)
+    out = apply2(op, t, other)
     if out.data.shape != t.data.shape:
         raise ShapeError(
             f"{symbol}: the result for operands of shapes {t.shape} and {np.shape(other)} has "
@@ -196,7 +196,7 @@ def fill(t: Tensor, value: Any) -> Tensor:
 
 # The Tensor and the recording path form the import cycle of the Tensor and its ops (see
 # docs/design.md): imported below every definition, so any of them may be imported first.
-from graphgrad.core.function import _apply2, sequence  # noqa: E402
+from graphgrad.core.function import apply2, sequence  # noqa: E402
 from graphgrad.core.tensor import (  # noqa: E402
     Tensor,
     _data,

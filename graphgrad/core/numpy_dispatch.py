@@ -27,7 +27,6 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
 from graphgrad.core.grad_mode import is_grad_enabled
-from graphgrad.core.in_place import note_write, writable
 
 # NumPy ufuncs that are graphgrad ops, filled from the ops' declared spellings
 # (graphgrad.ops.declare): np.exp(t) records Exp, array * t records Mul.
@@ -364,9 +363,9 @@ def array_ufunc(
         if op is not None:
             n = len(inputs)
             if n == 2:
-                return _apply2(op, inputs[0], inputs[1])
+                return apply2(op, inputs[0], inputs[1])
             if n == 1:
-                return _apply1(op, inputs[0])
+                return apply1(op, inputs[0])
         elif ufunc is np.positive:
             return inputs[0]
     if kwargs.get("out") is not None and _needs_tensor(kwargs["out"]):
@@ -387,5 +386,6 @@ def array_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
 
 # The Tensor–ops import cycle (see graphgrad/core/tensor.py's end).
 from graphgrad import ops  # noqa: E402
-from graphgrad.core.function import _apply1, _apply2  # noqa: E402
+from graphgrad.core.function import apply1, apply2  # noqa: E402
+from graphgrad.core.in_place import note_write, writable  # noqa: E402
 from graphgrad.core.tensor import Tensor  # noqa: E402

@@ -327,9 +327,9 @@ class Tensor:
         """
         # One root, so ``grad`` is its one gradient even when given as a (nested) list.
         seeds = None if grad is None else [grad]
-        from graphgrad.core.engine import backward  # (the engine sits above the Tensor)
-
-        backward(self, seeds, retain_graph=retain_graph, create_graph=create_graph)
+        (_engine_backward or _find_engine())(
+            self, seeds, retain_graph=retain_graph, create_graph=create_graph
+        )
 
     def detach(self) -> Tensor:
         """A new leaf sharing ``data`` with this tensor, cut from the graph on purpose (no
@@ -372,7 +372,7 @@ class Tensor:
         return self
 
     def __getitem__(self, index: Any) -> Tensor:
-        return _apply2(_ops.GetItem, self, _index_data(index))
+        return apply2(_ops.GetItem, self, _index_data(index))
 
     def __setitem__(self, index: Any, value: Any) -> None:
         """``t[index] = value``: writes into ``t.data`` when nothing is recorded (under
@@ -403,7 +403,7 @@ class Tensor:
     @property
     def T(self) -> Tensor:
         """Reversed axes (the matrix transpose for 2-D)."""
-        return _apply2(_ops.Transpose, self, None)
+        return apply2(_ops.Transpose, self, None)
 
     def transpose(self, *axes: Any) -> Tensor:
         """Permute axes like ``ndarray.transpose``: a full permutation, or no argument to
@@ -418,23 +418,23 @@ class Tensor:
         perm: Any = axes
         if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
             perm = axes[0]
-        return _apply2(_ops.Transpose, self, tuple(perm) if perm else None)
+        return apply2(_ops.Transpose, self, tuple(perm) if perm else None)
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         """Exchange two axes (a transpose); the gradient is transposed back."""
         perm = list(range(self.data.ndim))
         perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
-        return _apply2(_ops.Transpose, self, tuple(perm))
+        return apply2(_ops.Transpose, self, tuple(perm))
 
     def reshape(self, *shape: Any) -> Tensor:
         """Same data, new shape (one entry may be -1)."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return _apply2(_ops.Reshape, self, shape)
+        return apply2(_ops.Reshape, self, shape)
 
     def flatten(self) -> Tensor:
         """Reshape to 1-D."""
-        return _apply2(_ops.Reshape, self, (-1,))
+        return apply2(_ops.Reshape, self, (-1,))
 
     def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
         """Remove size-1 axes (all, or the given ones), as a reshape."""
@@ -442,15 +442,15 @@ class Tensor:
             shape = np.squeeze(self.data, axis).shape
         except ValueError as exc:  # an axis that is not of size 1
             raise ShapeError(f"squeeze: axis {axis} of shape {self.shape}: {exc}") from None
-        return _apply2(_ops.Reshape, self, shape)
+        return apply2(_ops.Reshape, self, shape)
 
     def unsqueeze(self, axis: int) -> Tensor:
         """Insert a size-1 axis at ``axis``, as a reshape."""
-        return _apply2(_ops.Reshape, self, np.expand_dims(self.data, axis).shape)
+        return apply2(_ops.Reshape, self, np.expand_dims(self.data, axis).shape)
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         """Broadcast to ``shape``; the gradient is summed back over the broadcast axes."""
-        return _apply2(_ops.BroadcastTo, self, tuple(shape))
+        return apply2(_ops.BroadcastTo, self, tuple(shape))
 
     def astype(self, dtype: Any) -> Tensor:
         """Cast to ``dtype``. To a floating dtype the cast is recorded (the gradient is cast
@@ -459,7 +459,7 @@ class Tensor:
         (complex, str, object) are refused: graphgrad tensors hold real numbers."""
         target = np.dtype(dtype)
         if target.kind == "f":
-            return _apply2(_ops.Cast, self, target)
+            return apply2(_ops.Cast, self, target)
         if target.kind not in "biu":
             raise TypeError(
                 f"astype({target}): graphgrad tensors hold real numbers (bool, int or float); "
@@ -481,7 +481,7 @@ class Tensor:
         if dim is not None or keepdim is not None:
             axis, keepdims = _torch_axis("sum", axis, keepdims, dim, keepdim)
         if axis is None and not keepdims:  # the loss case: forward's defaults, the 1-arg path
-            return _apply1(_ops.Sum, self)
+            return apply1(_ops.Sum, self)
         return _ops.Sum.apply(self, axis, keepdims)
 
     def mean(
@@ -497,7 +497,7 @@ class Tensor:
         if dim is not None or keepdim is not None:
             axis, keepdims = _torch_axis("mean", axis, keepdims, dim, keepdim)
         if axis is None and not keepdims:
-            return _apply1(_ops.Mean, self)
+            return apply1(_ops.Mean, self)
         return _ops.Mean.apply(self, axis, keepdims)
 
     def var(
@@ -531,7 +531,7 @@ class Tensor:
     ) -> Tensor:
         """√var (see ``var``: the divisor must be named, ``ddof=`` or ``correction=``)."""
         v = _variance(self, "std", axis, ddof, keepdims, dim, correction, unbiased, keepdim)
-        return _apply1(_ops.Sqrt, v)
+        return apply1(_ops.Sqrt, v)
 
     def max(
         self,
@@ -568,11 +568,11 @@ class Tensor:
     # ------------------------------------------------------------------ along an axis
     def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         """Stable softmax along ``axis`` (``dim=``, PyTorch's keyword, the same)."""
-        return _apply2(_ops.Softmax, self, _one_axis("softmax", axis, dim))
+        return apply2(_ops.Softmax, self, _one_axis("softmax", axis, dim))
 
     def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         """Stable log-softmax along ``axis`` (``dim=``, PyTorch's keyword, the same)."""
-        return _apply2(_ops.LogSoftmax, self, _one_axis("log_softmax", axis, dim))
+        return apply2(_ops.LogSoftmax, self, _one_axis("log_softmax", axis, dim))
 
     # ------------------------------------------------------------------ PyTorch's spellings
     def view(self, *shape: Any) -> Tensor:
@@ -586,7 +586,7 @@ class Tensor:
                 f"t() expects a tensor of at most 2 dimensions, got shape {self.shape}: use "
                 "t.swapaxes(a, b) or t.transpose(*axes)"
             )
-        return _apply2(_ops.Transpose, self, None) if self.data.ndim == 2 else self
+        return apply2(_ops.Transpose, self, None) if self.data.ndim == 2 else self
 
     def contiguous(self) -> Tensor:
         """PyTorch's ``contiguous()``: the same tensor (graphgrad's memory layout never
@@ -595,7 +595,7 @@ class Tensor:
 
     def clone(self) -> Tensor:
         """A recorded copy (PyTorch's ``clone``): new memory, the gradient passes through."""
-        return _apply2(_ops.Mul, self, 1.0)
+        return apply2(_ops.Mul, self, 1.0)
 
     def double(self) -> Tensor:
         """``astype(np.float64)``, recorded (PyTorch's ``double()``)."""
@@ -926,6 +926,19 @@ def _refuse_two_axis_transpose(t: Tensor, axes: tuple[Any, ...]) -> None:
         )
 
 
+# The engine imports the Tensor, so the Tensor finds the engine's backward on first use
+# and keeps it (an import statement per call costs ~2 µs, 1% of a small graph's step).
+_engine_backward: Callable[..., None] | None = None
+
+
+def _find_engine() -> Callable[..., None]:
+    global _engine_backward
+    from graphgrad.core.engine import backward
+
+    _engine_backward = backward
+    return backward
+
+
 def _make(data: np.ndarray, node: Function | None) -> Tensor:
     """Wrap an array without copying or validation (the ops' fast constructor)."""
     t = _new(Tensor)
@@ -940,7 +953,7 @@ def _data(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 
 
-def _shape_of(x: Any) -> tuple[int, ...]:
+def shape_of(x: Any) -> tuple[int, ...]:
     """The shape of a Tensor, array or array-like (input checks: ``.shape`` directly, since
     np.shape's dispatch costs as much as a small layer's arithmetic)."""
     return x.data.shape if isinstance(x, Tensor) else np.shape(x)
@@ -965,4 +978,4 @@ hints.install(Tensor)
 from graphgrad import ops as _ops  # noqa: E402
 from graphgrad.core import in_place as _in_place  # noqa: E402
 from graphgrad.core import numpy_dispatch as _numpy_dispatch  # noqa: E402
-from graphgrad.core.function import _apply1, _apply2  # noqa: E402
+from graphgrad.core.function import apply1, apply2  # noqa: E402

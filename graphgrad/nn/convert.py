@@ -21,7 +21,7 @@ import numpy as np
 from graphgrad.errors import StateDictError
 from graphgrad.nn.layers import Linear
 from graphgrad.nn.module import Module
-from graphgrad.nn.recurrent import ElmanCell, GRUCell, LSTMCell, RNNCell, _Recurrent
+from graphgrad.nn.recurrent import ElmanCell, GRUCell, LSTMCell, Recurrent, RNNCell
 
 __all__ = ["state_dict_from_torch"]
 
@@ -43,8 +43,8 @@ def state_dict_from_torch(module: Module, torch_state: Mapping[str, Any]) -> dic
             plan["bias"] = (("bias",), _same)
     elif isinstance(module, (ElmanCell, RNNCell, LSTMCell, GRUCell)):
         _plan_cell(plan, module, "", "")
-    elif isinstance(module, _Recurrent):
-        layer: _Recurrent = module
+    elif isinstance(module, Recurrent):
+        layer: Recurrent = module
         for k in range(layer.num_layers):
             for d, cell in enumerate(layer.directions(k)):
                 suffix = f"_l{k}{'_reverse' if d else ''}"

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad import ops
-from graphgrad.core.tensor import Tensor, _shape_of
+from graphgrad.core.tensor import Tensor, shape_of
 from graphgrad.errors import ShapeError
 from graphgrad.ops import log_softmax, relu, sigmoid, softmax, softplus, tanh
 from graphgrad.random import get_rng
@@ -77,7 +77,7 @@ def _array(x: Any) -> np.ndarray:
 
 
 def _same_shape(name: str, pred: Any, target: Any) -> None:
-    ps, ts = _shape_of(pred), _shape_of(target)
+    ps, ts = shape_of(pred), shape_of(target)
     if ps != ts:
         raise ShapeError(
             f"{name}: prediction shape {ps} and target shape {ts} differ; reshape one of them "
@@ -236,7 +236,7 @@ def binary_cross_entropy_with_logits(
     cancellation in softplus(z) − t z; the gradient is σ(z) − t, also at z = 0.
     """
     _same_shape("binary_cross_entropy_with_logits", logits, target)
-    _check_probability_targets("binary_cross_entropy_with_logits", target, _shape_of(logits), mask)
+    _check_probability_targets("binary_cross_entropy_with_logits", target, shape_of(logits), mask)
     z = _tensor(logits)
     exact = math.inf  # no softplus threshold: the loss keeps full precision for any z
     loss = ops.Mul.apply(target, softplus(-z, 1.0, exact)) + ops.Mul.apply(

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad import ops, runtime
-from graphgrad.core.tensor import Tensor, _shape_of
+from graphgrad.core.tensor import Tensor, shape_of
 from graphgrad.errors import ShapeError
 from graphgrad.nn import init
 from graphgrad.nn.functional import _dropout_probability, dropout, layer_norm
@@ -22,7 +22,7 @@ def check_features(
     """Raise a ShapeError naming the layer when the last axis of ``x`` is not ``size``, and
     (given the layer's ``weight``) a TypeError when a floating ``x`` has another dtype:
     PyTorch refuses mixed dtypes, and NumPy would silently compute in the wider one."""
-    shape = _shape_of(x)
+    shape = shape_of(x)
     if len(shape) == 0 or shape[-1] != size:
         raise ShapeError(
             f"{type(layer).__name__}: expected {what} with last axis {size}, got shape {shape}"

@@ -12,7 +12,7 @@ from graphgrad import runtime
 from graphgrad.core.in_place import note_write
 from graphgrad.core.tensor import Tensor
 from graphgrad.errors import StateDictError
-from graphgrad.nn.utils import _zero_grads
+from graphgrad.nn.utils import zero_grads
 
 
 class Parameter(Tensor):
@@ -138,7 +138,7 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's ``.grad``: set it to None, or with ``set_to_none=False``
         fill it with zeros in place (PyTorch's two behaviours)."""
-        _zero_grads(self.parameters(), set_to_none)
+        zero_grads(self.parameters(), set_to_none)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Set ``requires_grad`` on every parameter: ``model.encoder.requires_grad_(False)``

@@ -22,7 +22,7 @@ import numpy as np
 
 from graphgrad import ops, runtime
 from graphgrad.core.collector import CollectorPaused
-from graphgrad.core.tensor import Tensor, _shape_of
+from graphgrad.core.tensor import Tensor, shape_of
 from graphgrad.errors import ShapeError
 from graphgrad.nn import init
 from graphgrad.nn.functional import _dropout_probability, dropout
@@ -349,13 +349,13 @@ def _affine_step(h: Tensor, W: Tensor, xp: Tensor, t: int | None) -> Tensor:
 
 def _check_step(cell: Any, x: Any, h: Any, hidden: int, weight: Tensor | None = None) -> None:
     check_features(cell, x, cell.input_size, weight=weight)
-    xs = _shape_of(x)
+    xs = shape_of(x)
     if len(xs) != 2:
         raise ShapeError(
             f"{type(cell).__name__}: expected x of shape (N, {cell.input_size}), got {xs}"
         )
     if h is not None:
-        hs = _shape_of(h)
+        hs = shape_of(h)
         if hs != (xs[0], hidden):
             raise ShapeError(
                 f"{type(cell).__name__}: expected a state of shape {(xs[0], hidden)} for x of "
@@ -363,7 +363,7 @@ def _check_step(cell: Any, x: Any, h: Any, hidden: int, weight: Tensor | None = 
             )
 
 
-class _Recurrent(Module):
+class Recurrent(Module):
     """A stack of ``num_layers`` cells unrolled over time; layer l's output sequence is
     layer l+1's input.
 
@@ -554,7 +554,7 @@ class _Recurrent(Module):
         return extra
 
 
-def _split_layers(layer: _Recurrent, h: Tensor, N: int) -> list[Tensor]:
+def _split_layers(layer: Recurrent, h: Tensor, N: int) -> list[Tensor]:
     L, H = layer._num_states(), layer.hidden_size
     if L == 1 and h.shape == (N, H):
         return [h]
@@ -571,7 +571,7 @@ _OPTIONS = """
     last's, in training mode."""
 
 
-class RNN(_Recurrent):
+class RNN(Recurrent):
     __doc__ = f"""PyTorch's Elman RNN, ``num_layers`` deep; see ``RNNCell``.{_OPTIONS}
 
     ``RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
@@ -620,7 +620,7 @@ class ElmanRNN(RNN):
     torch_names = False
 
 
-class GRU(_Recurrent):
+class GRU(Recurrent):
     __doc__ = f"""GRU over a sequence, ``num_layers`` deep; see ``GRUCell``.{_OPTIONS}
 
     ``forward(x, h0=None) -> (outputs (N, T, D·H), h_T (D·L, N, H))``, D = 2 if
@@ -630,7 +630,7 @@ class GRU(_Recurrent):
     cell_type = GRUCell
 
 
-class LSTM(_Recurrent):
+class LSTM(Recurrent):
     __doc__ = f"""LSTM over a sequence, ``num_layers`` deep; see ``LSTMCell``.{_OPTIONS}
 
     ``forward(x, (h0, c0)=None) -> (outputs (N, T, D·H), (h_T, c_T))``, h_T and c_T of

@@ -10,7 +10,7 @@ import numpy as np
 from graphgrad.core.tensor import Tensor
 
 
-def _zero_grads(parameters: Iterable[Tensor], set_to_none: bool) -> None:
+def zero_grads(parameters: Iterable[Tensor], set_to_none: bool) -> None:
     """``Module.zero_grad`` / ``Optimizer.zero_grad``: ``p.grad = None`` (the default: the
     next backward stores its gradient without adding to zeros), or zeros in place."""
     for p in parameters:

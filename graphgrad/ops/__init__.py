@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
-from graphgrad.core.function import Function, _apply1, _apply2
+from graphgrad.core.function import Function, apply1, apply2
 from graphgrad.core.tensor import Tensor
 from graphgrad.ops import declare
 from graphgrad.ops.arithmetic import Add, Div, Mul, Neg, Pow, Sub
@@ -145,7 +145,7 @@ OPS = [v for v in list(globals().values()) if isinstance(v, type) and issubclass
 # Every declared spelling, generated (graphgrad.ops.declare): Tensor methods and operators,
 # this module's functions (exp, matmul, ...) and the NumPy entries.
 GENERATED = declare.install(
-    OPS, Tensor, globals(), {"_apply1": _apply1, "_apply2": _apply2, "_in_place": _in_place}
+    OPS, Tensor, globals(), {"apply1": apply1, "apply2": apply2, "_in_place": _in_place}
 )
 
 if TYPE_CHECKING:  # the generated functions, for type checkers (python docs/gen_api.py)

@@ -101,9 +101,9 @@ def _build(
 
 def _call(op_name: str, args: list[str]) -> str:
     if len(args) == 1:
-        return f"_apply1({op_name}, {args[0]})"
+        return f"apply1({op_name}, {args[0]})"
     if len(args) == 2:
-        return f"_apply2({op_name}, {args[0]}, {args[1]})"
+        return f"apply2({op_name}, {args[0]}, {args[1]})"
     return f"{op_name}.apply({', '.join(args)})"
 
 
@@ -113,7 +113,7 @@ def install(
     """Generate every declared spelling of ``ops``: methods and operators onto
     ``tensor_cls``, functions into ``namespace`` (a module's globals), NumPy entries into
     the dispatch table. ``scope`` supplies the recording paths the generated code calls
-    (``_apply1``, ``_apply2``, ``_in_place``). Refuses a name that something else owns."""
+    (``apply1``, ``apply2``, ``_in_place``). Refuses a name that something else owns."""
     from graphgrad.core import numpy_dispatch  # (the Tensor–ops cycle: see tensor.py)
 
     made: list[Generated] = []

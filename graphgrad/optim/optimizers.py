@@ -21,7 +21,7 @@ from graphgrad.core.grad_mode import enable_grad
 from graphgrad.core.in_place import note_write
 from graphgrad.core.tensor import Tensor
 from graphgrad.errors import StateDictError
-from graphgrad.nn.utils import _zero_grads
+from graphgrad.nn.utils import zero_grads
 
 ParamsOrGroups = Iterable[Tensor] | Iterable[dict[str, Any]]
 
@@ -121,7 +121,7 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient: ``p.grad = None``, or with
         ``set_to_none=False`` zeros in place (PyTorch's two behaviours)."""
-        _zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Apply one update to every parameter that has a gradient. ``closure`` (PyTorch's
