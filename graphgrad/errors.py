@@ -16,7 +16,32 @@ class GraphReleasedError(GraphgradError, RuntimeError):
 
 
 class GradcheckError(GraphgradError, AssertionError):
-    """Analytical and numerical gradients disagree (see the message for the element)."""
+    """Analytical and numerical gradients disagree.
+
+    Besides the message, the failure as fields (None where it is not about one element,
+    e.g. a function that is not deterministic): ``input_index`` (position in gradcheck's
+    inputs), ``element`` (index tuple into that input), ``output_index`` and
+    ``output_element`` (which output element's row of the Jacobian; None in fast mode),
+    ``analytical`` and ``numerical`` (the two values)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        input_index: int | None = None,
+        element: tuple[int, ...] | None = None,
+        output_index: int | None = None,
+        output_element: tuple[int, ...] | None = None,
+        analytical: float | None = None,
+        numerical: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.input_index = input_index
+        self.element = element
+        self.output_index = output_index
+        self.output_element = output_element
+        self.analytical = analytical
+        self.numerical = numerical
 
 
 class StateDictError(GraphgradError, ValueError):

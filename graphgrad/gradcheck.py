@@ -79,7 +79,7 @@ def gradcheck(
     if failure is None:
         return True
     if raise_exception:
-        raise GradcheckError(failure)
+        raise failure
     return False
 
 
@@ -183,7 +183,7 @@ def _evaluate(fn: Callable[..., Any], inputs: tuple[Any, ...]) -> list[np.ndarra
 
 def _nondeterminism(
     fn: Callable[..., Any], inputs: tuple[Any, ...], outputs: tuple[Tensor, ...]
-) -> str | None:
+) -> GradcheckError | None:
     """Differences assume fn is a function: a second call with the same inputs must give
     the same outputs. A random one (dropout in training mode, an unseeded draw) would
     otherwise surface as a baffling Jacobian mismatch."""
@@ -192,7 +192,7 @@ def _nondeterminism(
         first = o.data.astype(np.float64).ravel()
         if not np.allclose(first, a, rtol=1e-10, atol=1e-12, equal_nan=True):
             j = int(np.argmax(np.abs(first - a)))
-            return (
+            return GradcheckError(
                 f"fn is not deterministic: two calls with the same inputs gave output {k} "
                 f"(shape {o.shape}) element {_unravel(j, o.shape)} = {first[j]:.10g}, then "
                 f"{a[j]:.10g}. Is there dropout in training mode (call model.eval()) or a "
@@ -267,10 +267,16 @@ def _check_full(
         if not (np.isfinite(a) and np.isfinite(n))
         else f"|diff| {abs(a - n):.3g} > atol {atol:g} + rtol {rtol:g} * |numerical|"
     )
-    return (
+    return GradcheckError(
         f"Jacobian mismatch for input {i} (shape {x.shape}) at input element "
         f"{_unravel(j, x.shape)}, output {k} (shape {out.shape}) element "
-        f"{_unravel(o, out.shape)}: analytical {a:.10g} vs numerical {n:.10g} ({why})"
+        f"{_unravel(o, out.shape)}: analytical {a:.10g} vs numerical {n:.10g} ({why})",
+        input_index=i,
+        element=_unravel(j, x.shape),
+        output_index=k,
+        output_element=_unravel(o, out.shape),
+        analytical=float(a),
+        numerical=float(n),
     )
 
 
@@ -306,10 +312,14 @@ def _check_projection(
             j = bad[1]
             a, n = analytical[j], numerical[j]
             why = "" if np.isfinite(a) and np.isfinite(n) else f" ({_NONFINITE})"
-            return (
+            return GradcheckError(
                 f"gradient mismatch (fast mode, random projection vᵀJ) for input {i} "
                 f"(shape {x.shape}) at element {_unravel(j, x.shape)}: analytical "
-                f"{a:.10g} vs numerical {n:.10g}{why}"
+                f"{a:.10g} vs numerical {n:.10g}{why}",
+                input_index=i,
+                element=_unravel(j, x.shape),
+                analytical=float(a),
+                numerical=float(n),
             )
     return None
 

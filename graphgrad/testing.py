@@ -20,7 +20,6 @@ included — with gradcheck; it is the way to test a custom layer (see
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -191,10 +190,17 @@ def check_module(
                 fast_mode=fast_mode,
             )
         except GradcheckError as exc:
-            m = re.search(r"for input (\d+)", str(exc))
-            if m is None or int(m.group(1)) >= len(labels):
+            i = exc.input_index
+            if i is None or i >= len(labels):
                 raise  # not about one input (e.g. a random module): nothing to name
-            where = labels[int(m.group(1))]
-            raise GradcheckError(f"{exc}  [gradcheck input {m.group(1)} is the {where}]") from None
+            raise GradcheckError(
+                f"{exc}  [gradcheck input {i} is the {labels[i]}]",
+                input_index=i,
+                element=exc.element,
+                output_index=exc.output_index,
+                output_element=exc.output_element,
+                analytical=exc.analytical,
+                numerical=exc.numerical,
+            ) from None
 
     run()

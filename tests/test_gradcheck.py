@@ -139,3 +139,40 @@ def test_a_random_function_is_reported_as_such_not_as_a_wrong_gradient() -> None
     with pytest.raises(gg.GradcheckError, match="not deterministic"):
         check_module(layer, [(4, 5)], max_examples=2)
     check_module(lambda rng: layer(rng).eval(), [(4, 5)], max_examples=2)
+
+
+@pytest.mark.parametrize("fast_mode", [False, True])
+def test_the_failure_is_carried_as_fields(fast_mode: bool) -> None:
+    """GradcheckError says which input, element and values failed, as attributes (tools such
+    as check_module read them, not the message)."""
+
+    class Wrong(gg.Function):
+        @staticmethod
+        def forward(ctx, a, b):  # type: ignore[no-untyped-def]
+            ctx.save_for_backward(a, b)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, g):  # type: ignore[no-untyped-def]
+            a, b = ctx.saved_tensors
+            wrong = g * a
+            wrong[..., 1] += 1.0  # ∂/∂b wrong at element (0, 1) only
+            return g * b, wrong
+
+    a = gg.tensor(np.full((2, 3), 0.5), requires_grad=True)
+    b = gg.tensor(np.full((2, 3), 2.0), requires_grad=True)
+    with pytest.raises(gg.GradcheckError) as info:
+        gg.gradcheck(lambda a, b: Wrong.apply(a, b), [a, b], fast_mode=fast_mode)
+    err = info.value
+    assert err.input_index == 1 and err.element is not None and err.element[1] == 1
+    assert err.analytical is not None and err.numerical is not None
+    assert abs(err.analytical - err.numerical) > 0.1
+    assert (err.output_index is None) == fast_mode
+
+
+def test_a_random_function_carries_no_element() -> None:
+    rng = np.random.default_rng(0)
+    x = gg.tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(gg.GradcheckError) as info:
+        gg.gradcheck(lambda x: x * float(rng.random()), [x])
+    assert info.value.input_index is None and info.value.element is None
