@@ -177,24 +177,34 @@ def _run(
 ) -> None:
     """Propagate ``seeds`` from ``roots``. With ``capture`` (gg.grad), the gradients of the
     captured vertices are stored there instead of in ``.grad``, and only ops with an input
-    in ``needed`` (on a path to a captured vertex) run.
+    in ``needed`` (on a path to a captured vertex, decided before the pass) run.
 
-    An op's pending gradient is keyed by ``-node._seq`` (the heap holds those ints: the
-    newest node first, and ints compare cheaply); a leaf's by ``id(leaf)``.
+    The pass, step by step (the numbers mark them in the code):
+
+    1. seed: each root's gradient becomes its vertex's pending sum;
+    2. pop the newest node with a pending gradient (keys are ``-node._seq``, so the heap's
+       smallest key is the newest node: every consumer of it has run); check its saved
+       arrays if an in-place write came after it; assemble a sparse sum; run its hooks;
+    3. gg.grad only: capture the node's gradient if asked for, and prune the inputs
+       that lead to no captured vertex;
+    4. run the rule (on Tensors under ``create_graph``, recorded);
+    5. accumulate: each contribution is summed back to its input's shape and added to
+       that input's pending sum (a leaf's in ``leaves``) — in place when the engine alone
+       holds the sum (``owned``), else as a new array;
+    6. release the node's saved arrays and inputs (unless ``retain_graph``);
+    7. store: leaves' hooks see their total gradient, then ``.grad`` (or the capture)
+       gets it; nothing is stored before every rule has run, so a failure leaves every
+       ``.grad`` as it was.
     """
     pending: dict[int, list[Any]] = {}  # -seq -> [node, sum of contributions so far, owned]
     leaves: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, gradient sum, owned]
     heap: list[int] = []  # -seq of every node with a pending gradient
-    # "owned": a sum that only the engine references, so further contributions may be
-    # added into it in place.
-    for r, s in zip(roots, seeds):
+    for r, s in zip(roots, seeds):  # 1. seed
         _seed(_vertex(r), s, pending, leaves, heap)
-
     # retain_grad() values, stored with the leaves' gradients once everything has run
     retained: list[tuple[Tensor, Any]] | None = [] if capture is None else None
     push, pop = heapq.heappush, heapq.heappop
-    # keys are -seq: a node with key > stale was recorded before the latest in-place write
-    stale = -last_write[0]
+    stale = -last_write[0]  # keys above it: nodes recorded before the latest in-place write
     hooks_on = hooks.registered()  # no tensor has hooks: skip looking for them
     anomaly = anomaly_on[0]  # gg.detect_anomaly() is active
     prev_mode = recording.enabled
@@ -206,9 +216,9 @@ def _run(
     released = () if capture is None else _PARTLY_RELEASED
     try:
         while heap:
-            key = pop(heap)
+            key = pop(heap)  # 2. the newest node
             node, g, own = pending.pop(key)
-            if key > stale:  # recorded before an array was written in place: did it save it?
+            if key > stale:
                 check_saved(node)
             if type(g) is IndexedSum:  # only slices of this node's output received gradient
                 g, own = g.dense(), True
@@ -217,79 +227,72 @@ def _run(
                 own = False
             inputs = node.inputs
             needs = node.needs_input_grad
-            if capture is not None:
-                k = id(node)
-                if k in capture:
-                    capture[k] = g if (own or graph_mode) else g.copy()
-                    own = False  # the caller's now: no rule may write into it
-                needs = tuple(n and id(x) in needed for x, n in zip(inputs or (), needs))  # type: ignore[operator]
-                if not any(needs):
-                    continue  # nothing behind this op is asked for
+            if capture is not None:  # 3. gg.grad: capture, prune
+                own, needs = _capture(node, g, own, graph_mode, capture, needed)  # type: ignore[arg-type]
+                if needs is None:
+                    continue
             if inputs is None:
                 raise GraphReleasedError(_RELEASED)
-            if graph_mode:
-                grads = _backward_on_tensors(node, g)
+            if graph_mode:  # 4. the rule
+                _contribute_tensors(
+                    node, g, _backward_on_tensors(node, g), needs, pending, leaves, heap
+                )
             else:
                 rule = type(node).backward_into if own and not anomaly else None
                 grads = (type(node).backward if rule is None else rule)(node, g)
                 if type(grads) is not tuple:  # (inline: a call here costs ~1% of small graphs)
                     grads = tuple(grads) if type(grads) is list else (grads,)
-            # zip below would silently drop a missing gradient (PyTorch's engine checks this
-            # too; ~300 instructions a node, under 1% of a tiny graph's step). Rules of ops
-            # with trailing axes/indices return fewer: tested inline, a call costs ~1k.
-            k = len(grads)
-            if k != len(inputs) and (k > len(inputs) or True in node.needs_input_grad[k:]):
-                _check_arity(node, grads)
-            if anomaly:
-                from graphgrad.core.anomaly import check_backward  # (only under detect_anomaly)
+                # zip below would silently drop a missing gradient (PyTorch's engine checks
+                # this too). Rules of ops with trailing axes/indices return fewer.
+                k = len(grads)
+                if k != len(inputs) and (k > len(inputs) or True in node.needs_input_grad[k:]):
+                    _check_arity(node, grads)
+                if anomaly:
+                    from graphgrad.core.anomaly import check_backward  # (only under detect_anomaly)
 
-                check_backward(node, g, grads)
-            for inp, gi, need in zip(inputs, grads, needs):
-                if gi is None or not need:
-                    continue
-                if type(gi) is not _ndarray and not graph_mode:
-                    if type(gi) is IndexedGrad:
-                        _contribute_indexed(inp, gi, pending, leaves, heap)
+                    check_backward(node, g, grads)
+                for inp, gi, need in zip(inputs, grads, needs):  # 5. accumulate
+                    if gi is None or not need:
                         continue
-                    gi = np.asarray(gi.data if isinstance(gi, Tensor) else gi)
-                if isinstance(inp, Tensor):  # a leaf
-                    ki = id(inp)
-                    entry = leaves.get(ki)
-                    if gi.shape != inp.data.shape:
-                        gi = _reduce_to(gi, inp.data.shape, node, inp)
-                        if entry is None:  # the sum is a new array, ours alone
-                            leaves[ki] = [inp, gi, not graph_mode]
+                    if type(gi) is not _ndarray:
+                        if type(gi) is IndexedGrad:
+                            _contribute_indexed(inp, gi, pending, leaves, heap)
                             continue
+                        gi = np.asarray(gi.data if isinstance(gi, Tensor) else gi)
+                    if isinstance(inp, Tensor):  # a leaf
+                        ki = id(inp)
+                        entry = leaves.get(ki)
+                        if gi.shape != inp.data.shape:
+                            gi = _reduce_to(gi, inp.data.shape, node, inp)
+                            if entry is None:  # the sum is a new array, ours alone
+                                leaves[ki] = [inp, gi, True]
+                                continue
+                        if entry is None:
+                            leaves[ki] = [inp, gi, _exclusive(gi, g, node, grads)]
+                        elif entry[2]:
+                            entry[1] += gi
+                        else:
+                            entry[1], entry[2] = _sum(entry[1], gi), True
+                        continue
+                    if gi.shape != inp._shape:
+                        gi = _reduce_to(gi, inp._shape, node, inp)
+                    key = -inp._seq
+                    entry = pending.get(key)
                     if entry is None:
-                        leaves[ki] = [inp, gi, not graph_mode and _exclusive(gi, g, node, grads)]
+                        pending[key] = [inp, gi, False]
+                        push(heap, key)
                     elif entry[2]:
                         entry[1] += gi
                     else:
-                        entry[1] = _sum(entry[1], gi)
-                        entry[2] = not graph_mode
-                    continue
-                if gi.shape != inp._shape:
-                    gi = _reduce_to(gi, inp._shape, node, inp)
-                key = -inp._seq
-                entry = pending.get(key)
-                if entry is None:
-                    pending[key] = [inp, gi, False]
-                    push(heap, key)
-                elif entry[2]:
-                    entry[1] += gi
-                elif graph_mode:
-                    entry[1] = entry[1] + gi
-                else:
-                    prev = entry[1]
-                    if type(prev) is IndexedSum:
-                        prev = prev.dense()
-                    if gi.dtype == prev.dtype and _exclusive(gi, g, node, grads):  # no new buffer
-                        gi += prev
-                    else:
-                        gi = _sum(prev, gi)
-                    entry[1] = gi
-                    entry[2] = True
-            if not retain:
+                        prev = entry[1]
+                        if type(prev) is IndexedSum:
+                            prev = prev.dense()
+                        if gi.dtype == prev.dtype and _exclusive(gi, g, node, grads):
+                            gi += prev  # no new buffer
+                        else:
+                            gi = _sum(prev, gi)
+                        entry[1], entry[2] = gi, True
+            if not retain:  # 6. release
                 node.inputs = None
                 node.saved = released
     except BaseException:
@@ -299,10 +302,78 @@ def _run(
     finally:
         set_enabled(prev_mode)
         paused.__exit__()
+    _store(leaves, retained, capture, hooks_on, graph_mode)  # 7. store
 
-    # Leaves last: each leaf's hooks see its total gradient once. Nothing is stored before
-    # every rule and hook has run, so a failure anywhere (a released graph, a raising hook)
-    # leaves every .grad and retained gradient as it was.
+
+def _capture(
+    node: Any,
+    g: Any,
+    own: bool,
+    graph_mode: bool,
+    capture: dict[int, Any],
+    needed: set[int],
+) -> tuple[bool, tuple[bool, ...] | None]:
+    """gg.grad's step 3: store ``g`` if ``node`` is a captured vertex (the caller's then: no
+    rule may write into it); return whether the engine still owns ``g``, and the inputs
+    that lead to a captured vertex (None: none does, the node's rule need not run)."""
+    k = id(node)
+    if k in capture:
+        capture[k] = g if (own or graph_mode) else g.copy()
+        own = False
+    needs = tuple(n and id(x) in needed for x, n in zip(node.inputs or (), node.needs_input_grad))
+    return own, (needs if any(needs) else None)
+
+
+def _contribute_tensors(
+    node: Any,
+    g: Any,
+    grads: tuple[Any, ...],
+    needs: tuple[bool, ...],
+    pending: dict[int, list[Any]],
+    leaves: dict[int, list[Any]],
+    heap: list[int],
+) -> None:
+    """Step 5 under ``create_graph``: the contributions are Tensors, summed by recorded
+    additions (never in place: each sum is a value of the new graph)."""
+    k = len(grads)
+    if k != len(node.inputs) and (k > len(node.inputs) or True in node.needs_input_grad[k:]):
+        _check_arity(node, grads)
+    if anomaly_on[0]:
+        from graphgrad.core.anomaly import check_backward  # (only under detect_anomaly)
+
+        check_backward(node, g, grads)
+    for inp, gi, need in zip(node.inputs, grads, needs):
+        if gi is None or not need:
+            continue
+        if isinstance(inp, Tensor):
+            if gi.shape != inp.data.shape:
+                gi = _reduce_to(gi, inp.data.shape, node, inp)
+            entry = leaves.get(id(inp))
+            if entry is None:
+                leaves[id(inp)] = [inp, gi, False]
+            else:
+                entry[1] = _sum(entry[1], gi)
+            continue
+        if gi.shape != inp._shape:
+            gi = _reduce_to(gi, inp._shape, node, inp)
+        key = -inp._seq
+        entry = pending.get(key)
+        if entry is None:
+            pending[key] = [inp, gi, False]
+            heapq.heappush(heap, key)
+        else:
+            entry[1] = entry[1] + gi
+
+
+def _store(
+    leaves: dict[int, list[Any]],
+    retained: list[tuple[Tensor, Any]] | None,
+    capture: dict[int, Any] | None,
+    hooks_on: bool,
+    graph_mode: bool,
+) -> None:
+    """Step 7: leaves' hooks (each sees its leaf's total gradient once), then the gradients
+    go to ``.grad`` and retained tensors (backward) or to ``capture`` (gg.grad)."""
     if hooks_on:
         for entry in leaves.values():
             if id(entry[0]) in hooks.table:
