@@ -259,7 +259,7 @@ def test_backward_frees_saved_arrays() -> None:
     h = x.tanh()
     node = h.grad_fn
     h.sum().backward()
-    assert node.saved == () and node.inputs is None
+    assert node.saved_tensors == () and node.inputs is None
 
 
 # ------------------------------------------------------------------ higher order

@@ -268,7 +268,7 @@ def test_a_multi_output_function_releases_and_guards_what_it_saved() -> None:
     a, b = ExpPair.apply(x)
     node = a.grad_fn.inputs[0].inputs[0]
     (a * b).sum().backward()
-    assert node.saved == () and node.inputs is None  # released, as for one output
+    assert node.saved_tensors == () and node.inputs is None  # released, as for one output
     with pytest.raises(gg.GraphReleasedError):
         (a * b).sum().backward()
     w = gg.tensor(np.ones(3), requires_grad=True)

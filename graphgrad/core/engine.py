@@ -294,7 +294,7 @@ def _run(
                         entry[1], entry[2] = gi, True
             if not retain:  # 6. release
                 node.inputs = None
-                node.saved = released
+                node.saved_tensors = released
     except BaseException:
         if not retain:  # what the pass left unrun now lies behind released nodes
             _note_unrun([e[0] for e in pending.values()] + [node])
@@ -398,12 +398,12 @@ def _backward_on_tensors(node: Any, g: Tensor) -> tuple[Any, ...]:
     """Run a rule under create_graph: its saved arrays become Tensors at their place in the
     graph (the op's inputs or output, so second derivatives flow through them) or constants,
     and what it returns becomes Tensors."""
-    saved = getattr(node, "saved", ())
-    node.saved = tuple(_as_graph_value(s, node) for s in saved)
+    saved = getattr(node, "saved_tensors", ())
+    node.saved_tensors = tuple(_as_graph_value(s, node) for s in saved)
     try:
         grads = type(node).backward(node, g)
     finally:
-        node.saved = saved
+        node.saved_tensors = saved
     if type(grads) is not tuple:
         grads = tuple(grads) if type(grads) is list else (grads,)
     return tuple(
@@ -454,7 +454,7 @@ def _exclusive(gi: np.ndarray, g: Any, node: Any, grads: tuple[Any, ...]) -> boo
     gradient, not a view, not a saved array, not returned for two inputs."""
     if gi is g or gi.base is not None:
         return False
-    for s in getattr(node, "saved", ()):
+    for s in getattr(node, "saved_tensors", ()):
         if gi is s:
             return False
     n = 0
@@ -533,7 +533,7 @@ def _may_hide_a_target(released: Any, vertices: list[Any]) -> bool:
     the released node itself, when it is a target: its own gradient needs nothing behind
     it). Leaves, other released targets, nodes released by gg.grad (which runs only part
     of the graph) and nodes of a pass that failed midway give no such guarantee."""
-    if released.saved is _PARTLY_RELEASED:
+    if released.saved_tensors is _PARTLY_RELEASED:
         return True
     return any(
         v is not released and (isinstance(v, Tensor) or v.inputs is None or v in _behind_failed)

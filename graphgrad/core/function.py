@@ -20,7 +20,8 @@ axes pass through unchanged) and returns one ndarray, or a tuple of them: ``appl
 returns a tuple of Tensors, and ``backward(ctx, *grads)`` receives one gradient per output
 (zeros for an output that did not reach the loss, None for an integer or bool output,
 which is not differentiable). ``ctx.save_for_backward(...)`` (or assigning a tuple to
-``ctx.saved``) keeps what the rule will need. ``backward`` receives the upstream
+``ctx.saved_tensors``, as graphgrad's own ops do) keeps what the rule will need, and the
+rule reads it back as ``ctx.saved_tensors``. ``backward`` receives the upstream
 gradient(s) and returns one gradient per positional forward argument (a tuple or list, or
 a single value for one argument; None where no gradient is needed —
 ``ctx.needs_input_grad[i]`` says which are). Trailing arguments that need no gradient
@@ -61,7 +62,7 @@ class Function:
     """Base class of graph ops. Subclass it and define static ``forward``/``backward``.
 
     An instance is the *context* of one application of the op, and the node of the graph.
-    Public: ``saved`` (what forward saved; ``saved_tensors`` is the same), and
+    Public: ``saved_tensors`` (what forward saved), and
     ``needs_input_grad`` (one bool per positional argument). ``inputs`` holds, per
     positional argument, the node that produced it, the leaf Tensor itself, or None for
     a constant — never an intermediate Tensor, so an intermediate array stays alive only
@@ -79,7 +80,7 @@ class Function:
         "inputs",
         "label",
         "needs_input_grad",
-        "saved",
+        "saved_tensors",
     )
     # the slots' types (annotations only: the slots are the storage)
     _out_id: int
@@ -89,7 +90,11 @@ class Function:
     label: str  # optional: what the value is (an LSTM's gate "i"), for graph drawings
     inputs: tuple[Any, ...] | None
     needs_input_grad: tuple[bool, ...]
-    saved: Any
+    # What the forward saved for the rule (``save_for_backward(...)``, or assigned as a
+    # tuple, as graphgrad's own ops do): ndarrays normally; while the rule runs under
+    # ``create_graph``, Tensors at the inputs' / output's place in the graph (so gradients
+    # of gradients flow) and constants for other arrays. A slot, so reading it costs nothing.
+    saved_tensors: Any
 
     # Whether apply checks that the output holds real numbers even when every operand is a
     # Tensor or a Python number (a complex or object result can then only come from the
@@ -109,6 +114,10 @@ class Function:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._check_output = not cls.__module__.startswith("graphgrad.ops")
+        if "__slots__" not in cls.__dict__:
+            # a rule reading saved_tensors when its forward saved nothing gets (), as in
+            # PyTorch (instances of such a class have a __dict__, where a save goes)
+            cls.saved_tensors = ()  # type: ignore[misc]
 
     @staticmethod
     def forward(ctx: Any, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -124,17 +133,7 @@ class Function:
 
     def save_for_backward(self, *values: Any) -> None:
         """Keep arrays (inputs, output or constants) for the backward rule."""
-        self.saved = values
-
-    @property
-    def saved_tensors(self) -> tuple[Any, ...]:
-        """What ``save_for_backward`` stored: ndarrays normally; while the rule runs under
-        ``create_graph``, Tensors at the inputs' / output's place in the graph (so gradients
-        of gradients flow) and constants for other arrays."""
-        try:
-            return self.saved
-        except AttributeError:
-            return ()
+        self.saved_tensors = values
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
@@ -356,9 +355,9 @@ def _output_array(cls: type, ctx: Function, out: Any) -> np.ndarray:
             f"{type(out).__name__}"
         )
     arr = np.asarray(out)
-    saved = getattr(ctx, "saved", ())
+    saved = getattr(ctx, "saved_tensors", ())
     if any(s is out for s in saved):
-        ctx.saved = tuple(arr if s is out else s for s in saved)
+        ctx.saved_tensors = tuple(arr if s is out else s for s in saved)
     return arr
 
 
@@ -414,11 +413,13 @@ class _MultiOutput(Function):
             gi = g[off : off + n].reshape(shape)
             grads.append(gi if gi.dtype == dtype else gi.astype(dtype))
         ctx = node.fn
-        ctx.saved = node.saved  # Tensors under create_graph: see _backward_on_tensors
+        ctx.saved_tensors = (
+            node.saved_tensors
+        )  # Tensors under create_graph: see _backward_on_tensors
         try:
             return type(ctx).backward(ctx, *grads)
         finally:
-            del ctx.saved
+            del ctx.saved_tensors
 
 
 _node_classes: dict[type, type[_MultiOutput]] = {}
@@ -476,10 +477,10 @@ def _multi_output(
         node.fn, node.layout, node.views = ctx, tuple(layout), tuple(views)
         node.needs_input_grad = ctx.needs_input_grad
         # the saved arrays move to the node; a saved output becomes its packed slice
-        saved = getattr(ctx, "saved", ())
-        node.saved = tuple(_packed_view(s, arrays, views) for s in saved)
+        saved = getattr(ctx, "saved_tensors", ())
+        node.saved_tensors = tuple(_packed_view(s, arrays, views) for s in saved)
         if saved:
-            del ctx.saved
+            del ctx.saved_tensors
         node.inputs = entries
         node._seq = next(sequence)
         node._shape = packed.shape

@@ -78,7 +78,7 @@ def note_write(a: np.ndarray) -> None:
 
 def check_saved(node: Any) -> None:
     """Raise if ``node`` saved an array (or a view of one) written after it was recorded."""
-    for s in getattr(node, "saved", ()):
+    for s in getattr(node, "saved_tensors", ()):
         if type(s) is not np.ndarray:
             continue
         owner = _owner(s)

@@ -68,12 +68,12 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
-        ctx.saved = (a, b)
+        ctx.saved_tensors = (a, b)
         return a * b
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> tuple[Any, Any]:
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         need = ctx.needs_input_grad
         return (g * b if need[0] else None), (g * a if need[1] else None)
 
@@ -86,12 +86,12 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
-        ctx.saved = (a, b)
+        ctx.saved_tensors = (a, b)
         return a / b
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> tuple[Any, Any]:
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         need = ctx.needs_input_grad
         return (g / b if need[0] else None), (-g * a / (b * b) if need[1] else None)
 
@@ -114,12 +114,12 @@ class Pow(Function):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
         out = a**b
-        ctx.saved = (a, b, out)
+        ctx.saved_tensors = (a, b, out)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> tuple[Any, Any]:
-        a, b, out = ctx.saved
+        a, b, out = ctx.saved_tensors
         need = ctx.needs_input_grad
         ga = gb = None
         if need[0]:

@@ -27,12 +27,12 @@ class Exp(Function):
     @staticmethod
     def forward(ctx: Any, x: Any) -> np.ndarray:
         out = np.exp(x)
-        ctx.saved = (out,)
+        ctx.saved_tensors = (out,)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return g * y
 
 
@@ -44,12 +44,12 @@ class Log(Function):
 
     @staticmethod
     def forward(ctx: Any, x: Any) -> np.ndarray:
-        ctx.saved = (x,)
+        ctx.saved_tensors = (x,)
         return np.log(x)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (x,) = ctx.saved
+        (x,) = ctx.saved_tensors
         return g / x
 
 
@@ -61,12 +61,12 @@ class Sin(Function):
 
     @staticmethod
     def forward(ctx: Any, x: Any) -> np.ndarray:
-        ctx.saved = (x,)
+        ctx.saved_tensors = (x,)
         return np.sin(x)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (x,) = ctx.saved
+        (x,) = ctx.saved_tensors
         return g * np.cos(x)
 
 
@@ -78,12 +78,12 @@ class Cos(Function):
 
     @staticmethod
     def forward(ctx: Any, x: Any) -> np.ndarray:
-        ctx.saved = (x,)
+        ctx.saved_tensors = (x,)
         return np.cos(x)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (x,) = ctx.saved
+        (x,) = ctx.saved_tensors
         return -(g * np.sin(x))
 
 
@@ -96,12 +96,12 @@ class Sqrt(Function):
     @staticmethod
     def forward(ctx: Any, x: Any) -> np.ndarray:
         out = np.sqrt(x)
-        ctx.saved = (out,)
+        ctx.saved_tensors = (out,)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return g / (2 * y)
 
 
@@ -113,12 +113,12 @@ class Square(Function):
 
     @staticmethod
     def forward(ctx: Any, x: Any) -> np.ndarray:
-        ctx.saved = (x,)
+        ctx.saved_tensors = (x,)
         return np.square(x)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (x,) = ctx.saved
+        (x,) = ctx.saved_tensors
         return g * (2 * x)
 
 
@@ -132,12 +132,12 @@ class Abs(Function):
 
     @staticmethod
     def forward(ctx: Any, x: Any) -> np.ndarray:
-        ctx.saved = (np.sign(x),)
+        ctx.saved_tensors = (np.sign(x),)
         return np.absolute(x)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (sign,) = ctx.saved
+        (sign,) = ctx.saved_tensors
         return g * sign
 
 
@@ -150,12 +150,12 @@ class Tanh(Function):
     @staticmethod
     def forward(ctx: Any, x: Any) -> np.ndarray:
         out = np.tanh(x)
-        ctx.saved = (out,)
+        ctx.saved_tensors = (out,)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return g * (1 - y * y)
 
 
@@ -183,12 +183,12 @@ class Sigmoid(Function):
         np.exp(e, out=e)
         e += 1.0
         out = np.reciprocal(e, out=e)
-        ctx.saved = (out,)
+        ctx.saved_tensors = (out,)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return g * y * (1 - y)
 
 
@@ -201,12 +201,12 @@ class ReLU(Function):
     @staticmethod
     def forward(ctx: Any, x: Any) -> np.ndarray:
         out = np.maximum(x, 0)
-        ctx.saved = (out,)
+        ctx.saved_tensors = (out,)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return g * (y > 0)
 
 
@@ -232,12 +232,12 @@ class Softplus(Function):
         ctx.above = above if above.any() else None
         ctx.beta = beta
         out = np.asarray(smooth if ctx.above is None else np.where(above, x, smooth))
-        ctx.saved = (x, out)
+        ctx.saved_tensors = (x, out)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        x, y = ctx.saved
+        x, y = ctx.saved_tensors
         d = x - y
         sig = np.exp(d * ctx.beta if ctx.beta != 1 else d)
         return g * (sig if ctx.above is None else np.where(ctx.above, 1.0, sig))
@@ -268,12 +268,12 @@ class Clip(Function):
             to_low = x < low if high is None else (x < low) & (low <= high)
         if need[2]:
             to_high = (x if low is None else np.maximum(x, low)) > high
-        ctx.saved = (inside, to_low, to_high)
+        ctx.saved_tensors = (inside, to_low, to_high)
         return np.clip(x, low, high)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        inside, to_low, to_high = ctx.saved
+        inside, to_low, to_high = ctx.saved_tensors
         return (
             g * inside,
             None if to_low is None else g * to_low,
@@ -298,12 +298,12 @@ class _Pick(Function):
         if any(ctx.needs_input_grad):
             w = np.asarray(cls._wins(a, b)).astype(np.asarray(out).dtype)
             w[np.broadcast_to(a == b, w.shape)] = 0.5
-            ctx.saved = (w,)
+            ctx.saved_tensors = (w,)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> tuple[Any, Any]:
-        (w,) = ctx.saved
+        (w,) = ctx.saved_tensors
         need = ctx.needs_input_grad
         return (g * w if need[0] else None), (g * (1 - w) if need[1] else None)
 
@@ -342,12 +342,12 @@ class Where(Function):
     @staticmethod
     def forward(ctx: Any, cond: Any, a: Any, b: Any) -> np.ndarray:
         c = np.asarray(cond, dtype=bool)
-        ctx.saved = (c,)
+        ctx.saved_tensors = (c,)
         return np.asarray(np.where(c, a, b))
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> tuple[Any, Any, Any]:
-        (c,) = ctx.saved
+        (c,) = ctx.saved_tensors
         need = ctx.needs_input_grad
         # np.where on a Tensor g (create_graph) records this same op: second order for free
         return (

@@ -28,12 +28,12 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
-        ctx.saved = (a, b)
+        ctx.saved_tensors = (a, b)
         return _mm(a, b)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> tuple[Any, Any]:
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         if a.ndim == 2 and b.ndim == 2:
             return (_mm(g, b.T) if need_a else None), (_mm(a.T, g) if need_b else None)
@@ -62,7 +62,7 @@ class Affine(Function):
 
     @staticmethod
     def forward(ctx: Any, x: Any, w: Any, b: Any, index: int | None = None) -> np.ndarray:
-        ctx.saved = (x, w)
+        ctx.saved_tensors = (x, w)
         out = _mm(x, w)
         ctx.index = index
         if index is not None:
@@ -79,7 +79,7 @@ class Affine(Function):
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> tuple[Any, ...]:
-        x, w = ctx.saved
+        x, w = ctx.saved_tensors
         need = ctx.needs_input_grad
         if x.ndim == 2 and w.ndim == 2:
             gx = _mm(g, w.T) if need[0] else None

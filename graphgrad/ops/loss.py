@@ -34,12 +34,12 @@ class BinaryCrossEntropy(Function):
         with np.errstate(divide="ignore"):  # log 0 = −inf, floored next
             log_p = np.maximum(np.log(pc), LOG_FLOOR)
             log_q = np.maximum(np.log1p(-pc), LOG_FLOOR)
-        ctx.saved = (p, t)
+        ctx.saved_tensors = (p, t)
         return np.asarray(-(t * log_p + (1 - t) * log_q))
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> tuple[Any, Any]:
-        p, t = ctx.saved
+        p, t = ctx.saved_tensors
         need = ctx.needs_input_grad
         # every call here records its op on Tensors (np.maximum → Maximum, np.log → Log,
         # np.clip → Clip): second order under create_graph

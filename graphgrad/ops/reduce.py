@@ -94,10 +94,10 @@ class Max(Function):
         if ctx.needs_input_grad[0]:
             mask = x == out
             w = mask / mask.sum(axis=axis, keepdims=True)
-            ctx.saved = (w.astype(x.dtype, copy=False),)
+            ctx.saved_tensors = (w.astype(x.dtype, copy=False),)
         return out if keepdims else _drop_kept(out, axis)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (w,) = ctx.saved
+        (w,) = ctx.saved_tensors
         return g.reshape(ctx.kept_shape) * w

@@ -23,12 +23,12 @@ class Softmax(Function):
         e = np.exp(x - x.max(axis=axis, keepdims=True))
         out = e / e.sum(axis=axis, keepdims=True)
         ctx.axis = axis
-        ctx.saved = (out,)
+        ctx.saved_tensors = (out,)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return y * (g - (g * y).sum(axis=ctx.axis, keepdims=True))
 
 
@@ -45,12 +45,12 @@ class LogSoftmax(Function):
         out = x - x.max(axis=axis, keepdims=True)
         out -= np.log(_sum_exp(out, axis))  # one full-size array: the result
         ctx.axis = axis
-        ctx.saved = (out,)
+        ctx.saved_tensors = (out,)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         if type(g) is not np.ndarray or g.dtype != y.dtype:
             # Tensors (create_graph: recorded), or a wider g: NumPy's promotion, as every
             # rule (writing into e^y's array would round g to y's dtype)
@@ -65,7 +65,7 @@ class LogSoftmax(Function):
     def backward_into(ctx: Any, g: np.ndarray) -> np.ndarray:
         """``backward`` written into g, which the engine owns (see Function): no new
         array, and e^y taken block by block."""
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         if g.dtype != y.dtype or not g.flags.writeable:
             return LogSoftmax.backward(ctx, g)
         s = g.sum(axis=ctx.axis, keepdims=True)
