@@ -60,8 +60,8 @@ def backward(
     it may be omitted for one-element roots.
     """
     roots, seeds = _roots_and_seeds(tensors, grad_tensors, create_graph, "backward")
-    retain = create_graph if retain_graph is None else retain_graph
-    _run(roots, seeds, retain, create_graph, None)
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    _run(roots, seeds, retain_graph, create_graph, None)
 
 
 def grad(
@@ -87,9 +87,9 @@ def grad(
         if not t._rg:
             raise RuntimeError(f"gg.grad: inputs[{i}] (shape {t.shape}) does not require grad")
     capture: dict[int, Any] = {id(_vertex(t)): None for t in ins}
-    retain = create_graph if retain_graph is None else retain_graph
+    retain_graph = create_graph if retain_graph is None else retain_graph
     vertices = [_vertex(t) for t in ins]
-    _run(roots, seeds, retain, create_graph, capture, _needed(roots, capture, vertices))
+    _run(roots, seeds, retain_graph, create_graph, capture, _needed(roots, capture, vertices))
     result: list[Tensor | None] = []
     for i, t in enumerate(ins):
         g = capture[id(_vertex(t))]
@@ -170,8 +170,8 @@ def _vertex(t: Tensor) -> Any:
 def _run(
     roots: list[Tensor],
     seeds: list[Any],
-    retain: bool,
-    graph_mode: bool,
+    retain_graph: bool,
+    create_graph: bool,
     capture: dict[int, Any] | None,
     needed: set[int] | None = None,
 ) -> None:
@@ -208,7 +208,7 @@ def _run(
     hooks_on = hooks.registered()  # no tensor has hooks: skip looking for them
     anomaly = anomaly_on[0]  # gg.detect_anomaly() is active
     prev_mode = recording.enabled
-    set_enabled(graph_mode)
+    set_enabled(create_graph)
     paused = CollectorPaused()
     paused.__enter__()
     node = None  # the node being run, for the failure path
@@ -223,17 +223,17 @@ def _run(
             if type(g) is IndexedSum:  # only slices of this node's output received gradient
                 g, own = g.dense(), True
             if hooks_on and id(node) in hooks.table:
-                g = _run_hooks(hooks.table[id(node)], g, graph_mode, retained)
+                g = _run_hooks(hooks.table[id(node)], g, create_graph, retained)
                 own = False
             inputs = node.inputs
             needs = node.needs_input_grad
             if capture is not None:  # 3. gg.grad: capture, prune
-                own, needs = _capture(node, g, own, graph_mode, capture, needed)  # type: ignore[arg-type]
+                own, needs = _capture(node, g, own, create_graph, capture, needed)  # type: ignore[arg-type]
                 if needs is None:
                     continue
             if inputs is None:
                 raise GraphReleasedError(_RELEASED)
-            if graph_mode:  # 4. the rule
+            if create_graph:  # 4. the rule
                 _contribute_tensors(
                     node, g, _backward_on_tensors(node, g), needs, pending, leaves, heap
                 )
@@ -292,24 +292,24 @@ def _run(
                         else:
                             gi = _sum(prev, gi)
                         entry[1], entry[2] = gi, True
-            if not retain:  # 6. release
+            if not retain_graph:  # 6. release
                 node.inputs = None
                 node.saved_tensors = released
     except BaseException:
-        if not retain:  # what the pass left unrun now lies behind released nodes
+        if not retain_graph:  # what the pass left unrun now lies behind released nodes
             _note_unrun([e[0] for e in pending.values()] + [node])
         raise
     finally:
         set_enabled(prev_mode)
         paused.__exit__()
-    _store(leaves, retained, capture, hooks_on, graph_mode)  # 7. store
+    _store(leaves, retained, capture, hooks_on, create_graph)  # 7. store
 
 
 def _capture(
     node: Any,
     g: Any,
     own: bool,
-    graph_mode: bool,
+    create_graph: bool,
     capture: dict[int, Any],
     needed: set[int],
 ) -> tuple[bool, tuple[bool, ...] | None]:
@@ -318,7 +318,7 @@ def _capture(
     that lead to a captured vertex (None: none does, the node's rule need not run)."""
     k = id(node)
     if k in capture:
-        capture[k] = g if (own or graph_mode) else g.copy()
+        capture[k] = g if (own or create_graph) else g.copy()
         own = False
     needs = tuple(n and id(x) in needed for x, n in zip(node.inputs or (), node.needs_input_grad))
     return own, (needs if any(needs) else None)
@@ -370,28 +370,28 @@ def _store(
     retained: list[tuple[Tensor, Any]] | None,
     capture: dict[int, Any] | None,
     hooks_on: bool,
-    graph_mode: bool,
+    create_graph: bool,
 ) -> None:
     """Step 7: leaves' hooks (each sees its leaf's total gradient once), then the gradients
     go to ``.grad`` and retained tensors (backward) or to ``capture`` (gg.grad)."""
     if hooks_on:
         for entry in leaves.values():
             if id(entry[0]) in hooks.table:
-                entry[1] = _run_hooks(hooks.table[id(entry[0])], entry[1], graph_mode, None)
+                entry[1] = _run_hooks(hooks.table[id(entry[0])], entry[1], create_graph, None)
                 entry[2] = False
     if capture is not None:
         for leaf, g, own in leaves.values():
             k = id(leaf)
             if k in capture:
-                capture[k] = g if (own or graph_mode) else g.copy()
+                capture[k] = g if (own or create_graph) else g.copy()
         return
     if retained:
         _store_retained(retained)
     for leaf, g, own in leaves.values():
-        if own and leaf._grad is None and not graph_mode and g.dtype is leaf.data.dtype:
+        if own and leaf._grad is None and not create_graph and g.dtype is leaf.data.dtype:
             leaf._grad = g  # the usual case, without a call
         else:
-            _accumulate_leaf(leaf, g, own, graph_mode)
+            _accumulate_leaf(leaf, g, own, create_graph)
 
 
 def _backward_on_tensors(node: Any, g: Tensor) -> tuple[Any, ...]:
@@ -604,9 +604,9 @@ def _sum(a: Any, b: Any) -> Any:
     return s if type(s) is _ndarray or isinstance(s, Tensor) else np.asarray(s)
 
 
-def _accumulate_leaf(t: Tensor, g: Any, own: bool, graph_mode: bool) -> None:
+def _accumulate_leaf(t: Tensor, g: Any, own: bool, create_graph: bool) -> None:
     cur = t._grad
-    if graph_mode or isinstance(cur, Tensor):
+    if create_graph or isinstance(cur, Tensor):
         t._grad = g if cur is None else _sum(cur, g)
         return
     if g.dtype != t.data.dtype:
@@ -627,7 +627,7 @@ def _store_retained(retained: list[tuple[Tensor, Any]]) -> None:
 def _run_hooks(
     vertex_hooks: dict[Any, Any],
     g: Any,
-    graph_mode: bool,
+    create_graph: bool,
     retained: list[tuple[Tensor, Any]] | None,
 ) -> Any:
     """Call a vertex's hooks in registration order; ``retain_grad``'s entry (a weak reference
@@ -641,7 +641,7 @@ def _run_hooks(
             continue
         r = hook(g)
         if r is not None:
-            if graph_mode:
+            if create_graph:
                 r = r if isinstance(r, Tensor) else _make(np.asarray(r), None)
             else:
                 r = np.asarray(r.data if isinstance(r, Tensor) else r)

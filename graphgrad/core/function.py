@@ -176,7 +176,7 @@ def apply1(cls: type[Function], a: Any) -> Tensor:
     check = False
     if isinstance(a, Tensor):
         record = a._rg and (not threads_off or recording.enabled)
-        entries = (a if a._node is None else a._node,)  # its place in the graph
+        vertices = (a if a._node is None else a._node,)  # its place in the graph
         x = a.data
     else:
         record = False
@@ -194,14 +194,14 @@ def apply1(cls: type[Function], a: Any) -> Tensor:
     if type(out) is not _ndarray:
         if type(out) is tuple:
             # several outputs: only a user Function's tuple forward (typed as one)
-            return _multi_output(cls, ctx, out, record, entries, (a,))  # type: ignore[return-value]
+            return _multi_output(cls, ctx, out, record, vertices, (a,))  # type: ignore[return-value]
         out = _output_array(cls, ctx, out)
     if check and out.dtype.kind not in "fbiu":
         raise _foreign_dtype(cls, (a,), out)
     t = _new(Tensor)
     t.data = out
     if record:
-        ctx.inputs = entries
+        ctx.inputs = vertices
         ctx._seq = next(sequence)
         ctx._shape = out.shape
         ctx._out_id = id(out)
@@ -221,11 +221,11 @@ def apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
     check = False
     if isinstance(a, Tensor):
         ra = a._rg
-        ea = a if a._node is None else a._node
+        va = a if a._node is None else a._node
         x = a.data
     else:
         ra = False
-        ea = None
+        va = None
         x = a
         if type(a) is not float and type(a) is not int:
             check = True
@@ -233,11 +233,11 @@ def apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
                 _refuse_graph_inside(a, cls.__name__)
     if isinstance(b, Tensor):
         rb = b._rg
-        eb = b if b._node is None else b._node
+        vb = b if b._node is None else b._node
         y = b.data
     else:
         rb = False
-        eb = None
+        vb = None
         y = b
         if type(b) is not float and type(b) is not int:
             check = True
@@ -259,14 +259,14 @@ def apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
     if type(out) is not _ndarray:
         if type(out) is tuple:
             # several outputs: only a user Function's tuple forward (typed as one)
-            return _multi_output(cls, ctx, out, record, (ea, eb), (a, b))  # type: ignore[return-value]
+            return _multi_output(cls, ctx, out, record, (va, vb), (a, b))  # type: ignore[return-value]
         out = _output_array(cls, ctx, out)
     if check and out.dtype.kind not in "fbiu":
         raise _foreign_dtype(cls, (a, b), out)
     t = _new(Tensor)
     t.data = out
     if record:
-        ctx.inputs = (ea, eb)
+        ctx.inputs = (va, vb)
         ctx._seq = next(sequence)
         ctx._shape = out.shape
         ctx._out_id = id(out)
@@ -286,7 +286,7 @@ def apply_n(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any]) 
     # One loop and no comprehensions: each comprehension is a function call of its own.
     needs = []
     datas = []
-    entries: list[Any] = []
+    vertices: list[Any] = []
     any_rg = False
     for a in args:
         if isinstance(a, Tensor):
@@ -294,13 +294,13 @@ def apply_n(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any]) 
             any_rg = any_rg or r
             needs.append(r)
             datas.append(a.data)
-            entries.append(a if a._node is None else a._node)
+            vertices.append(a if a._node is None else a._node)
         else:
             if type(a) is list:
                 _refuse_graph_inside(a, cls.__name__)
             needs.append(False)
             datas.append(a)
-            entries.append(None)
+            vertices.append(None)
     record = any_rg and (not threads_off or recording.enabled)
     ctx.needs_input_grad = tuple(needs) if record else (False,) * len(args)
     try:
@@ -312,14 +312,14 @@ def apply_n(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any]) 
     if type(out) is not _ndarray:
         if type(out) is tuple:
             # several outputs: only a user Function's tuple forward (typed as one)
-            return _multi_output(cls, ctx, out, record, tuple(entries), args)  # type: ignore[return-value]
+            return _multi_output(cls, ctx, out, record, tuple(vertices), args)  # type: ignore[return-value]
         out = _output_array(cls, ctx, out)
     if out.dtype.kind not in "fbiu":  # (the generic path: always checked)
         raise _foreign_dtype(cls, args, out)
     t = _new(Tensor)
     t.data = out
     if record:
-        ctx.inputs = tuple(entries)
+        ctx.inputs = tuple(vertices)
         ctx._seq = next(sequence)
         ctx._shape = out.shape
         ctx._out_id = id(out)
@@ -441,7 +441,7 @@ def _multi_output(
     ctx: Function,
     outs: tuple[Any, ...],
     record: bool,
-    entries: tuple[Any, ...],
+    vertices: tuple[Any, ...],
     args: tuple[Any, ...],
 ) -> tuple[Tensor, ...]:
     """The Tensors of a forward that returned several arrays (see ``_MultiOutput``)."""
@@ -481,7 +481,7 @@ def _multi_output(
         node.saved_tensors = tuple(_packed_view(s, arrays, views) for s in saved)
         if saved:
             del ctx.saved_tensors
-        node.inputs = entries
+        node.inputs = vertices
         node._seq = next(sequence)
         node._shape = packed.shape
         node._out_id = id(packed)

@@ -359,9 +359,9 @@ class Tensor:
         """
         if not self._rg:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
-        owner = self if self._node is None else self._node  # where the engine looks
-        handle = hooks.RemovableHandle(owner)
-        hooks.hooks_of(owner)[handle.id] = hook
+        vertex = self if self._node is None else self._node  # its place in the graph
+        handle = hooks.RemovableHandle(vertex)
+        hooks.hooks_of(vertex)[handle.id] = hook
         return handle
 
     # ------------------------------------------------------------------ operators
