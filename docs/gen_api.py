@@ -226,7 +226,8 @@ def _spellings_table() -> list[str]:
         "## Primitives and their spellings",
         "",
         "Generated from each op's declared `spellings` (`graphgrad.ops.declare`): the Tensor",
-        "method, the `gg.*` function, the operator and the NumPy ufuncs that record the op.",
+        "method, the `gg.*` function, the operator and the NumPy functions that record the op",
+        '("by hand": written in the code, as their keywords need; the rest are generated).',
         "",
         "| op | method | function | operator | NumPy |",
         "|---|---|---|---|---|",
@@ -236,7 +237,7 @@ def _spellings_table() -> list[str]:
         if s is None:
             continue
         cells = [
-            f"`{op.__name__}`",
+            f"`{op.__name__}`" + (" (by hand)" if s.by_hand else ""),
             f"`t.{s.method}()`" if s.method else "",
             f"`gg.{s.function}`" if s.function else "",
             f"`{s.operator}`" if s.operator else "",

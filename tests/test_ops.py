@@ -461,10 +461,37 @@ def test_each_declared_spelling_records_its_op() -> None:
         out = made.fn(*args)
         assert type(out.grad_fn) is made.op, (made.owner, made.name)
         assert made.fn.__doc__, made.name
+    # the hand-written spellings (keywords reconciled by hand), called as users would
+    x = gg.tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True)
+
+    def args(name: str) -> tuple[Any, ...]:
+        return _LISTS[name] if name in _LISTS else (x, *_EXTRA.get(name, ()))
+
+    calls = {
+        "method": lambda name: getattr(x, name)(*_EXTRA.get(name, ())),
+        "function": lambda name: getattr(gg, name)(*args(name)),
+        "numpy": lambda f: f(*args(f.__name__)),
+    }
+    hand = [op for op in ops.OPS if getattr(op.__dict__.get("spellings"), "by_hand", False)]
+    assert len(hand) >= 10
+    for op in hand:
+        s = op.spellings
+        for kind, spelled in (("method", s.method), ("function", s.function)):
+            if spelled is not None:
+                assert type(calls[kind](spelled).grad_fn) is op, (op.__name__, kind, spelled)
+        for f in s.numpy:
+            assert type(calls["numpy"](f).grad_fn) is op, (op.__name__, f)
     for ufunc, op in __import__("graphgrad.core.numpy_dispatch").core.numpy_dispatch.UFUNCS.items():
         t = gg.tensor([0.3, 0.7], requires_grad=True)
         out = ufunc(*([t] * ufunc.nin))
         assert type(out.grad_fn) is op, ufunc
+
+
+_X23 = gg.tensor(np.ones((2, 3)), requires_grad=True)
+# arguments after the tensor, for the hand-written spellings that need some
+_EXTRA: dict[str, tuple[Any, ...]] = {"reshape": ((3, 2),), "astype": (np.float32,),
+                                      "broadcast_to": ((4, 2, 3),)}  # fmt: skip
+_LISTS = {name: ([_X23, _X23],) for name in ("concat", "concatenate", "stack")}
 
 
 # np functions a backward rule may call that are not graphgrad ops, and why each is sound

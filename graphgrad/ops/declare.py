@@ -50,12 +50,18 @@ class Spellings:
         operator: Python's operator (``"add"``: ``+``, reflected and in-place forms;
             ``"neg"``: unary ``-``; ``"abs"``: ``abs()``).
         numpy: the NumPy ufuncs that record this op when given a Tensor (``np.exp``).
+        by_hand: the spellings are written by hand (their arguments reconcile NumPy's
+            and PyTorch's keywords: ``t.sum(axis=)`` and ``t.sum(dim=)``): in
+            ``core/tensor.py``, ``graphgrad.ops`` and ``core/numpy_dispatch.py``'s adapters.
+            Nothing is generated; ``install`` checks that they exist, the tests that they
+            record this op, and the API page lists them with the rest.
     """
 
     method: str | None = None
     function: str | None = None
     operator: str | None = None
     numpy: tuple[Any, ...] = ()
+    by_hand: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,17 @@ def install(
     for op in ops:
         s: Spellings | None = op.__dict__.get("spellings")
         if s is None:
+            continue
+        if s.by_hand:
+            missing = (
+                [f"Tensor.{s.method}"] if s.method and not hasattr(tensor_cls, s.method) else []
+            )
+            if s.function and s.function not in namespace:
+                missing.append(f"graphgrad.ops.{s.function}")
+            if missing:
+                raise TypeError(
+                    f"{op.__name__} declares hand-written {missing}, which do not exist"
+                )
             continue
         for owner, name, fn in _callables(op, s, scope):
             _place(op, owner, name, fn, tensor_cls, namespace)

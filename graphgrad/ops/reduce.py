@@ -13,6 +13,7 @@ import numpy as np
 
 from graphgrad.core.function import Function
 from graphgrad.core.tensor import Tensor
+from graphgrad.ops.declare import Spellings
 
 Axis = Any  # None, an int or a tuple of ints
 
@@ -42,6 +43,7 @@ def _drop_kept(out: np.ndarray, axis: Axis) -> np.ndarray:
 class Sum(Function):
     """y = Σ x over ``axis`` (all axes when None).   ∂L/∂x = g broadcast to x.shape."""
 
+    spellings = Spellings(method="sum", numpy=(np.sum,), by_hand=True)
     __slots__ = ("in_shape", "kept_shape")
 
     @staticmethod
@@ -63,6 +65,7 @@ class Mean(Function):
     """y = (1/n) Σ x over ``axis``, n = number of summed elements.
     ∂L/∂x = g / n broadcast to x.shape."""
 
+    spellings = Spellings(method="mean", numpy=(np.mean,), by_hand=True)
     __slots__ = ("in_shape", "kept_shape", "scale")
 
     @staticmethod
@@ -85,6 +88,7 @@ class Max(Function):
     The weights w are piecewise constant, hence constants for higher-order derivatives.
     """
 
+    spellings = Spellings(method="max", numpy=(np.max,), by_hand=True)
     __slots__ = ("kept_shape",)
 
     @staticmethod

@@ -12,11 +12,13 @@ from numpy.lib.array_utils import normalize_axis_tuple
 from graphgrad.core.function import Function
 from graphgrad.core.sparse_grad import IndexedGrad
 from graphgrad.core.tensor import Tensor
+from graphgrad.ops.declare import Spellings
 
 
 class Transpose(Function):
     """y = x.transpose(axes) (axes=None reverses).   ∂L/∂x = g.transpose(axes⁻¹)."""
 
+    spellings = Spellings(method="transpose", numpy=(np.transpose,), by_hand=True)
     __slots__ = ("axes",)
 
     @staticmethod
@@ -43,6 +45,7 @@ class Transpose(Function):
 class Reshape(Function):
     """y = x.reshape(shape).   ∂L/∂x = g.reshape(x.shape)."""
 
+    spellings = Spellings(method="reshape", numpy=(np.reshape,), by_hand=True)
     __slots__ = ("in_shape",)
 
     @staticmethod
@@ -116,6 +119,7 @@ def _has_int_array(index: Any) -> bool:
 class Concat(Function):
     """z = concatenate(xs, axis).   ∂L/∂x_i = the slice of g that x_i occupies."""
 
+    spellings = Spellings(function="concat", numpy=(np.concatenate,), by_hand=True)
     __slots__ = ("axis", "bounds")
 
     @staticmethod
@@ -137,6 +141,7 @@ class Concat(Function):
 class Stack(Function):
     """z = stack(xs, axis) (a new axis).   ∂L/∂x_i = g taken at position i of that axis."""
 
+    spellings = Spellings(function="stack", numpy=(np.stack,), by_hand=True)
     __slots__ = ("axis", "count")
 
     @staticmethod
@@ -160,6 +165,9 @@ class BroadcastTo(Function):
     unbroadcast step, the same one that serves every broadcasting op.
     """
 
+    spellings = Spellings(
+        method="broadcast_to", function="broadcast_to", numpy=(np.broadcast_to,), by_hand=True
+    )
     __slots__ = ()
 
     @staticmethod
@@ -174,6 +182,7 @@ class BroadcastTo(Function):
 class Cast(Function):
     """y = x.astype(dtype).   ∂L/∂x = g cast back to x's dtype."""
 
+    spellings = Spellings(method="astype", by_hand=True)
     __slots__ = ("in_dtype",)
 
     @staticmethod

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad.core.function import Function
+from graphgrad.ops.declare import Spellings
 
 
 class Softmax(Function):
@@ -16,6 +17,7 @@ class Softmax(Function):
     ∂L/∂x = y ∘ (g − Σ_j g_j y_j).
     """
 
+    spellings = Spellings(method="softmax", function="softmax", by_hand=True)
     __slots__ = ("axis",)
 
     @staticmethod
@@ -38,6 +40,7 @@ class LogSoftmax(Function):
     ∂L/∂x = g − softmax(x) Σ_j g_j, with softmax(x) = e^y.
     """
 
+    spellings = Spellings(method="log_softmax", function="log_softmax", by_hand=True)
     __slots__ = ("axis",)
 
     @staticmethod
