@@ -13,10 +13,7 @@ from typing import Any
 
 
 class _Missing:
-    """A name users reach for (PyTorch's, or an ndarray method that is not a graph op) that
-    Tensor does not have: reading it raises AttributeError saying what to use. A descriptor
-    per name rather than ``__getattr__``, which would slow every attribute access of every
-    Tensor (~5% of a small graph's step)."""
+    """The descriptor of one missing name: reading it raises AttributeError with the hint."""
 
     def __init__(self, name: str, hint: str | None) -> None:
         self.name = name

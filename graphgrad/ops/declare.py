@@ -35,7 +35,8 @@ _BINARY = {
     "mul": ("__mul__", "__rmul__", "__imul__", "*"),
     "truediv": ("__truediv__", "__rtruediv__", "__itruediv__", "/"),
     "pow": ("__pow__", "__rpow__", "__ipow__", "**"),
-    "matmul": ("__matmul__", "__rmatmul__", None, "@"),  # `@=` is refused, as in PyTorch
+    # no in-place form: `t @= w` is Python's fallback, t = t @ w (a new tensor, rebound)
+    "matmul": ("__matmul__", "__rmatmul__", None, "@"),
 }
 _UNARY = {"neg": "__neg__", "abs": "__abs__"}
 
@@ -77,7 +78,7 @@ class Generated:
 
 def _parameters(op: Any) -> list[inspect.Parameter]:
     params = list(inspect.signature(op.forward).parameters.values())[1:]  # without ctx
-    if not params or any(p.kind not in (p.POSITIONAL_OR_KEYWORD,) for p in params):
+    if not params or any(p.kind != p.POSITIONAL_OR_KEYWORD for p in params):
         raise TypeError(f"{op.__name__}.forward must take (ctx, x, ...) positional parameters")
     return params
 
