@@ -50,3 +50,14 @@ class StateDictError(GraphgradError, ValueError):
 
 class CheckpointError(GraphgradError, OSError):
     """A file is not a readable graphgrad checkpoint (truncated, corrupt, pickled...)."""
+
+
+class CompileError(GraphgradError, RuntimeError):
+    """gg.compile cannot turn a function into generated code that computes what the
+    function computes (raised when tracing, naming the op and what to change)."""
+
+
+class CompileWarning(UserWarning):
+    """gg.compile runs a function uncompiled (eagerly) for some argument shapes, because
+    compiled code could not repeat what it does; the message names the cause. With
+    ``gg.compile(fn, fullgraph=True)`` that is a ``CompileError`` instead."""

@@ -84,7 +84,7 @@ def test_sliced_contributions_sum_like_a_dense_buffer(
 
 def test_tiling_slices_are_assembled_without_a_zeroed_buffer() -> None:
     """The one-pass assembly is taken for tilings, and refused for everything else."""
-    from graphgrad.core.sparse_grad import IndexedGrad, _tile
+    from graphgrad.core.sparse_grad import IndexedGrad, tile
 
     def parts(shape: tuple[int, ...], *indices: Any, dtype: Any = np.float64) -> list[Any]:
         z = np.arange(np.prod(shape), dtype=np.float64).reshape(shape)
@@ -92,11 +92,11 @@ def test_tiling_slices_are_assembled_without_a_zeroed_buffer() -> None:
 
     z = np.arange(24.0).reshape(2, 3, 4)
     gates = parts((2, 3, 4), (Ellipsis, slice(2, 4)), (Ellipsis, slice(0, 2)))
-    np.testing.assert_array_equal(_tile(gates, (2, 3, 4)), z)
+    np.testing.assert_array_equal(tile(gates, (2, 3, 4)), z)
     steps = parts((2, 3, 4), 1, -2)
-    np.testing.assert_array_equal(_tile(steps, (2, 3, 4)), z)
+    np.testing.assert_array_equal(tile(steps, (2, 3, 4)), z)
     rows = parts((2, 3, 4), slice(1, None), slice(None, 1))
-    np.testing.assert_array_equal(_tile(rows, (2, 3, 4)), z)
+    np.testing.assert_array_equal(tile(rows, (2, 3, 4)), z)
     for bad in (
         parts((2, 3, 4), (Ellipsis, slice(0, 2)), (Ellipsis, slice(1, 4))),  # overlap
         parts((2, 3, 4), (Ellipsis, slice(0, 2)), (Ellipsis, slice(3, 4))),  # gap
@@ -106,7 +106,7 @@ def test_tiling_slices_are_assembled_without_a_zeroed_buffer() -> None:
         parts((2, 3, 4), np.array([0, 1])),  # an integer array
         parts((2, 3, 4), 0, 1)[:1] + parts((2, 3, 4), 1, dtype=np.float32),  # mixed dtypes
     ):
-        assert _tile(bad, (2, 3, 4)) is None
+        assert tile(bad, (2, 3, 4)) is None
 
 
 def test_many_slices_of_one_tensor_turn_dense_before_they_outgrow_it() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.core.grad_mode import anomaly_on
+from graphgrad.core.grad_mode import anomaly_on, refresh_watching
 from graphgrad.core.tensor import Tensor
 from graphgrad.errors import GraphgradError
 
@@ -105,6 +105,7 @@ class detect_anomaly:  # noqa: N801 (PyTorch's spelling)
     def __enter__(self) -> detect_anomaly:
         if detect_anomaly._depth == 0:
             anomaly_on[0] = True
+            refresh_watching()
         detect_anomaly._depth += 1
         return self
 
@@ -112,3 +113,4 @@ class detect_anomaly:  # noqa: N801 (PyTorch's spelling)
         detect_anomaly._depth -= 1
         if detect_anomaly._depth == 0:
             anomaly_on[0] = False
+            refresh_watching()

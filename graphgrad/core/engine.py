@@ -32,7 +32,7 @@ import numpy as np
 
 from graphgrad.core import hooks
 from graphgrad.core.collector import CollectorPaused
-from graphgrad.core.grad_mode import anomaly_on, recording, set_enabled
+from graphgrad.core.grad_mode import anomaly_on, recording, set_enabled, tracer
 from graphgrad.core.in_place import check_saved, last_write
 from graphgrad.core.sparse_grad import IndexedGrad, IndexedSum
 from graphgrad.core.tensor import Tensor, _make
@@ -196,6 +196,8 @@ def _run(
        gets it; nothing is stored before every rule has run, so a failure leaves every
        ``.grad`` as it was.
     """
+    if tracer[0] is not None:  # gg.compile could not replay a backward pass run inside
+        tracer[0].side_effect("backward()" if capture is None else "gg.grad()")  # type: ignore[attr-defined]
     pending: dict[int, list[Any]] = {}  # -seq -> [node, sum of contributions so far, owned]
     leaves: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, gradient sum, owned]
     heap: list[int] = []  # -seq of every node with a pending gradient

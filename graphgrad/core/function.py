@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.core.grad_mode import anomaly_on, recording, threads_off
+from graphgrad.core.grad_mode import anomaly_on, recording, threads_off, tracer, watching
 from graphgrad.errors import GraphgradError, ShapeError
 
 _new = object.__new__
@@ -210,8 +210,8 @@ def apply1(cls: type[Function], a: Any) -> Tensor:
     else:
         t._rg = False
         t._node = None
-    if anomaly_on[0]:
-        _check_forward(cls, (a,), t)
+    if watching[0]:
+        _watch(cls, (a,), None, t)
     return t
 
 
@@ -275,8 +275,8 @@ def apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
     else:
         t._rg = False
         t._node = None
-    if anomaly_on[0]:
-        _check_forward(cls, (a, b), t)
+    if watching[0]:
+        _watch(cls, (a, b), None, t)
     return t
 
 
@@ -328,8 +328,8 @@ def apply_n(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any]) 
     else:
         t._rg = False
         t._node = None
-    if anomaly_on[0]:
-        _check_forward(cls, args, t)
+    if watching[0]:
+        _watch(cls, args, kwargs, t)
     return t
 
 
@@ -340,10 +340,16 @@ def _shape_error(cls: type, args: tuple[Any, ...], exc: Exception) -> Exception:
     return kind(_describe(cls, args, exc))
 
 
-def _check_forward(cls: type, args: tuple[Any, ...], out: Tensor) -> None:
-    from graphgrad.core.anomaly import check_forward  # (only under detect_anomaly)
+def _watch(cls: type, args: tuple[Any, ...], kwargs: Any, out: Tensor) -> None:
+    """An op was applied while someone watches: gg.compile's tracer records it, and
+    gg.detect_anomaly checks its output."""
+    rec = tracer[0]
+    if rec is not None:
+        rec.op(cls, args, kwargs, out)  # type: ignore[attr-defined]
+    if anomaly_on[0]:
+        from graphgrad.core.anomaly import check_forward  # (only under detect_anomaly)
 
-    check_forward(cls, args, out)
+        check_forward(cls, args, out)
 
 
 def _output_array(cls: type, ctx: Function, out: Any) -> np.ndarray:
@@ -490,9 +496,11 @@ def _multi_output(
             _make(a, None) if entry is None else _unpack(whole, entry)
             for a, entry in zip(arrays, layout)
         )
-    if anomaly_on[0]:
+    if watching[0]:
+        if tracer[0] is not None:
+            tracer[0].several_outputs(cls)  # type: ignore[attr-defined]
         for t in result:
-            _check_forward(cls, args, t)
+            _watch(cls, args, None, t)
     return result
 
 

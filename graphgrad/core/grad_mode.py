@@ -150,3 +150,14 @@ class set_grad_enabled(_GradModeContext):  # noqa: N801 (PyTorch's spelling)
 
 # Set while gg.detect_anomaly() is active (read once per backward pass by the engine).
 anomaly_on = [False]
+
+# The forward tails of the recording paths call ``watch`` (graphgrad.core.function) when
+# ``watching[0]`` is set: while gg.detect_anomaly() is active, or while gg.compile traces
+# a function (``tracer[0]`` is then its recorder). One flag, so the normal path reads one.
+watching = [False]
+tracer: list[object] = [None]
+
+
+def refresh_watching() -> None:
+    """Set ``watching`` from the anomaly mode and the tracer."""
+    watching[0] = anomaly_on[0] or tracer[0] is not None

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from graphgrad.core import hooks
-from graphgrad.core.grad_mode import recording, threads_off
+from graphgrad.core.grad_mode import recording, threads_off, tracer
 from graphgrad.errors import ShapeError
 
 if TYPE_CHECKING:
@@ -65,6 +65,8 @@ def _owner(a: np.ndarray) -> np.ndarray:
 
 def note_write(a: np.ndarray) -> None:
     """Record that ``a`` (a leaf's or parameter's array) was changed in place."""
+    if tracer[0] is not None:  # gg.compile could not replay the write
+        tracer[0].side_effect("an in-place write into a parameter's or leaf's array")  # type: ignore[attr-defined]
     owner = _owner(a)
     k = id(owner)
     seq = next(sequence)

@@ -26,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
-from graphgrad.core.grad_mode import is_grad_enabled
+from graphgrad.core.grad_mode import is_grad_enabled, tracer
 
 # NumPy ufuncs that are graphgrad ops, filled from the ops' declared spellings
 # (graphgrad.ops.declare): np.exp(t) records Exp, array * t records Mul.
@@ -296,6 +296,9 @@ def _outside_call(
     is then run again under the write rules (``_write_through``). ``ufunc.at`` ignores the
     read-only flag (NumPy writes through it), so it goes to the write rules directly."""
     tensors = _tensors((args, kwargs), {})
+    if tracer[0] is not None:  # gg.compile: a NumPy result computed outside the trace
+        for t in tensors.values():
+            tracer[0].value_read(t, f"np.{name}")  # type: ignore[attr-defined]
     out = kwargs.get("out")
     if out is not None and _needs_grad(args) and _float_inside(out):
         raise TypeError(  # refused before NumPy writes anything

@@ -65,7 +65,7 @@ class IndexedSum:
     def dense(self) -> np.ndarray:
         parts = self.parts
         if len(parts) > 1:
-            tiled = _tile(parts, self.shape)
+            tiled = tile(parts, self.shape)
             if tiled is not None:
                 return tiled
         out = parts[0].dense()
@@ -89,7 +89,7 @@ def _slice_block(index: Any, shape: tuple[int, ...]) -> tuple[int, int, int] | N
     return (axis, start, stop) if start < stop else None
 
 
-def _tile(parts: list[IndexedGrad], shape: tuple[int, ...]) -> np.ndarray | None:
+def tile(parts: list[IndexedGrad], shape: tuple[int, ...]) -> np.ndarray | None:
     """The parts written into one new array if they tile ``shape`` exactly (see
     IndexedSum): every element written once, none read, no zeroing."""
     dtype = parts[0].values.dtype

@@ -17,7 +17,7 @@ from numpy.lib.array_utils import normalize_axis_index
 
 from graphgrad import runtime
 from graphgrad.core import hints, hooks
-from graphgrad.core.grad_mode import recording, threads_off
+from graphgrad.core.grad_mode import recording, threads_off, tracer
 from graphgrad.errors import ShapeError
 
 if TYPE_CHECKING:
@@ -98,6 +98,7 @@ class Tensor:
         # uninitialised 2 x 3 tensor, which must not be read as data=2, requires_grad=3
         if device is not None:
             runtime.check_device(device, "Tensor")
+        src = data
         if isinstance(data, Tensor):
             data = data.data
         elif type(data) is list or type(data) is tuple:
@@ -121,6 +122,8 @@ class Tensor:
         self._node = None
         if requires_grad:
             self.requires_grad = True
+        if tracer[0] is not None:  # gg.compile: a copy of a traced array is that array
+            tracer[0].created(self, src)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -221,14 +224,20 @@ class Tensor:
         return (self[i] for i in range(len(self.data)))
 
     def __bool__(self) -> bool:
+        if tracer[0] is not None:
+            _read_under_trace(self, "bool()")
         return bool(self.data)
 
     def __float__(self) -> float:
         """The value as a Python float: outside the graph on purpose."""
+        if tracer[0] is not None:
+            _read_under_trace(self, "float()")
         return float(self.data)
 
     def __int__(self) -> int:
         """The value as a Python int: outside the graph on purpose."""
+        if tracer[0] is not None:
+            _read_under_trace(self, "int()")
         return int(self.data)
 
     def __index__(self) -> int:
@@ -239,6 +248,8 @@ class Tensor:
                 "only integer tensors of a single element can be converted to an index, got "
                 f"dtype {self.data.dtype} and shape {self.shape}"
             )
+        if tracer[0] is not None:
+            _read_under_trace(self, "an index")
         return int(self.data.reshape(()))
 
     def __format__(self, spec: str) -> str:
@@ -251,6 +262,8 @@ class Tensor:
                 f"format spec {spec!r} needs a one-element tensor, this one has shape "
                 f"{self.data.shape}: format its elements (t.data, t.tolist()) instead"
             )
+        if tracer[0] is not None:
+            _read_under_trace(self, "format()")
         return format(self.data.item(), spec)
 
     def __repr__(self) -> str:
@@ -277,6 +290,8 @@ class Tensor:
                 "np.sum(t)), or take t.detach() (or t.data) on purpose for values outside the "
                 "graph"
             )
+        if tracer[0] is not None:
+            _read_under_trace(self, "np.asarray()")
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
@@ -297,15 +312,21 @@ class Tensor:
                 "outside the graph, so no gradient flows through what is computed from it. "
                 "Use t.detach().numpy() (or t.data) to take it on purpose"
             )
+        if tracer[0] is not None:
+            _read_under_trace(self, "numpy()")
         return self.data
 
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number (outside the graph on
         purpose, as PyTorch's ``item()``: for logging, not for further computation)."""
+        if tracer[0] is not None:
+            _read_under_trace(self, "item()")
         return self.data.item()
 
     def tolist(self) -> Any:
         """The data as nested Python lists (outside the graph on purpose)."""
+        if tracer[0] is not None:
+            _read_under_trace(self, "tolist()")
         return self.data.tolist()
 
     # ------------------------------------------------------------------ autograd
@@ -343,6 +364,8 @@ class Tensor:
         hook that the engine recognises.)"""
         if not self._rg:
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        if tracer[0] is not None:
+            tracer[0].hook_registered(self, "retain_grad()")  # type: ignore[attr-defined]
         if self._node is not None:  # the graph holds nodes, not tensors: refer back weakly
             hooks.hooks_of(self._node)[hooks.RETAIN_GRAD] = weakref.ref(self)
 
@@ -357,6 +380,8 @@ class Tensor:
         ``create_graph=True``). If the hook returns a value, it replaces the gradient
         (same shape). Returns a handle whose ``remove()`` unregisters the hook.
         """
+        if tracer[0] is not None:
+            tracer[0].hook_registered(self, "register_hook()")  # type: ignore[attr-defined]
         if not self._rg:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
         vertex = self if self._node is None else self._node  # its place in the graph
@@ -382,22 +407,22 @@ class Tensor:
 
     # Comparisons give bool tensors; they are not differentiable and record nothing.
     def __lt__(self, other: ArrayLike) -> Tensor:
-        return _make(self.data < _data(other), None)
+        return _compared(self, other, self.data < _data(other), "less")
 
     def __le__(self, other: ArrayLike) -> Tensor:
-        return _make(self.data <= _data(other), None)
+        return _compared(self, other, self.data <= _data(other), "less_equal")
 
     def __gt__(self, other: ArrayLike) -> Tensor:
-        return _make(self.data > _data(other), None)
+        return _compared(self, other, self.data > _data(other), "greater")
 
     def __ge__(self, other: ArrayLike) -> Tensor:
-        return _make(self.data >= _data(other), None)
+        return _compared(self, other, self.data >= _data(other), "greater_equal")
 
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
-        return _make(self.data == _data(other), None)
+        return _compared(self, other, self.data == _data(other), "equal")
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
-        return _make(self.data != _data(other), None)
+        return _compared(self, other, self.data != _data(other), "not_equal")
 
     # ------------------------------------------------------------------ shape methods
     @property
@@ -465,7 +490,10 @@ class Tensor:
                 f"astype({target}): graphgrad tensors hold real numbers (bool, int or float); "
                 f"use t.data.astype({str(target)!r}) for a NumPy array of that dtype"
             )
-        return _make(self.data.astype(target), None)
+        out = _make(self.data.astype(target), None)
+        if tracer[0] is not None:
+            tracer[0].derived("astype", (self, target), out)  # type: ignore[attr-defined]
+        return out
 
     # ------------------------------------------------------------------ reductions
     def sum(
@@ -902,12 +930,23 @@ def _extremum(
     d = normalize_axis_index(int(dim), max(t.ndim, 1))
     data = t.data if t.ndim else t.data.reshape(1)
     idx = data.argmax(axis=d) if kind == "max" else data.argmin(axis=d)
+    rec = tracer[0]
+    if rec is not None:  # gg.compile: the indices are computed again at every call
+        src = t if t.ndim else _make(data, None)
+        if not t.ndim:
+            rec.derived("reshape", (t, (1,)), src)  # type: ignore[attr-defined]
+        rec.derived("arg" + kind, (src, d), idx)  # type: ignore[attr-defined]
     grid = list(np.indices(idx.shape, sparse=True))
     grid.insert(d, idx)
     values = (t if t.ndim else t.reshape(1))[tuple(grid)]  # GetItem: the gradient to idx only
     indices = _make(idx.astype(np.int64), None)
+    if rec is not None:
+        rec.derived("astype", (idx, np.dtype(np.int64)), indices)  # type: ignore[attr-defined]
     if keepdim:
+        flat = indices
         values, indices = values.unsqueeze(d), _make(np.expand_dims(indices.data, d), None)
+        if rec is not None:
+            rec.derived("expand_dims", (flat, d), indices)  # type: ignore[attr-defined]
     return ValuesIndices(values, indices)
 
 
@@ -937,6 +976,21 @@ def _find_engine() -> Callable[..., None]:
 
     _engine_backward = backward
     return backward
+
+
+def _read_under_trace(t: Tensor, how: str) -> None:
+    """A tensor's value read as a Python value while gg.compile traces: the tracer refuses
+    it if the value belongs to the traced computation (graphgrad.compiler.trace)."""
+    tracer[0].value_read(t, how)  # type: ignore[attr-defined]
+
+
+def _compared(t: Tensor, other: Any, result: np.ndarray, kind: str) -> Tensor:
+    """A comparison's bool tensor: outside the graph; while gg.compile traces, a value
+    computed from its operands (graphgrad.compiler.derived), not a constant."""
+    out = _make(result, None)
+    if tracer[0] is not None:
+        tracer[0].derived(kind, (t, other), out)  # type: ignore[attr-defined]
+    return out
 
 
 def _make(data: np.ndarray, node: Function | None) -> Tensor:

@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import numpy as np
 
 from graphgrad import runtime
+from graphgrad.core.grad_mode import tracer
 from graphgrad.core.in_place import note_write
 from graphgrad.core.tensor import Tensor
 from graphgrad.errors import StateDictError
@@ -60,6 +61,8 @@ class Module:
                 f"cannot assign {name!r} before Module.__init__(): call super().__init__() "
                 f"first in {type(self).__name__}.__init__"
             )
+        if tracer[0] is not None:  # gg.compile could not replay the assignment
+            tracer[0].side_effect(f"an assignment to {type(self).__name__}.{name}")  # type: ignore[attr-defined]
         modules = self.__dict__["_modules"]
         if isinstance(value, Parameter):
             modules.pop(name, None)

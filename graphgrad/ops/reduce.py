@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from graphgrad.core.function import Function
-from graphgrad.core.tensor import Tensor
 from graphgrad.ops.declare import Spellings
 
 Axis = Any  # None, an int or a tuple of ints
@@ -28,7 +27,8 @@ def _spread(g: Any, kept_shape: tuple[int, ...], in_shape: tuple[int, ...]) -> A
     (a read-only broadcast view when large, so no memory is spent on it)."""
     if g.ndim:  # a 0-d g (a full reduction) broadcasts as it is
         g = g.reshape(kept_shape)
-    if isinstance(g, Tensor) or math.prod(in_shape) > _SMALL:
+    if type(g) is not np.ndarray or math.prod(in_shape) > _SMALL:
+        # (a Tensor under create_graph, or gg.compile's symbolic array: a recorded view)
         return np.broadcast_to(g, in_shape)
     out = np.empty(in_shape, dtype=g.dtype)
     out[...] = g
