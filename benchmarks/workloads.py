@@ -15,6 +15,7 @@ the issue says so), ``torch`` (PyTorch eager built from the same primitive ops) 
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -38,6 +39,55 @@ class Workload:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+# A graphgrad model: (loss function, its arguments, the parameters by name, how each
+# parameter's gradient maps to the NumPy backend's). The eager backend calls the loss
+# function as it is; the compiled one calls gg.compile(loss function).
+Model = tuple[Callable[..., gg.Tensor], tuple[Any, ...], dict[str, gg.Tensor], tuple[str, ...]]
+
+
+def _eager(build: Callable[[Problem], Model]) -> Callable[[Problem], Step]:
+    def prepare(p: Problem) -> Step:
+        loss_fn, args, params, transposed = build(p)
+        return _train_step(loss_fn, args, params, transposed)
+
+    return prepare
+
+
+def _compiled(build: Callable[[Problem], Model]) -> Callable[[Problem], Step]:
+    """The same model through gg.compile; the first two calls (trace, check and generate)
+    run here, and their time is the step's ``compile_seconds``."""
+
+    def prepare(p: Problem) -> Step:
+        loss_fn, args, params, transposed = build(p)
+        fast = gg.compile(loss_fn)
+        step = _train_step(fast, args, params, transposed)
+        start = time.perf_counter()
+        step()
+        step()
+        step.compile_seconds = time.perf_counter() - start  # type: ignore[attr-defined]
+        return step
+
+    return prepare
+
+
+def _train_step(
+    loss_fn: Callable[..., gg.Tensor],
+    args: tuple[Any, ...],
+    params: dict[str, gg.Tensor],
+    transposed: tuple[str, ...],
+) -> Step:
+    qs = list(params.items())
+
+    def step() -> tuple[float, dict[str, np.ndarray]]:
+        for _, q in qs:
+            q.grad = None
+        loss = loss_fn(*args)
+        loss.backward()
+        return loss.item(), {k: q.grad.T if k in transposed else q.grad for k, q in qs}
+
+    return step
+
+
 def _torch() -> Any:
     import torch
 
@@ -46,10 +96,6 @@ def _torch() -> Any:
 
 def _leaves(problem: Problem, names: list[str]) -> dict[str, gg.Tensor]:
     return {k: gg.tensor(problem[k], requires_grad=True) for k in names}
-
-
-def _grads(params: dict[str, Any]) -> dict[str, np.ndarray]:
-    return {k: p.grad for k, p in params.items()}
 
 
 def _torch_leaves(problem: Problem, names: list[str]) -> dict[str, Any]:
@@ -97,20 +143,16 @@ def _op_numpy(p: Problem) -> Step:
     return step
 
 
-def _op_graphgrad(p: Problem) -> Step:
+def _op_model(p: Problem) -> Model:
     params = _leaves(p, ["a", "b"])
-    a, b, y0, n = params["a"], params["b"], gg.tensor(p["y0"]), p["n"]
+    a, b, n = params["a"], params["b"], p["n"]
 
-    def step() -> tuple[float, dict[str, np.ndarray]]:
-        a.grad = b.grad = None
-        y = y0
+    def loss_fn(y: gg.Tensor) -> gg.Tensor:
         for _ in range(n):
             y = (y * a + b).tanh()
-        loss = y.sum()
-        loss.backward()
-        return loss.item(), _grads(params)
+        return y.sum()
 
-    return step
+    return loss_fn, (gg.tensor(p["y0"]),), params, ()
 
 
 def _op_torch(p: Problem) -> Step:
@@ -176,7 +218,7 @@ def _mlp_numpy(p: Problem) -> Step:
     return step
 
 
-def _mlp_graphgrad(p: Problem) -> Step:
+def _mlp_model(p: Problem) -> Model:
     L = p["layers"]
     layers = []
     for i in range(1, L + 1):
@@ -187,17 +229,12 @@ def _mlp_graphgrad(p: Problem) -> Step:
     model = nn.Sequential(*layers)
     names = {f"{2 * (i - 1)}.weight": f"W{i}" for i in range(1, L + 1)}
     names |= {f"{2 * (i - 1)}.bias": f"b{i}" for i in range(1, L + 1)}
-    x, y = p["x"], p["y"]
-    params = [(names[k], q) for k, q in model.named_parameters()]  # looked up once
+    params = {names[k]: q for k, q in model.named_parameters()}
 
-    def step() -> tuple[float, dict[str, np.ndarray]]:
-        for _, q in params:
-            q.grad = None
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        return loss.item(), {k: q.grad.T if k[0] == "W" else q.grad for k, q in params}
+    def loss_fn(x: np.ndarray, y: np.ndarray) -> gg.Tensor:
+        return F.cross_entropy(model(x), y)
 
-    return step
+    return loss_fn, (p["x"], p["y"]), params, tuple(k for k in params if k[0] == "W")
 
 
 def _mlp_torch(p: Problem) -> Step:
@@ -248,7 +285,7 @@ def _seed_numpy(p: Problem) -> Step:
     return step
 
 
-def _seed_graphgrad(p: Problem) -> Step:
+def _seed_model(p: Problem) -> Model:
     H = p["W"].shape[0]
     rnn, out = (
         nn.ElmanRNN(1, H, dtype=p["W"].dtype, batch_first=True),
@@ -264,17 +301,12 @@ def _seed_graphgrad(p: Problem) -> Step:
     ]:
         q.data[...] = p[k].T if k == "W_out" else p[k]  # (out, in): the seed's W_out.T
     names = {"W_in": cell.W, "W": cell.V, "b": cell.b, "W_out": out.weight, "b_out": out.bias}
-    x, y = p["x"][..., None], p["y"]
 
-    def step() -> tuple[float, dict[str, np.ndarray]]:
-        for q in names.values():
-            q.grad = None
+    def loss_fn(x: np.ndarray, y: np.ndarray) -> gg.Tensor:
         h, _ = rnn(x)
-        loss = F.squared_error(out(h)[..., 0].sigmoid(), y)
-        loss.backward()
-        return loss.item(), {k: q.grad.T if k == "W_out" else q.grad for k, q in names.items()}
+        return F.squared_error(out(h)[..., 0].sigmoid(), y)
 
-    return step
+    return loss_fn, (p["x"][..., None], p["y"]), names, ("W_out",)
 
 
 def _seed_torch(p: Problem) -> Step:
@@ -386,7 +418,7 @@ def _batch_numpy(p: Problem) -> Step:
     return step
 
 
-def _batch_graphgrad(p: Problem) -> Step:
+def _batch_model(p: Problem) -> Model:
     kind, x, y = p["kind"], p["x"], p["y"]
     F_in, H = x.shape[-1], p["W_out"].shape[0]
     dtype = x.dtype
@@ -408,15 +440,11 @@ def _batch_graphgrad(p: Problem) -> Step:
     for k, q in names.items():
         q.data[...] = p[k].T if k == "W_out" else p[k]  # Linear's weight is (out, in)
 
-    def step() -> tuple[float, dict[str, np.ndarray]]:
-        for q in names.values():
-            q.grad = None
+    def loss_fn(x: np.ndarray, y: np.ndarray) -> gg.Tensor:
         h, _ = layer(x)
-        loss = F.squared_error(readout(h), y)
-        loss.backward()
-        return loss.item(), {k: q.grad.T if k == "W_out" else q.grad for k, q in names.items()}
+        return F.squared_error(readout(h), y)
 
-    return step
+    return loss_fn, (x, y), names, ("W_out",)
 
 
 def _batch_torch(p: Problem) -> Step:
@@ -551,20 +579,15 @@ def _xor_numpy(p: Problem) -> Step:
     return step
 
 
-def _xor_graphgrad(p: Problem) -> Step:
+def _xor_model(p: Problem) -> Model:
     q = _leaves(p, _XOR_PARAMS)
-    x, y = p["x"], p["y"]
 
-    def step() -> tuple[float, dict[str, np.ndarray]]:
-        for t in q.values():
-            t.grad = None
+    def loss_fn(x: np.ndarray, y: np.ndarray) -> gg.Tensor:
         h = (x @ q["W1"] + q["b1"]).tanh()
         h = (h @ q["W2"] + q["b2"]).tanh()
-        loss = F.squared_error((h @ q["W3"] + q["b3"]).sigmoid(), y)
-        loss.backward()
-        return loss.item(), _grads(q)
+        return F.squared_error((h @ q["W3"] + q["b3"]).sigmoid(), y)
 
-    return step
+    return loss_fn, (p["x"], p["y"]), q, ()
 
 
 def _xor_torch(p: Problem) -> Step:
@@ -608,24 +631,19 @@ def _deep_numpy(p: Problem) -> Step:
     return step
 
 
-def _deep_graphgrad(p: Problem) -> Step:
+def _deep_model(p: Problem) -> Model:
     H = p["V"].shape[0]
     rnn = nn.ElmanRNN(1, H, dtype=p["V"].dtype, batch_first=True)
     cell = rnn.cells[0]
     names = {"W": cell.W, "V": cell.V, "b": cell.b}
     for k, q in names.items():
         q.data[...] = p[k]
-    x, y = p["x"], p["y"]
 
-    def step() -> tuple[float, dict[str, np.ndarray]]:
-        for q in names.values():
-            q.grad = None
+    def loss_fn(x: np.ndarray, y: np.ndarray) -> gg.Tensor:
         h, _ = rnn(x)
-        loss = F.squared_error(h, y)
-        loss.backward()
-        return loss.item(), {k: q.grad for k, q in names.items()}
+        return F.squared_error(h, y)
 
-    return step
+    return loss_fn, (p["x"], p["y"]), names, ()
 
 
 def _deep_torch(p: Problem) -> Step:
@@ -680,7 +698,7 @@ def _wlm_numpy(p: Problem) -> Step:
     return lambda: reference.word_lm_step(tokens, params)
 
 
-def _wlm_graphgrad(p: Problem) -> Step:
+def _wlm_model(p: Problem) -> Model:
     V, D = p["encoder.weight"].shape
     dtype = p["encoder.weight"].dtype
     model = nn.ModuleDict(
@@ -695,18 +713,15 @@ def _wlm_graphgrad(p: Problem) -> Step:
     data, targets = gg.tensor(p["tokens"][:-1]), gg.tensor(p["tokens"][1:].reshape(-1))
     h0 = (gg.zeros(2, data.shape[1], D, dtype=dtype),) * 2
 
-    def forward() -> gg.Tensor:  # RNNModel.forward: the logits die with this frame
+    def forward(data: gg.Tensor) -> gg.Tensor:  # RNNModel.forward: the logits die here
         out, _ = model["rnn"](model["encoder"](data), h0)
         decoded = model["decoder"](out).view(-1, V)
         return F.log_softmax(decoded, dim=1)
 
-    def step() -> tuple[float, dict[str, np.ndarray]]:
-        model.zero_grad()
-        loss = F.nll_loss(forward(), targets)
-        loss.backward()
-        return loss.item(), _grads(params)
+    def loss_fn(data: gg.Tensor, targets: gg.Tensor) -> gg.Tensor:
+        return F.nll_loss(forward(data), targets)
 
-    return step
+    return loss_fn, (data, targets), params, ()
 
 
 def _wlm_torch_nn(p: Problem) -> Step:
@@ -738,12 +753,32 @@ def _wlm_torch_nn(p: Problem) -> Step:
     return step
 
 
+# the eager and the compiled backend of each model
+_op_graphgrad, _op_compiled = _eager(_op_model), _compiled(_op_model)
+_mlp_graphgrad, _mlp_compiled = _eager(_mlp_model), _compiled(_mlp_model)
+_seed_graphgrad, _seed_compiled = _eager(_seed_model), _compiled(_seed_model)
+_batch_graphgrad, _batch_compiled = _eager(_batch_model), _compiled(_batch_model)
+_xor_graphgrad, _xor_compiled = _eager(_xor_model), _compiled(_xor_model)
+_deep_graphgrad, _deep_compiled = _eager(_deep_model), _compiled(_deep_model)
+_wlm_graphgrad, _wlm_compiled = _eager(_wlm_model), _compiled(_wlm_model)
+
+
 def workloads(quick: bool = False) -> list[Workload]:
     """All workloads; ``quick`` shrinks every size so the whole run takes seconds."""
     deep_lengths = (500,) if quick else (5000, 20000)
     seed_lengths = (8,) if quick else (8, 32)
-    op = {"numpy": _op_numpy, "graphgrad": _op_graphgrad, "torch": _op_torch}
-    mlp = {"numpy": _mlp_numpy, "graphgrad": _mlp_graphgrad, "torch": _mlp_torch}
+    op = {
+        "numpy": _op_numpy,
+        "graphgrad": _op_graphgrad,
+        "graphgrad compiled": _op_compiled,
+        "torch": _op_torch,
+    }
+    mlp = {
+        "numpy": _mlp_numpy,
+        "graphgrad": _mlp_graphgrad,
+        "graphgrad compiled": _mlp_compiled,
+        "torch": _mlp_torch,
+    }
     mlp_make = (lambda r, d: _mlp_make(r, d, (64, 32, 32, 10), 16)) if quick else _mlp_make
     out = [
         Workload("op-overhead", _op_make, op, ops_per_step=600, target=1.5),
@@ -757,6 +792,7 @@ def workloads(quick: bool = False) -> list[Workload]:
                 {
                     "numpy": _seed_numpy,
                     "graphgrad": _seed_graphgrad,
+                    "graphgrad compiled": _seed_compiled,
                     "torch": _seed_torch,
                     "torch.nn": _seed_torch_nn,
                 },
@@ -774,6 +810,7 @@ def workloads(quick: bool = False) -> list[Workload]:
                 {
                     "numpy": _batch_numpy,
                     "graphgrad": _batch_graphgrad,
+                    "graphgrad compiled": _batch_compiled,
                     "torch": _batch_torch,
                     "torch.nn": _batch_torch_nn,
                 },
@@ -784,7 +821,12 @@ def workloads(quick: bool = False) -> list[Workload]:
         Workload(
             "xor-mlp",
             _xor_make,
-            {"numpy": _xor_numpy, "graphgrad": _xor_graphgrad, "torch": _xor_torch},
+            {
+                "numpy": _xor_numpy,
+                "graphgrad": _xor_graphgrad,
+                "graphgrad compiled": _xor_compiled,
+                "torch": _xor_torch,
+            },
             target=2.5,
         )
     )
@@ -793,7 +835,12 @@ def workloads(quick: bool = False) -> list[Workload]:
             Workload(
                 f"deep-graph T={T}",
                 _deep_make(T),
-                {"numpy": _deep_numpy, "graphgrad": _deep_graphgrad, "torch": _deep_torch},
+                {
+                    "numpy": _deep_numpy,
+                    "graphgrad": _deep_graphgrad,
+                    "graphgrad compiled": _deep_compiled,
+                    "torch": _deep_torch,
+                },
                 target=1.5,
             )
         )
@@ -802,7 +849,12 @@ def workloads(quick: bool = False) -> list[Workload]:
         Workload(
             "word-lm",
             lambda r, d: _wlm_make(r, d, **sizes),
-            {"numpy": _wlm_numpy, "graphgrad": _wlm_graphgrad, "torch.nn": _wlm_torch_nn},
+            {
+                "numpy": _wlm_numpy,
+                "graphgrad": _wlm_graphgrad,
+                "graphgrad compiled": _wlm_compiled,
+                "torch.nn": _wlm_torch_nn,
+            },
             target=1.10,
         )
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphgrad import accelerator, data, nn, ops, optim
+from graphgrad.compiler import Compiled, compile
 from graphgrad.core.anomaly import AnomalyError, detect_anomaly
 from graphgrad.core.creation import (
     from_numpy,
@@ -28,6 +29,8 @@ from graphgrad.core.grad_mode import enable_grad, is_grad_enabled, no_grad, set_
 from graphgrad.core.tensor import Tensor
 from graphgrad.errors import (
     CheckpointError,
+    CompileError,
+    CompileWarning,
     GradcheckError,
     GraphgradError,
     GraphReleasedError,
@@ -81,6 +84,9 @@ int8, int16, int32, int64, uint8 = np.int8, np.int16, np.int32, np.int64, np.uin
 __all__ = [
     "AnomalyError",
     "CheckpointError",
+    "CompileError",
+    "CompileWarning",
+    "Compiled",
     "Function",
     "GradcheckError",
     "GraphReleasedError",
@@ -95,6 +101,7 @@ __all__ = [
     "broadcast_to",
     "cat",
     "clip",
+    "compile",
     "concat",
     "cos",
     "data",

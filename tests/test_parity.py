@@ -174,7 +174,8 @@ OWN_NAMES = {
     "optim": {"AdaGrad", "ParamsOrGroups", "lr_scheduler"},
     "optim.lr_scheduler": set(),
     # graphgrad's errors, tools and modules; softplus is F.softplus at the top level too
-    "graphgrad": {"AnomalyError", "CheckpointError", "GradcheckError", "GraphReleasedError",
+    "graphgrad": {"AnomalyError", "CheckpointError", "CompileError", "CompileWarning",
+                  "Compiled", "GradcheckError", "GraphReleasedError",
                   "GraphgradError", "ShapeError", "StateDictError", "Function", "data",
                   "gradcheck", "gradgradcheck", "nn", "optim", "softplus"},
     # NumPy's names (NumPy's meaning), and the engine's attributes
@@ -191,6 +192,8 @@ ELSEWHERE = {
     "device": "test_pytorch_names: gg.device('cpu'), .to(device), other devices raise",
     "load": "test_io: gg.save / gg.load, paths and open files",
     "save": "test_io: gg.save / gg.load, paths and open files",
+    "compile": "test_compile: gg.compile(fn) gives fn's values and gradients, and runs fn "
+    "eagerly where it cannot compile (as torch.compile at a graph break; fullgraph=True raises)",
     "manual_seed": "test_pytorch_names: seeds initialisation and sampling",
     "randint": "test_pytorch_names: shapes, dtypes, range (NumPy's stream)",
     "multinomial": "test_pytorch_names: frequencies, replacement (NumPy's stream)",

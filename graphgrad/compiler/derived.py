@@ -1,0 +1,41 @@
+"""Values computed from traced tensors without a recorded op: comparisons (``x > 0``),
+casts to an integer or bool dtype, and the indices of ``t.max(dim=)`` / ``t.min(dim=)``.
+
+Eagerly they leave the graph (no gradient, nothing recorded, so they cost nothing). While
+gg.compile traces, the tensor methods that make them report them here, so the trace
+holds them as values computed from their operands — never as constants fixed at trace
+time — and the generated code computes them again at every call. Each is a Function
+subclass only so that code generation treats it like an op (its forward, called on the
+generated code's symbols, writes the NumPy expression); none has a backward rule, as none
+is differentiable.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from graphgrad.core.function import Function
+
+
+def _derived(name: str, fn: Callable[..., Any]) -> type[Function]:
+    def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    return type(name, (Function,), {"forward": staticmethod(forward), "__module__": __name__})
+
+
+KINDS: dict[str, type[Function]] = {
+    "less": _derived("Less", np.less),
+    "less_equal": _derived("LessEqual", np.less_equal),
+    "greater": _derived("Greater", np.greater),
+    "greater_equal": _derived("GreaterEqual", np.greater_equal),
+    "equal": _derived("Equal", np.equal),
+    "not_equal": _derived("NotEqual", np.not_equal),
+    "astype": _derived("AsType", lambda a, dtype: a.astype(dtype)),
+    "argmax": _derived("ArgMax", lambda a, axis: a.argmax(axis=axis)),
+    "argmin": _derived("ArgMin", lambda a, axis: a.argmin(axis=axis)),
+    "reshape": _derived("ReshapeIndex", lambda a, shape: a.reshape(shape)),
+    "expand_dims": _derived("ExpandDims", lambda a, axis: np.expand_dims(a, axis)),
+}

@@ -1,0 +1,413 @@
+"""Tracing: run the user's function once, eagerly, and write down every op it applies.
+
+While a ``Tracer`` is installed (``graphgrad.core.grad_mode.tracer``), each recording path
+reports the op it applied (class, operands, keywords, output). Operands are identified:
+
+* a Tensor or array the function received as an argument, or the output of an op traced
+  earlier, is a *value* of the trace (``Ref``); so is a detached alias of one
+  (``t.detach()``, ``t.data``: the same array), which carries no gradient, as eagerly;
+* any other Tensor — a module's parameter, a tensor in the function's closure — is a
+  *free input*: the generated code reads its ``.data`` at every call, never a copy;
+* everything else (Python numbers, shapes, axes, arrays built in Python) is a constant of
+  the trace, fixed at its trace-time value. Two traces (the first two calls) are compared
+  so that a constant that changes between calls — a dropout mask drawn in Python, an
+  array computed from an argument's values — is refused instead of silently frozen.
+
+Reading a traced value as a Python value (``t.item()``, ``bool(t)``, ``float(t)``,
+``np.asarray(t)``) while tracing raises: the generated code could not repeat the Python
+decision made with it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from graphgrad.core.grad_mode import refresh_watching, tracer
+from graphgrad.core.tensor import Tensor
+from graphgrad.errors import CompileError
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An operand that is value ``index`` of the trace."""
+
+    index: int
+
+
+@dataclass
+class Value:
+    """One array of the traced computation."""
+
+    index: int
+    kind: str  # "input" (an argument), "free" (closure / parameter) or "op"
+    example: np.ndarray
+    hint: str  # a name for the generated code
+    requires_grad: bool
+    tensor: Tensor | None = None  # a free input's tensor (at trace time)
+    # where a free input is read at every call ("model.fc.weight"; several for a tied one)
+    source: tuple[str, ...] | None = None
+    path: tuple[Any, ...] = ()  # an argument's place in (args, kwargs)
+
+
+@dataclass
+class Record:
+    """One op application."""
+
+    cls: Any  # a Function subclass
+    operands: tuple[Any, ...]  # Refs, constants, tuples of them
+    kwargs: dict[str, Any]
+    out: int
+    needs: tuple[bool, ...]
+    label: str | None
+    site: str
+    node: Any  # the eager node (its rule is run once more to check the generated one)
+
+
+@dataclass
+class Trace:
+    values: list[Value] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    outputs: Any = None  # the function's result with Tensors replaced by Refs
+    keep: list[Any] = field(default_factory=list)  # what keeps the ids above unique
+    broken: str | None = None  # why the function could not be traced (Tracer.refuse)
+
+
+def user_site() -> str:
+    """``file:line`` of the innermost caller outside graphgrad."""
+    frame: Any = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not name.startswith("<graphgrad") and not os.path.abspath(name).startswith(_ROOT):
+            return f"{os.path.basename(name)}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "<graphgrad>"
+
+
+class Tracer:
+    """The recorder installed while the function runs (see the module docstring)."""
+
+    def __init__(
+        self, names: dict[int, str], sources: dict[int, tuple[str, ...]], fullgraph: bool
+    ) -> None:
+        self.trace = Trace()
+        self._by_tensor: dict[int, int] = {}
+        self._by_array: dict[int, int] = {}
+        self._names = names  # id(tensor) -> a readable name (parameters, closure)
+        self._sources = sources  # id(tensor) -> where the function reads it (Value.source)
+        self.fullgraph = fullgraph
+        self.broken: str | None = None  # why the function cannot be compiled
+        self.prev: Any = None  # the tracer this one replaced (restored on a break)
+
+    def refuse(self, why: str) -> None:
+        """The function did something compiled code could not repeat. With
+        ``fullgraph=True`` that raises; otherwise the tracer steps aside, the call finishes
+        eagerly (its results are the eager ones) and the function stays uncompiled."""
+        if self.fullgraph:
+            raise CompileError(why)
+        self.broken = why
+        if tracer[0] is self:
+            tracer[0] = self.prev
+            refresh_watching()
+
+    def _new(self, kind: str, t: Any, hint: str, rg: bool, **extra: Any) -> int:
+        arr = t.data if isinstance(t, Tensor) else t
+        i = len(self.trace.values)
+        self.trace.values.append(Value(i, kind, arr, hint, rg, **extra))
+        self.trace.keep.append(t)
+        if isinstance(t, Tensor):
+            self._by_tensor[id(t)] = i
+        self._by_array.setdefault(id(arr), i)
+        return i
+
+    def argument(self, x: Any, hint: str, path: tuple[Any, ...]) -> Ref:
+        rg = isinstance(x, Tensor) and x.requires_grad
+        known = self._by_tensor.get(id(x)) if isinstance(x, Tensor) else None
+        if known is not None:  # the same tensor passed twice
+            return Ref(known)
+        return Ref(self._new("input", x, hint, rg, path=path))
+
+    def ref(self, a: Any) -> Any:
+        if isinstance(a, Tensor):
+            i = self._by_tensor.get(id(a))
+            if i is None:
+                i = self._by_array.get(id(a.data))  # a detached alias: no gradient
+                if i is None:
+                    hint = self._names.get(id(a), "w")
+                    src = self._sources.get(id(a))
+                    i = self._new("free", a, hint, a.requires_grad, tensor=a, source=src)
+            return Ref(i)
+        t = type(a)
+        if t is np.ndarray:
+            i = self._by_array.get(id(a))
+            return a if i is None else Ref(i)
+        if t is tuple:
+            return tuple(self.ref(v) for v in a)
+        if t is list:
+            return [self.ref(v) for v in a]
+        return a
+
+    # --- called by the recording paths and the Tensor (see graphgrad.core)
+    def op(self, cls: type, args: tuple[Any, ...], kwargs: Any, out: Tensor) -> None:
+        operands = tuple(self.ref(a) for a in args)
+        kw = {k: self.ref(v) for k, v in kwargs.items()} if kwargs else {}
+        node = out._node
+        needs = tuple(node.needs_input_grad) if node is not None else (False,) * len(args)
+        label = getattr(node, "label", None) if node is not None else None
+        hint = cls.__name__.lower().lstrip("_")
+        i = self._new("op", out, hint, out._rg)
+        self.trace.records.append(Record(cls, operands, kw, i, needs, label, user_site(), node))
+
+    def created(self, t: Tensor, src: Any) -> None:
+        """``Tensor(src)`` / ``gg.tensor(src)`` copied ``src``: if it is a traced array and
+        the copy keeps its dtype, the new tensor is a detached alias of that value (the
+        generated code reads the argument at every call instead of keeping the copy)."""
+        arr = src.data if isinstance(src, Tensor) else src
+        if type(arr) is not np.ndarray:
+            return
+        i = self._by_array.get(id(arr))
+        if i is None or t.data.dtype != arr.dtype or t.data.shape != arr.shape:
+            return
+        if t.requires_grad:
+            return  # a new leaf to differentiate: a free input of its own
+        self._by_array[id(t.data)] = i
+        self.trace.keep.append(t)
+
+    def derived(self, kind: str, operands: tuple[Any, ...], out: Any) -> None:
+        """A value computed from traced operands outside the graph (see
+        graphgrad.compiler.derived): recorded as an op without gradient when an operand
+        is a value of the trace; a constant otherwise."""
+        from graphgrad.compiler.derived import KINDS
+
+        refs = tuple(self.ref(a) for a in operands)
+        if not any(type(r) is Ref for r in refs):
+            return
+        arr = out.data if isinstance(out, Tensor) else out
+        i = self._new("op", out, kind, False)
+        if not isinstance(out, Tensor):
+            self._by_array[id(arr)] = i
+        needs = (False,) * len(refs)
+        self.trace.records.append(Record(KINDS[kind], refs, {}, i, needs, None, user_site(), None))
+
+    def several_outputs(self, cls: type) -> None:
+        self.refuse(
+            f"gg.compile: {cls.__name__}.forward returns several arrays, which compiled code "
+            "does not support yet; compile the code around it, or return one array"
+        )
+
+    def hook_registered(self, t: Tensor, how: str) -> None:
+        if t._node is not None and id(t) in self._by_tensor:
+            self.refuse(
+                f"gg.compile: the function calls {how} on a tensor it computed (at "
+                f"{user_site()}); compiled code has no such tensor to call it on at run time. "
+                "Register hooks on parameters or on the compiled function's results instead"
+            )
+
+    def side_effect(self, what: str) -> None:
+        self.refuse(
+            f"gg.compile: the function runs {what} (at {user_site()}), which compiled code "
+            "could not repeat: it replays the recorded tensor ops only. Keep it outside the "
+            "compiled function (compile the loss, call backward() and the optimizer after "
+            "it; pass recurrent state in as an argument and return the new state)"
+        )
+
+    def value_read(self, t: Tensor, how: str) -> None:
+        if id(t) in self._by_tensor or id(t.data) in self._by_array or t._rg:
+            self.refuse(
+                f"gg.compile: the function read a traced tensor's value as a Python value "
+                f"({how} at {user_site()}). Compiled code fixes Python values and branches "
+                "at trace time, so it could not repeat what was done with it. Compute it "
+                "with tensor ops (gg.where(cond, a, b) for a branch), read it outside the "
+                "compiled function, or call the function uncompiled"
+            )
+
+
+def run(
+    fn: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    names: dict[int, str],
+    sources: dict[int, tuple[str, ...]],
+    fullgraph: bool = True,
+) -> tuple[Trace, Any]:
+    """Run ``fn(*args, **kwargs)`` eagerly under a Tracer; returns the trace and the eager
+    result (what the first call returns). ``trace.broken`` says why the function could
+    not be traced (``fullgraph=False``; with True that raises ``CompileError``)."""
+    rec = Tracer(names, sources, fullgraph)
+    params = _parameter_names(fn, len(args))
+    for path, x, hint in _leaves((args, kwargs), params):
+        rec.argument(x, hint, path)
+    prev = rec.prev = tracer[0]
+    tracer[0] = rec
+    refresh_watching()
+    try:
+        result = fn(*args, **kwargs)
+    finally:
+        tracer[0] = prev
+        refresh_watching()
+    if rec.broken is None:
+        rec.trace.outputs = _map_outputs(rec, result)
+    rec.trace.broken = rec.broken
+    return rec.trace, result
+
+
+def _map_outputs(rec: Tracer, x: Any) -> Any:
+    if isinstance(x, Tensor):
+        return rec.ref(x)
+    t = type(x)
+    if t in (tuple, list):
+        return t(_map_outputs(rec, v) for v in x)
+    if t is dict:
+        return {k: _map_outputs(rec, v) for k, v in x.items()}
+    if x is None or t in (int, float, bool, str):
+        return x
+    rec.refuse(
+        f"gg.compile: the function returned a {t.__name__}; a compiled function returns "
+        "tensors (or tuples, lists and dicts of them, and Python constants)"
+    )
+    return x
+
+
+def _parameter_names(fn: Any, n: int) -> list[str]:
+    import inspect
+
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return [f"arg{i}" for i in range(n)]
+    names = [
+        p.name
+        for p in sig.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    var = next((p.name for p in sig.parameters.values() if p.kind == p.VAR_POSITIONAL), "arg")
+    return [names[i] if i < len(names) else f"{var}{i}" for i in range(n)]
+
+
+def _leaves(
+    tree: tuple[tuple[Any, ...], dict[str, Any]], params: list[str]
+) -> list[tuple[tuple[Any, ...], Any, str]]:
+    """The arrays and Tensors among the arguments: (path, object, name)."""
+    out: list[tuple[tuple[Any, ...], Any, str]] = []
+
+    def walk(x: Any, path: tuple[Any, ...], hint: str) -> None:
+        if isinstance(x, (Tensor, np.ndarray)):
+            out.append((path, x, hint))
+        elif type(x) in (tuple, list):
+            for i, v in enumerate(x):
+                walk(v, (*path, i), f"{hint}{i}")
+        elif type(x) is dict:
+            for k, v in x.items():
+                walk(v, (*path, k), str(k))
+
+    args, kwargs = tree
+    for i, a in enumerate(args):
+        walk(a, (0, i), params[i])
+    for k, v in kwargs.items():
+        walk(v, (1, k), k)
+    return out
+
+
+def signature(x: Any) -> Any:
+    """The guard key of arguments: structure, and per array its shape, dtype and
+    requires-grad flag; other leaves by value (they are constants of the trace)."""
+    if isinstance(x, Tensor):
+        return ("T", x.data.shape, x.data.dtype.str, x.requires_grad)
+    if type(x) is np.ndarray:
+        return ("A", x.shape, x.dtype.str)
+    t = type(x)
+    if t in (tuple, list):
+        return (t.__name__, tuple(signature(v) for v in x))
+    if t is dict:
+        return ("dict", tuple((k, signature(v)) for k, v in x.items()))
+    try:
+        hash(x)
+    except TypeError:
+        return ("id", id(x))
+    return ("S", t.__name__, x)
+
+
+def compare(a: Trace, b: Trace) -> str | None:
+    """Why two traces of one function at the same signature differ, or None."""
+    if len(a.records) != len(b.records):
+        return (
+            f"the first call applied {len(a.records)} ops and the second {len(b.records)}: "
+            "a Python branch or loop depends on the values"
+        )
+    for k, (ra, rb) in enumerate(zip(a.records, b.records)):
+        where = f"op {k} ({ra.cls.__name__} at {rb.site})"
+        if ra.cls is not rb.cls:
+            return f"{where}: the second call applied {rb.cls.__name__} there instead"
+        why = _differs(a, b, ra.operands, rb.operands) or _differs(a, b, ra.kwargs, rb.kwargs)
+        if why:
+            return f"{where}: {why}"
+        if ra.needs != rb.needs:
+            return f"{where}: which operands require grad changed"
+    why = _differs(a, b, a.outputs, b.outputs)
+    return f"the results: {why}" if why else None
+
+
+def _differs(ta: Trace, tb: Trace, x: Any, y: Any) -> str | None:
+    if type(x) is not type(y):
+        return f"an operand was {type(x).__name__} and became {type(y).__name__}"
+    if type(x) is Ref:
+        va, vb = ta.values[x.index], tb.values[y.index]
+        if va.kind != vb.kind or (va.kind != "free" and va.index != vb.index):
+            return "an operand is a different value of the computation"
+        if va.kind == "free" and va.tensor is not vb.tensor:
+            if va.source is not None and va.source == vb.source:
+                return None  # read from the same place at every call: an input
+            if va.requires_grad or not _same(va.example, vb.example):
+                return (
+                    "a tensor created inside the function (not from an op, e.g. gg.tensor(...) "
+                    "of values computed in Python) changed between calls; make it with ops "
+                    "from the arguments, or pass it as an argument"
+                )
+        return None
+    if type(x) in (tuple, list):
+        if len(x) != len(y):
+            return "an operand's length changed"
+        for u, v in zip(x, y):
+            why = _differs(ta, tb, u, v)
+            if why:
+                return why
+        return None
+    if type(x) is dict:
+        if x.keys() != y.keys():
+            return "the keyword arguments changed"
+        for k in x:
+            why = _differs(ta, tb, x[k], y[k])
+            if why:
+                return why
+        return None
+    if not _same(x, y):
+        what = "an array" if isinstance(x, np.ndarray) else repr(x)
+        return (
+            f"the constant operand {what} changed between calls (an array or number computed "
+            "in Python — from an argument's values, or random, like a dropout mask drawn "
+            "outside an op): compiled code would keep the first one. Pass it as an argument, "
+            "or compute it with ops"
+        )
+    return None
+
+
+def _same(x: Any, y: Any) -> bool:
+    if x is y:
+        return True
+    if isinstance(x, (np.ndarray, np.generic)) or isinstance(y, (np.ndarray, np.generic)):
+        xa, ya = np.asarray(x), np.asarray(y)
+        return (
+            xa.shape == ya.shape
+            and xa.dtype == ya.dtype
+            and bool(np.array_equal(xa, ya, equal_nan=xa.dtype.kind in "fc"))
+        )
+    try:
+        return bool(x == y) or (x != x and y != y)
+    except Exception:
+        return False

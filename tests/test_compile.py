@@ -1,0 +1,549 @@
+"""gg.compile: the generated code gives the eager values and gradients bitwise — on every
+benchmark workload, every nn layer and loss — and every way a function can do what the
+generated code could not repeat either runs it eagerly with a CompileWarning (the
+default, as torch.compile falls back at a graph break) or raises CompileError
+(``fullgraph=True``). Places the function reads tensors and Python values from (closure
+cells, globals, module attributes) are read or guarded at every call."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+from graphgrad import nn, optim
+from graphgrad.nn import functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import workloads as W
+
+
+def _grads(tensors: list[gg.Tensor]) -> list[np.ndarray | None]:
+    out = []
+    for t in tensors:
+        out.append(None if t.grad is None else np.array(t.grad, copy=True))
+        t.grad = None
+    return out
+
+
+def _flat(x: Any) -> list[np.ndarray]:
+    if isinstance(x, gg.Tensor):
+        return [x.data]
+    if isinstance(x, (tuple, list)):
+        return [a for v in x for a in _flat(v)]
+    return []
+
+
+def _seed(x: Any, rng: np.random.Generator) -> list[tuple[gg.Tensor, np.ndarray]]:
+    """Each result that requires grad, with a fixed upstream gradient for it."""
+    if isinstance(x, gg.Tensor):
+        return [(x, rng.standard_normal(x.shape).astype(x.dtype))] if x.requires_grad else []
+    if isinstance(x, (tuple, list)):
+        return [p for v in x for p in _seed(v, rng)]
+    return []
+
+
+def assert_same(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    wrt: list[gg.Tensor],
+    calls: int = 3,
+    **compile_kw: Any,
+) -> gg.Compiled:
+    """``gg.compile(fn)`` called ``calls`` times gives eager ``fn``'s results and the
+    gradients of ``wrt`` bitwise, and really ran generated code from the third call on."""
+    fast = gg.compile(fn, **compile_kw)
+
+    def once(f: Callable[..., Any]) -> tuple[list[np.ndarray], list[Any]]:
+        out = f(*args)
+        pairs = _seed(out, np.random.default_rng(7))
+        if pairs:
+            gg.backward([t for t, _ in pairs], [g for _, g in pairs])
+        return [np.array(a, copy=True) for a in _flat(out)], _grads(wrt)
+
+    want_out, want_grads = once(fn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", gg.CompileWarning)
+        for k in range(calls):
+            got_out, got_grads = once(fast)
+            assert len(got_out) == len(want_out)
+            for a, b in zip(got_out, want_out):
+                assert a.dtype == b.dtype and a.shape == b.shape, f"call {k}"
+                np.testing.assert_array_equal(a, b, err_msg=f"call {k}: output")
+            for j, (a, b) in enumerate(zip(got_grads, want_grads)):
+                assert (a is None) == (b is None), f"call {k}: gradient {j}"
+                if a is not None:
+                    assert a.dtype == b.dtype, f"call {k}: gradient {j}"
+                    np.testing.assert_array_equal(a, b, err_msg=f"call {k}: gradient {j}")
+    (entry,) = fast.stats
+    assert entry["eager"] is None and entry["ops"] > 0
+    return fast
+
+
+# ---------------------------------------------------------------------- benchmark workloads
+@pytest.mark.parametrize("w", W.workloads(quick=True), ids=lambda w: w.name)
+def test_every_benchmark_workload_compiled_equals_eager(w: W.Workload) -> None:
+    dtype = np.dtype(np.float64)
+    problem = w.make(np.random.default_rng(0), dtype)
+    eager = w.backends["graphgrad"](problem)
+    fast = w.backends["graphgrad compiled"](problem)  # ran twice already: trace, generate
+    assert fast.compile_seconds > 0  # type: ignore[attr-defined]
+    want_loss, want = eager()
+    for _ in range(2):
+        loss, grads = fast()
+        assert loss == want_loss
+        assert grads.keys() == want.keys()
+        for k in want:
+            np.testing.assert_array_equal(grads[k], want[k], err_msg=k)
+
+
+# ---------------------------------------------------------------------- nn layers and losses
+def _params(m: nn.Module) -> list[gg.Tensor]:
+    return list(m.parameters())
+
+
+def _x(rng: np.random.Generator, *shape: int, dtype: Any = np.float64) -> gg.Tensor:
+    return gg.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_linear(bias: bool, dtype: Any) -> None:
+    rng = np.random.default_rng(0)
+    lin = nn.Linear(5, 3, bias=bias, rng=rng)
+    if dtype is np.float32:
+        lin = lin.float()
+    x = _x(rng, 4, 5, dtype=dtype)
+    assert_same(lambda x: lin(x), (x,), [x, *_params(lin)])
+
+
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU, nn.ElmanRNN])
+@pytest.mark.parametrize(("layers", "bidirectional"), [(1, False), (2, True)])
+def test_recurrent_layers(cls: type, layers: int, bidirectional: bool) -> None:
+    rng = np.random.default_rng(1)
+    layer = cls(3, 4, num_layers=layers, bidirectional=bidirectional, rng=rng)
+    x = _x(rng, 5, 2, 3)
+    D = 2 if bidirectional else 1
+    h0 = _x(rng, D * layers, 2, 4)
+    c0 = _x(rng, D * layers, 2, 4)
+
+    def run(x: gg.Tensor, h0: gg.Tensor, c0: gg.Tensor) -> Any:
+        out, final = layer(x, (h0, c0) if cls is nn.LSTM else h0)
+        return (out, *final) if cls is nn.LSTM else (out, final)
+
+    assert_same(run, (x, h0, c0), [x, h0, c0, *_params(layer)])
+
+
+@pytest.mark.parametrize("cls", [nn.RNNCell, nn.LSTMCell, nn.GRUCell, nn.ElmanCell])
+def test_cells_unrolled(cls: type) -> None:
+    rng = np.random.default_rng(2)
+    cell = cls(3, 4, rng=rng)
+    xs = [_x(rng, 2, 3) for _ in range(4)]
+
+    def run(*xs: gg.Tensor) -> gg.Tensor:
+        state = None
+        for x in xs:
+            state = cell(x, state)
+        h = state[0] if isinstance(state, tuple) else state
+        return (h * h).sum()
+
+    assert_same(run, tuple(xs), [*xs, *_params(cell)])
+
+
+def test_embedding_layernorm_and_mlp_blocks() -> None:
+    rng = np.random.default_rng(3)
+    emb = nn.Embedding(10, 6, padding_idx=0, rng=rng)
+    norm = nn.LayerNorm(6)
+    mlp = nn.Sequential(nn.Linear(6, 8, rng=rng), nn.Tanh(), nn.Linear(8, 6, rng=rng), nn.ReLU())
+    idx = np.array([[1, 0, 3], [3, 3, 9]])
+
+    def run(idx: np.ndarray) -> gg.Tensor:
+        return nn.Sigmoid()(mlp(norm(emb(idx))))
+
+    assert_same(run, (idx,), [*_params(emb), *_params(norm), *_params(mlp)])
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        nn.CrossEntropyLoss(),
+        nn.CrossEntropyLoss(reduction="sum"),
+        nn.NLLLoss(),
+        nn.MSELoss(),
+        nn.SquaredErrorLoss(),
+        nn.BCELoss(),
+        nn.BCEWithLogitsLoss(),
+    ],
+    ids=lambda m: repr(m),
+)
+def test_losses(loss: nn.Module) -> None:
+    rng = np.random.default_rng(4)
+    if isinstance(loss, (nn.CrossEntropyLoss, nn.NLLLoss)):
+        x = _x(rng, 5, 4)
+        target: Any = np.array([0, 3, 1, 1, 2])
+        inp = (lambda x: F.log_softmax(x, dim=-1)) if isinstance(loss, nn.NLLLoss) else None
+    else:
+        x = _x(rng, 5, 4)
+        target = rng.uniform(0.1, 0.9, (5, 4))
+        inp = (lambda x: x.sigmoid()) if isinstance(loss, nn.BCELoss) else None
+
+    def run(x: gg.Tensor, target: Any) -> gg.Tensor:
+        return loss(inp(x) if inp else x, target)
+
+    assert_same(run, (x, target), [x])
+
+
+def test_dropout_in_eval_mode_compiles_and_in_train_mode_runs_eagerly() -> None:
+    rng = np.random.default_rng(5)
+    model = nn.Sequential(nn.Linear(4, 8, rng=rng), nn.Dropout(0.5), nn.Linear(8, 1, rng=rng))
+    x = _x(rng, 6, 4)
+    model.eval()
+    assert_same(lambda x: model(x), (x,), [x, *_params(model)])
+    model.train()  # the mask is drawn in Python: a constant that changes between calls
+    fast = gg.compile(lambda x: model(x))
+    gg.manual_seed(0)
+    want = [model(x).data for _ in range(3)]
+    gg.manual_seed(0)
+    with pytest.warns(gg.CompileWarning, match="dropout mask"):
+        got = [fast(x).data for _ in range(3)]
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)  # eager, so the same draws as eagerly
+    with pytest.raises(gg.CompileError, match="dropout mask"):
+        strict = gg.compile(lambda x: model(x), fullgraph=True)
+        strict(x)
+        strict(x)
+
+
+def test_train_and_eval_are_separate_programs() -> None:
+    rng = np.random.default_rng(6)
+    model = nn.Sequential(nn.Linear(3, 3, rng=rng), nn.Dropout(0.0))
+    fast = gg.compile(model)
+    x = _x(rng, 2, 3)
+    for _ in range(3):
+        fast(x)
+    model.eval()
+    for _ in range(3):
+        np.testing.assert_array_equal(fast(x).data, model(x).data)
+    assert len(fast.stats) == 2  # one per training flag
+
+
+# ---------------------------------------------------------------------- guards and retracing
+def test_retraces_on_shape_dtype_and_requires_grad_change() -> None:
+    rng = np.random.default_rng(7)
+    w = gg.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+
+    def f(x: gg.Tensor) -> gg.Tensor:
+        return (x @ w).tanh().sum()
+
+    fast = gg.compile(f)
+    for shape, dtype, rg in [
+        ((4, 3), np.float64, True),
+        ((5, 3), np.float64, True),
+        ((5, 3), np.float32, True),
+        ((5, 3), np.float64, False),
+        ((4, 3), np.float64, True),  # back to the first: its program is reused
+    ]:
+        x = gg.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=rg)
+        for _ in range(3):
+            got = fast(x)
+            got.backward()
+            gw, gx = w.grad, x.grad
+            w.grad = None
+            x.grad = None
+            want = f(x)
+            want.backward()
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got.data, want.data)
+            np.testing.assert_array_equal(gw, w.grad)
+            assert (gx is None) == (not rg)
+            if rg:
+                np.testing.assert_array_equal(gx, x.grad)
+            w.grad = None
+            x.grad = None
+    assert len(fast.stats) == 4
+    assert all(s["eager"] is None for s in fast.stats)
+
+
+def test_a_parameter_swapped_for_another_shape_retraces() -> None:
+    rng = np.random.default_rng(8)
+    lin = nn.Linear(3, 2, rng=rng)
+    fast = gg.compile(lin)
+    x = _x(rng, 4, 3)
+    for _ in range(3):
+        fast(x)
+    lin.weight = nn.Parameter(rng.standard_normal((5, 3)))
+    lin.bias = nn.Parameter(rng.standard_normal(5))
+    out = fast(x)
+    np.testing.assert_array_equal(out.data, lin(x).data)
+    assert out.shape == (4, 5)
+
+
+def test_training_with_an_optimizer_matches_eager() -> None:
+    """Parameters updated in place by an optimizer between calls are read at every call."""
+
+    def train(compiled: bool) -> tuple[list[float], list[np.ndarray]]:
+        rng = np.random.default_rng(9)
+        model = nn.Sequential(nn.Linear(2, 8, rng=rng), nn.Tanh(), nn.Linear(8, 1, rng=rng))
+        opt = optim.Adam(model.parameters(), lr=0.05)
+        x = rng.standard_normal((16, 2))
+        y = (x[:, :1] * x[:, 1:] > 0).astype(float)
+
+        def loss_fn(x: np.ndarray, y: np.ndarray) -> gg.Tensor:
+            return F.binary_cross_entropy_with_logits(model(x), y)
+
+        step = gg.compile(loss_fn) if compiled else loss_fn
+        losses = []
+        for _ in range(6):
+            opt.zero_grad()
+            loss = step(x, y)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            losses.append(loss.item())
+        return losses, [p.data.copy() for p in model.parameters()]
+
+    (la, pa), (lb, pb) = train(False), train(True)
+    assert la == lb
+    for a, b in zip(pa, pb):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_places_the_function_reads_are_read_at_every_call() -> None:
+    """A closure tensor or Python number rebound, a module's parameter or submodule
+    replaced, a module's tensor attribute updated: the next call uses the new one."""
+    rng = np.random.default_rng(10)
+    w = gg.tensor(rng.standard_normal((3, 3)), requires_grad=True)
+    scale = 2.0
+    model = nn.Linear(3, 3, rng=rng)
+
+    def f(x: gg.Tensor) -> gg.Tensor:
+        return model(x @ w) * scale
+
+    fast = gg.compile(f)
+    x = _x(rng, 2, 3)
+
+    def check() -> None:
+        for _ in range(3):
+            got = fast(x)
+            got.sum().backward()
+            gw, gm = w.grad, model.weight.grad
+            w.grad = model.weight.grad = None
+            want = f(x)
+            want.sum().backward()
+            np.testing.assert_array_equal(got.data, want.data)
+            np.testing.assert_array_equal(gw, w.grad)
+            np.testing.assert_array_equal(gm, model.weight.grad)
+            w.grad = model.weight.grad = None
+
+    check()
+    w = gg.tensor(rng.standard_normal((3, 3)), requires_grad=True)  # the closure cell
+    check()
+    scale = -0.5  # a Python number in the closure
+    check()
+    model.weight = nn.Parameter(rng.standard_normal((3, 3)))  # a parameter replaced
+    check()
+    model = nn.Linear(3, 3, rng=rng)  # the module replaced
+    check()
+
+
+def test_a_module_assigning_its_state_runs_eagerly() -> None:
+    """Compiled code replays tensor ops, not Python assignments: a module that stores its
+    state on itself in forward runs eagerly (with fullgraph=True: CompileError)."""
+
+    class Stateful(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cell = nn.RNNCell(2, 3, rng=np.random.default_rng(11))
+            self.h = gg.zeros(1, 3)
+
+        def forward(self, x: gg.Tensor) -> gg.Tensor:
+            h = self.cell(x, self.h)
+            self.h = h.detach()  # truncated BPTT: the state carries over, the graph does not
+            return h
+
+    a, b = Stateful(), Stateful()
+    fast = gg.compile(b)
+    rng = np.random.default_rng(12)
+    with pytest.warns(gg.CompileWarning, match=r"assignment to Stateful.h"):
+        for _ in range(6):
+            x = gg.tensor(rng.standard_normal((1, 2)))
+            np.testing.assert_array_equal(fast(x).data, a(x).data)
+    with pytest.raises(gg.CompileError, match=r"assignment to Stateful.h"):
+        gg.compile(Stateful(), fullgraph=True)(x)
+
+
+def test_state_carried_as_argument_and_result_compiles() -> None:
+    cell = nn.RNNCell(2, 3, rng=np.random.default_rng(11))
+    step = gg.compile(lambda x, h: cell(x, h), fullgraph=True)
+    rng = np.random.default_rng(12)
+    h_eager = h = gg.zeros(1, 3)
+    for _ in range(6):
+        x = gg.tensor(rng.standard_normal((1, 2)))
+        h = step(x, h).detach()
+        h_eager = cell(x, h_eager).detach()
+        np.testing.assert_array_equal(h.data, h_eager.data)
+    assert step.stats[0]["eager"] is None
+
+
+def test_tied_weights_get_both_gradients() -> None:
+    rng = np.random.default_rng(13)
+    emb = nn.Embedding(5, 4, rng=rng)
+    out = nn.Linear(4, 5, bias=False, rng=rng)
+    out.weight = emb.weight
+
+    def f(idx: np.ndarray) -> gg.Tensor:
+        return out(emb(idx)).sum()
+
+    assert_same(f, (np.array([1, 2, 2]),), [emb.weight])
+
+
+# ---------------------------------------------------------------------- what is not compiled
+def _branchy(x: gg.Tensor) -> gg.Tensor:
+    if x.sum().item() > 0:  # a Python branch on a traced value
+        return x * 2.0
+    return -x
+
+
+@pytest.mark.parametrize(
+    ("fn", "cause"),
+    [
+        (_branchy, r"item\(\)"),
+        (lambda x: x * 2 if bool(x.sum() > 0) else x, r"bool\(\)"),
+        (lambda x: x * float(x.max()), r"float\(\)"),
+        (lambda x: x * np.asarray(x.detach()).max(), r"np.asarray\(\)"),
+        (lambda x: (y := x * 2, y.register_hook(lambda g: g), y)[2], "register_hook"),
+        (lambda x: (y := x.exp(), y.retain_grad(), y)[2], "retain_grad"),
+        (lambda x: (y := (x * x).sum(), y.backward(retain_graph=True), y)[2], r"backward\(\)"),
+        (lambda x: (y := (x * x).sum(), gg.grad(y, x, retain_graph=True), y)[2], r"gg.grad"),
+    ],
+    ids=["item", "bool", "float", "asarray", "hook", "retain_grad", "backward", "grad"],
+)
+def test_what_compiled_code_cannot_repeat_runs_eagerly_or_raises(
+    fn: Callable[..., Any], cause: str
+) -> None:
+    rng = np.random.default_rng(14)
+    fast = gg.compile(fn)
+    for sign in (1.0, -1.0, 1.0, -1.0):
+        x = gg.tensor(sign * np.abs(rng.standard_normal(3)), requires_grad=True)
+        xe = gg.tensor(x.data.copy(), requires_grad=True)
+        if sign == 1.0 and fast.stats == []:
+            with pytest.warns(gg.CompileWarning, match=cause):
+                got = fast(x)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # warned once, then quietly eager
+                got = fast(x)
+        want = fn(xe)
+        np.testing.assert_array_equal(got.data, want.data)
+        got.sum().backward()
+        want.sum().backward()
+        np.testing.assert_array_equal(x.grad, xe.grad)
+    assert fast.stats[0]["eager"]
+    with pytest.raises(gg.CompileError, match=cause):
+        gg.compile(fn, fullgraph=True)(gg.tensor(np.ones(3), requires_grad=True))
+
+
+def test_an_optimizer_step_inside_the_function_is_not_compiled() -> None:
+    w = nn.Parameter(np.ones(3))
+    opt = optim.SGD([w], lr=0.1)
+
+    def step(x: np.ndarray) -> gg.Tensor:
+        opt.zero_grad()
+        loss = (w * x).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    with pytest.raises(gg.CompileError, match="backward"):
+        gg.compile(step, fullgraph=True)(np.ones(3))
+    fast = gg.compile(step)
+    with pytest.warns(gg.CompileWarning):
+        fast(np.ones(3))
+    for _ in range(3):
+        fast(np.ones(3))
+    np.testing.assert_allclose(w.data, 1 - 0.4 * np.ones(3))  # four real steps
+
+
+def test_a_branch_on_data_that_flips_between_the_first_two_calls_is_caught() -> None:
+    """``.data`` is the documented way round the graph, so a branch on it is a Python
+    decision the tracer cannot see; it is caught when the first two calls disagree."""
+
+    def f(x: gg.Tensor) -> gg.Tensor:
+        return x * 2.0 if x.data.sum() > 0 else x * 3.0
+
+    fast = gg.compile(f, fullgraph=True)
+    fast(gg.tensor(np.ones(2), requires_grad=True))
+    with pytest.raises(gg.CompileError, match="different computations"):
+        fast(gg.tensor(-np.ones(2), requires_grad=True))
+
+
+def test_higher_order_gradients_through_compiled_code_are_refused() -> None:
+    w = gg.tensor(np.arange(3.0), requires_grad=True)
+    fast = gg.compile(lambda w: (w * w * w).sum())
+    for _ in range(3):
+        loss = fast(w)
+    (g,) = gg.grad(loss, w)
+    np.testing.assert_array_equal(g, 3 * w.data**2)
+    with pytest.raises(gg.CompileError, match="create_graph"):
+        gg.grad(fast(w), w, create_graph=True)
+
+
+def test_leaf_hooks_clipping_and_grad_work_around_compiled_code() -> None:
+    w = gg.tensor(np.arange(1.0, 4.0), requires_grad=True)
+    seen = []
+    w.register_hook(lambda g: seen.append(g.copy()) or g * 10)
+    fast = gg.compile(lambda w: (w * w).sum())
+    for _ in range(3):
+        fast(w).backward()
+    np.testing.assert_array_equal(w.grad, 3 * 10 * 2 * w.data)
+    assert len(seen) == 3
+
+
+def test_no_grad_calls_return_plain_tensors() -> None:
+    w = gg.tensor(np.arange(3.0), requires_grad=True)
+    fast = gg.compile(lambda w: (w * 2).sum())
+    with gg.no_grad():
+        for _ in range(3):
+            out = fast(w)
+    assert not out.requires_grad and out.grad_fn is None
+    assert out.item() == 6.0
+
+
+# ---------------------------------------------------------------------- the generated source
+def test_source_of_the_seed_rnn_reads_as_bptt() -> None:
+    problem = W._seed_make(np.random.default_rng(0), np.dtype(np.float64), T=3, H=5)
+    loss_fn, args, _, _ = W._seed_model(problem)
+    fast = gg.compile(loss_fn)
+    with pytest.raises(RuntimeError, match="no code generated yet"):
+        _ = fast.source
+    fast(*args)
+    fast(*args)
+    src = fast.source
+    assert "def forward_" in src and "def backward_" in src
+    assert "np.tanh" in src and " @ " in src
+    # names come from the parameters' places and the ops; gradients are d_<value>
+    for name in ["rnn_cells_0_W", "rnn_cells_0_V", "out_weight", "tanh3"]:
+        assert f"{name}" in src and f"d_{name}" in src, name
+    assert "return (None, None, d_rnn_cells_0_W," in src  # x and y need no gradient
+    compile(src, "<source>", "exec")  # it is Python
+
+
+def test_compile_is_a_decorator_with_and_without_arguments() -> None:
+    @gg.compile
+    def f(x: gg.Tensor) -> gg.Tensor:
+        return x * 2
+
+    @gg.compile(fullgraph=True)
+    def g(x: gg.Tensor) -> gg.Tensor:
+        return x * 3
+
+    x = gg.tensor([1.0, 2.0])
+    assert f(x).tolist() == [2.0, 4.0] and g(x).tolist() == [3.0, 6.0]
+    assert f.__name__ == "f" and isinstance(g, gg.Compiled)
+    with pytest.raises(TypeError, match="expected a function"):
+        gg.compile(3)  # type: ignore[arg-type]
