@@ -171,7 +171,13 @@ def evaluate(
 ) -> dict[str, Any]:
     """Check and time every backend of one workload in one dtype."""
     np_dtype = np.dtype(dtype)
-    row: dict[str, Any] = {"workload": w.name, "dtype": dtype, "target": w.target, "backends": {}}
+    row: dict[str, Any] = {
+        "workload": w.name,
+        "dtype": dtype,
+        "target": w.target,
+        "compiled_target": w.compiled_target,
+        "backends": {},
+    }
     problem = w.make(np.random.default_rng(args.seed), np_dtype)
     row["sizes"] = {
         k: list(v.shape) if isinstance(v, np.ndarray) else v
@@ -198,6 +204,8 @@ def evaluate(
             continue
         steps[name] = step
         row["backends"][name] = {"status": "ok"}
+        if hasattr(step, "compile_seconds"):  # the compiled backend's first two calls
+            row["backends"][name]["compile_s"] = step.compile_seconds
     times, faults = time_interleaved(steps, args.min_time, args.min_repeats, args.max_repeats)
     base = float(np.median(times["numpy"]))
     for name, samples in times.items():
@@ -250,7 +258,18 @@ def _peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
 
 
+def _reset_peak_rss() -> None:
+    """Reset VmHWM to the current RSS (Linux), so that a step prepared by warm-up calls —
+    the compiled backend traces and generates in its first two — is measured on its own."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
 def _one_step_peak(step: Step) -> None:
+    _reset_peak_rss()
     before = _peak_rss_kib()
     step()
     print(json.dumps({"peak_mib": (_peak_rss_kib() - before) / 1024}))
@@ -346,6 +365,9 @@ def markdown(rows: list[dict[str, Any]], torch_version: str | None) -> str:
         "graphgrad (ms)",
         "graphgrad / NumPy",
         "target",
+        "compiled / NumPy",
+        "compiled target",
+        "compile (s)",
         "page faults / step (NumPy, graphgrad)",
     ]
     extra = ["torch / NumPy", "torch.nn / NumPy"] if torch_version else []
@@ -379,7 +401,12 @@ def markdown(rows: list[dict[str, Any]], torch_version: str | None) -> str:
             np_ms += f", {b['numpy']['peak_mib']:.0f} MiB"
         target = f"≤ {row['target']:.2f}×" if row["target"] else ""
         faults = ", ".join(str(b[k].get("page_faults", "—")) for k in ("numpy", "graphgrad"))
-        cells = [row["workload"], row["dtype"], np_ms, gg_ms, ratio("graphgrad"), target, faults]
+        ct = row.get("compiled_target")
+        c_target = "≤ eager" if ct == "eager" else f"≤ {ct:.2f}×" if ct else ""
+        comp = b.get("graphgrad compiled", {})
+        c_time = f"{comp['compile_s']:.2f}" if "compile_s" in comp else "—"
+        cells = [row["workload"], row["dtype"], np_ms, gg_ms, ratio("graphgrad"), target]
+        cells += [ratio("graphgrad compiled"), c_target, c_time, faults]
         if torch_version:
             cells += [ratio("torch"), ratio("torch.nn")]
         lines.append("| " + " | ".join(cells) + " |")
@@ -462,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
 
     allocator = _pin_allocator() if args.malloc == "pinned" else "default"
-    available = {"numpy", "graphgrad"}
+    available = {"numpy", "graphgrad", "graphgrad compiled"}
     torch_version = None
     if not args.no_torch:
         try:
@@ -498,14 +525,18 @@ def main(argv: list[str] | None = None) -> int:
         for dtype in args.dtypes:
             row = evaluate(w, dtype, args, available)
             rows.append(row)
-            g = row["backends"].get("graphgrad", {})
-            print(
-                f"{w.name:18s} {dtype}: graphgrad/NumPy "
-                + (
-                    f"{g['ratio']:.2f}×" if "ratio" in g else str(g.get("status", row.get("error")))
-                ),
-                flush=True,
-            )
+            said = []
+            for name in ("graphgrad", "graphgrad compiled"):
+                g = row["backends"].get(name, {})
+                said.append(
+                    f"{name}/NumPy "
+                    + (
+                        f"{g['ratio']:.2f}×"
+                        if "ratio" in g
+                        else str(g.get("status", row.get("error")))
+                    )
+                )
+            print(f"{w.name:18s} {dtype}: " + ", ".join(said), flush=True)
     table = markdown(rows, torch_version)
     if args.quick:
         table = (

@@ -547,3 +547,74 @@ def test_compile_is_a_decorator_with_and_without_arguments() -> None:
     assert f.__name__ == "f" and isinstance(g, gg.Compiled)
     with pytest.raises(TypeError, match="expected a function"):
         gg.compile(3)  # type: ignore[arg-type]
+
+
+def test_a_module_python_setting_changed_traces_again() -> None:
+    class Scaled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(2, 2, rng=np.random.default_rng(15))
+            self.scale = 2.0
+
+        def forward(self, x: gg.Tensor) -> gg.Tensor:
+            return self.lin(x) * self.scale
+
+    m = Scaled()
+    fast = gg.compile(m)
+    x = _x(np.random.default_rng(16), 3, 2)
+    for scale in (2.0, 2.0, 2.0, -1.0, -1.0, -1.0, 0.5):
+        m.scale = scale
+        np.testing.assert_array_equal(fast(x).data, m(x).data)
+
+
+def test_retrace_after_a_change_no_guard_sees() -> None:
+    """A Python value read from a mutable container is fixed by the trace (documented):
+    retrace() makes the next call trace again."""
+    config = {"scale": 2.0}
+    fast = gg.compile(lambda x: x * config["scale"])
+    x = gg.tensor([1.0, 2.0])
+    for _ in range(3):
+        fast(x)
+    config["scale"] = 3.0
+    assert fast(x).tolist() == [2.0, 4.0]  # the trace's constant
+    fast.retrace()
+    assert fast(x).tolist() == [3.0, 6.0]
+
+
+def test_modules_reached_through_nested_functions_and_arguments_are_guarded() -> None:
+    """A module reached through a nested function's closure, or only through an argument
+    object, still has its training flag in the guard (Dropout on, then off)."""
+    rng = np.random.default_rng(17)
+    model = nn.Sequential(nn.Linear(3, 3, rng=rng), nn.Dropout(0.5))
+
+    def forward(x: gg.Tensor) -> gg.Tensor:
+        return model(x)
+
+    def via_closure(x: gg.Tensor) -> gg.Tensor:
+        return forward(x).sum()
+
+    class Holder:
+        def __init__(self, m: nn.Module) -> None:
+            self.m = m
+
+    def via_argument(holder: Holder, x: gg.Tensor) -> gg.Tensor:
+        return holder.m(x).sum()
+
+    x = _x(rng, 4, 3)
+    holder = Holder(model)
+    for fast, call in [
+        (gg.compile(via_closure), lambda f: f(x)),
+        (gg.compile(via_argument), lambda f: f(holder, x)),
+    ]:
+        model.eval()
+        for _ in range(3):
+            call(fast)
+        model.train()
+        gg.manual_seed(3)
+        with pytest.warns(gg.CompileWarning, match="dropout mask"):
+            got = [call(fast).item() for _ in range(3)]
+        gg.manual_seed(3)
+        want = [call(lambda *a: via_closure(a[-1])).item() for _ in range(3)]
+        assert got == want  # eager in training mode: the same draws
+        model.eval()
+        assert call(fast).item() == via_closure(x).item()

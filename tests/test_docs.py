@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("page", ["tutorial.md", "bptt.md", "pytorch.md"])
+@pytest.mark.parametrize("page", ["tutorial.md", "bptt.md", "pytorch.md", "compile.md"])
 def test_code_blocks_run_in_order(page: str) -> None:
     text = (ROOT / "docs" / page).read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
@@ -21,6 +21,20 @@ def test_code_blocks_run_in_order(page: str) -> None:
     namespace: dict[str, object] = {"__name__": f"docs_{page}"}
     for block in blocks:
         exec(compile(block, page, "exec"), namespace)
+
+
+def test_compile_page_shows_the_source_gg_compile_generates() -> None:
+    """docs/compile.md's generated code is what its program prints now."""
+    import contextlib
+    import io
+
+    text = (ROOT / "docs" / "compile.md").read_text()
+    program = re.findall(r"```python\n(.*?)```", text, flags=re.S)[-1]
+    (shown,) = re.findall(r"```text\n(.*?)```", text, flags=re.S)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(program, "compile.md", "exec"), {"__name__": "docs_compile"})
+    assert out.getvalue().rstrip("\n") == shown.rstrip("\n")
 
 
 def test_api_reference_is_current() -> None:

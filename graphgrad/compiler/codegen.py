@@ -187,11 +187,15 @@ def _generate(trace: Trace, name: str, fallback: set[type]) -> Generated:
             a = acc.get(r.out)
             if a is None or not any(r.needs):
                 continue
+            own = a.state[0] == "sparse" or bool(a.state[2])  # the engine's ``own``
             g = a.assemble(bem)
             grad_of.setdefault(g.name, syms[r.out].name)
+            into = own and getattr(r.cls, "backward_into", None) is not None
             if isinstance(ctxs[k], Sym):
-                _fallback_backward(bem, trace, k, ctxs[k], g, syms, acc, inputs)
+                _fallback_backward(bem, trace, k, ctxs[k], g, syms, acc, inputs, into)
                 continue
+            if into:  # the rule writes into g at run time: called through its context
+                raise _RetryError(r.cls)
             ctx = ctxs[k]
             try:
                 grads = r.cls.backward(ctx, g)
@@ -585,14 +589,18 @@ def _fallback_backward(
     syms: dict[int, Sym],
     acc: dict[int, _Acc],
     inputs: list[int],
+    into: bool,
 ) -> None:
     """An op's backward called through its run-time context; each gradient is made dense
-    and summed back to its operand's shape at run time (graphgrad.compiler.runtime)."""
+    and summed back to its operand's shape at run time (graphgrad.compiler.runtime).
+    ``into``: g is the engine's own array there, so the rule's ``backward_into`` runs, as
+    the engine would call it."""
     r = trace.records[k]
     cls_ref = em.const(r.cls, r.cls.__name__)
     n = len(r.operands)
     res = em.name(f"grads{k}")
-    em.stmt(f"{res} = _grads({cls_ref}.backward({em.fmt(ctx)}, {em.fmt(g)}), {n}, {cls_ref})")
+    rule = "backward_into" if into else "backward"
+    em.stmt(f"{res} = _grads({cls_ref}.{rule}({em.fmt(ctx)}, {em.fmt(g)}), {n}, {cls_ref})")
     for pos, opnd in enumerate(r.operands):
         if not r.needs[pos] or type(opnd) is not Ref:
             continue

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import operator
 import time
+import types
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -27,6 +28,7 @@ from graphgrad.core.function import Function
 from graphgrad.core.grad_mode import recording
 from graphgrad.core.tensor import Tensor
 from graphgrad.errors import CompileError, CompileWarning
+from graphgrad.nn.module import assignments as module_assignments
 
 
 @dataclass
@@ -67,11 +69,28 @@ class Compiled:
         self.fn: Callable[..., Any] = fn
         self.fullgraph = fullgraph
         self._cache: dict[Any, _Entry] = {}
-        self._reach = _reachable(fn)
+        self._used: dict[int, Any] = {}  # modules called while tracing, reachable or not
+        self._reach = _reachable(fn, self._used)
         self._latest: _Program | None = None
         functools.update_wrapper(self, fn)
 
     # ------------------------------------------------------------------ calling
+    def _key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        modules = self._reach.modules
+        return (
+            trace.signature(args) if kwargs else _flat_signature(args),
+            trace.signature(kwargs) if kwargs else None,
+            recording.enabled,
+            tuple([m.training for m in modules]) if modules else (),
+        )
+
+    def _traced(self, t: trace.Trace) -> None:
+        """After a trace: the modules it called join the guard (their training flags and
+        settings), and the places are read again as they are now."""
+        for m in t.modules:
+            self._used.setdefault(id(m), m)
+        self._reach = _reachable(self.fn, self._used)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         reach = self._reach
         for read, obj in reach.roots:  # a closure variable or global rebound: trace again
@@ -79,17 +98,18 @@ class Compiled:
                 self.retrace()
                 reach = self._reach
                 break
-        key = (
-            trace.signature(args) if kwargs else _flat_signature(args),
-            trace.signature(kwargs) if kwargs else None,
-            recording.enabled,
-            tuple([m.training for m in reach.modules]) if reach.modules else (),
-        )
+        if reach.assignments != module_assignments[0]:  # some module's attribute was set
+            if _settings(reach.modules) != reach.settings:
+                self.retrace()  # a Python value the traces fixed (a module's p, eps, ...)
+                reach = self._reach
+            reach.assignments = module_assignments[0]
+        key = self._key(args, kwargs)
         entry = self._cache.get(key)
         if entry is None:
-            self._reach = reach = _reachable(self.fn)  # the places, as they are now
+            self._reach = reach = _reachable(self.fn, self._used)  # the places, as they are now
             t, result = trace.run(self.fn, args, kwargs, reach.names, reach.sources, self.fullgraph)
-            self._cache[key] = entry = _Entry(t)
+            self._traced(t)
+            self._cache[self._key(args, kwargs)] = entry = _Entry(t)
             if t.broken:
                 self._stay_eager(entry, t.broken)
             return result
@@ -126,8 +146,13 @@ class Compiled:
         return _run(prog, args, kwargs, free)
 
     def _verify_and_build(self, entry: _Entry, args: Any, kwargs: Any) -> Any:
-        self._reach = reach = _reachable(self.fn)
+        self._reach = reach = _reachable(self.fn, self._used)
+        key = self._key(args, kwargs)
         t2, result = trace.run(self.fn, args, kwargs, reach.names, reach.sources, self.fullgraph)
+        self._traced(t2)
+        if self._key(args, kwargs) != key:  # it called modules the first trace did not
+            del self._cache[key]
+            self._cache[self._key(args, kwargs)] = entry
         why = t2.broken
         if why is None:
             diff = trace.compare(entry.trace, t2)
@@ -172,7 +197,8 @@ class Compiled:
         a tensor the function reaches only through such an object)."""
         self._cache.clear()
         self._latest = None
-        self._reach = _reachable(self.fn)
+        self._used.clear()
+        self._reach = _reachable(self.fn, self._used)
 
     # ------------------------------------------------------------------ inspecting
     @property
@@ -409,6 +435,8 @@ class _Reach:
     names: dict[int, str]  # id(tensor) -> a readable name for the generated code
     sources: dict[int, tuple[str, ...]]  # id(tensor) -> the labels it is reached under
     readers: dict[str, Callable[[], Any]]  # label -> read the tensor there now
+    settings: Any = None  # the modules' Python-valued attributes (see _settings)
+    assignments: int = -1  # graphgrad.nn.module.assignments when they were read
 
 
 _MISSING = object()
@@ -424,45 +452,56 @@ def _read_source(reach: _Reach, labels: tuple[str, ...]) -> Any:
     return t if isinstance(t, Tensor) else None
 
 
-def _reachable(fn: Any) -> _Reach:
-    """The objects ``fn`` reaches outside its arguments: itself (a Module), its ``self``,
-    its closure cells and the globals its code names; through modules (every submodule's
-    parameters and tensor attributes) and one level into dicts, lists and tuples, the
-    tensors it may read, each with the place it is read from at every call."""
+def _reachable(fn: Any, used: dict[int, Any]) -> _Reach:
+    """The objects ``fn`` reaches outside its arguments, and where: itself (a Module), its
+    ``self``, its closure cells and the globals its code names — and, recursively, those
+    of the functions found there, the attributes of a plain ``self``, the submodules,
+    parameters and tensor attributes of every module, and one level into dicts, lists and
+    tuples. Each tensor gets the place it is read from at every call; the modules called
+    while tracing (``used``) join the guard even where no place leads to them."""
     from graphgrad.nn.module import Module
 
-    found: list[tuple[str, Callable[[], Any], Any, bool]] = []  # name, read, value, is a root
-    if isinstance(fn, Module):
-        found.append(("", lambda: fn, fn, False))
-    target = getattr(fn, "__func__", fn)
-    owner = getattr(fn, "__self__", None)
-    if owner is not None:
-        found.append(("self", lambda: owner, owner, False))
-    code = getattr(target, "__code__", None)
-    if code is None and isinstance(fn, Module):
-        code = type(fn).forward.__code__
-    if code is not None:
-        cells = getattr(target, "__closure__", None) or ()
-        for name, cell in zip(code.co_freevars, cells):
-            try:
-                value = cell.cell_contents
-            except ValueError:  # an empty cell
-                continue
-            found.append((name, functools.partial(_cell, cell), value, True))
-        glb = getattr(target, "__globals__", {})
-        for name in code.co_names:
-            if name in glb:
-                found.append((name, functools.partial(glb.get, name, _MISSING), glb[name], True))
     reach = _Reach([], [], {}, {}, {})
     modules: dict[int, Any] = {}
+    seen: set[int] = set()
 
     def tensor(label: str, hint: str, read: Callable[[], Any], t: Tensor) -> None:
         reach.names.setdefault(id(t), hint)
         reach.sources[id(t)] = (*reach.sources.get(id(t), ()), label)
         reach.readers[label] = read
 
+    def function(prefix: str, f: Any, depth: int) -> None:
+        target = getattr(f, "__func__", f)
+        code = getattr(target, "__code__", None)
+        if code is None or id(target) in seen or depth > 3:
+            return
+        seen.add(id(target))
+        cells = getattr(target, "__closure__", None) or ()
+        for name, cell in zip(code.co_freevars, cells):
+            try:
+                value = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            read = functools.partial(_cell, cell)
+            reach.roots.append((read, value))
+            visit(name if not prefix else f"{prefix}.{name}", read, value, depth)
+        for k, value in enumerate(getattr(target, "__defaults__", None) or ()):
+            visit(f"{prefix}default{k}", functools.partial(_default, target, k), value, depth)
+        glb = getattr(target, "__globals__", {})
+        names = list(code.co_names)
+        for const in code.co_consts:  # nested functions' and comprehensions' names
+            if hasattr(const, "co_names"):
+                names += const.co_names
+        for name in dict.fromkeys(names):
+            if name in glb:
+                read = functools.partial(glb.get, name, _MISSING)
+                reach.roots.append((read, glb[name]))
+                visit(name, read, glb[name], depth)
+
     def visit(name: str, read: Callable[[], Any], obj: Any, depth: int) -> None:
         if isinstance(obj, Module):
+            if id(obj) in modules:
+                return
             for path, m in obj.named_modules():
                 modules.setdefault(id(m), m)
                 for attr, value in vars(m).items():
@@ -478,18 +517,57 @@ def _reachable(fn: Any) -> _Reach:
                         )
         elif isinstance(obj, Tensor):
             tensor(name, name, read, obj)
-        elif depth == 0 and type(obj) in (dict, list, tuple):
+        elif type(obj) in (dict, list, tuple):
+            if depth > 1 or id(obj) in seen:
+                return
+            seen.add(id(obj))
             items = obj.items() if type(obj) is dict else enumerate(obj)
             for k, v in items:
                 sub = functools.partial(_item, read, k)
-                visit(str(k) if type(obj) is dict else f"{name}{k}", sub, v, 1)
+                visit(str(k) if type(obj) is dict else f"{name}{k}", sub, v, depth + 1)
+        elif isinstance(obj, types.FunctionType) or isinstance(obj, types.MethodType):
+            if isinstance(obj, types.MethodType) and not isinstance(obj.__self__, type):
+                owner = obj.__self__
+                visit(f"{name}_self", functools.partial(getattr, obj, "__self__"), owner, depth + 1)
+            function("", obj, depth + 1)
 
-    for name, read, obj, root in found:
-        if root:
-            reach.roots.append((read, obj))
-        visit(name, read, obj, 0)
+    if isinstance(fn, Module):
+        visit("", lambda: fn, fn, 0)
+        function("", type(fn).forward, 0)
+    else:
+        owner = getattr(fn, "__self__", None)
+        if owner is not None and not isinstance(owner, type):
+            if isinstance(owner, Module):
+                visit("self", lambda: owner, owner, 0)
+            elif hasattr(owner, "__dict__") and id(owner) not in seen:
+                seen.add(id(owner))
+                for attr, value in vars(owner).items():
+                    get = operator.attrgetter(attr)
+                    visit(attr, functools.partial(_get, lambda: owner, get), value, 1)
+        function("", fn, 0)
+    for m in list(used.values()):  # called while tracing, maybe through no place above
+        for sub in m.modules():
+            modules.setdefault(id(sub), sub)
     reach.modules = list(modules.values())
+    reach.assignments = module_assignments[0]
+    reach.settings = _settings(reach.modules)
     return reach
+
+
+_SETTING_TYPES = (int, float, bool, str, type(None))
+
+
+def _settings(modules: list[Any]) -> Any:
+    """The Python-valued attributes of the modules (a Dropout's ``p``, a layer's ``eps``):
+    a trace fixes them, so a change must trace again."""
+    return tuple(
+        tuple((k, v) for k, v in vars(m).items() if type(v) in _SETTING_TYPES and k != "training")
+        for m in modules
+    )
+
+
+def _default(f: Any, k: int) -> Any:
+    return (f.__defaults__ or ())[k]
 
 
 def _cell(cell: Any) -> Any:

@@ -302,6 +302,8 @@ class Sym:
             outs = out if type(out) is tuple else (out,)
             if len(outs) != 1 or not isinstance(outs[0], Sym):
                 raise UnsupportedError("out= an array the rule made")
+            if type(outs[0].value) is not np.ndarray:  # (eagerly a NumPy scalar: no out=)
+                raise UnsupportedError("out= a 0-d result")
             kv["out"] = (outs[0].value,)
             getattr(ufunc, method)(*vals, **kv) if method != "__call__" else ufunc(*vals, **kv)
             em.stmt(em.call(head, inputs, {**kwargs, "out": outs[0]}))

@@ -77,6 +77,7 @@ class Trace:
     outputs: Any = None  # the function's result with Tensors replaced by Refs
     keep: list[Any] = field(default_factory=list)  # what keeps the ids above unique
     broken: str | None = None  # why the function could not be traced (Tracer.refuse)
+    modules: list[Any] = field(default_factory=list)  # the modules called while tracing
 
 
 def user_site() -> str:
@@ -102,6 +103,7 @@ class Tracer:
         self._names = names  # id(tensor) -> a readable name (parameters, closure)
         self._sources = sources  # id(tensor) -> where the function reads it (Value.source)
         self.fullgraph = fullgraph
+        self.modules: dict[int, Any] = {}  # every module called while tracing
         self.broken: str | None = None  # why the function cannot be compiled
         self.prev: Any = None  # the tracer this one replaced (restored on a break)
 
@@ -139,7 +141,7 @@ class Tracer:
             if i is None:
                 i = self._by_array.get(id(a.data))  # a detached alias: no gradient
                 if i is None:
-                    hint = self._names.get(id(a), "w")
+                    hint = self._names.get(id(a), "const")
                     src = self._sources.get(id(a))
                     i = self._new("free", a, hint, a.requires_grad, tensor=a, source=src)
             return Ref(i)
@@ -194,6 +196,9 @@ class Tracer:
             self._by_array[id(arr)] = i
         needs = (False,) * len(refs)
         self.trace.records.append(Record(KINDS[kind], refs, {}, i, needs, None, user_site(), None))
+
+    def module_called(self, m: Any) -> None:
+        self.modules.setdefault(id(m), m)
 
     def several_outputs(self, cls: type) -> None:
         self.refuse(
@@ -254,6 +259,7 @@ def run(
     if rec.broken is None:
         rec.trace.outputs = _map_outputs(rec, result)
     rec.trace.broken = rec.broken
+    rec.trace.modules = list(rec.modules.values())
     return rec.trace, result
 
 

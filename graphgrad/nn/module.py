@@ -34,6 +34,11 @@ class Parameter(Tensor):
         return "Parameter(" + super().__repr__() + ")"
 
 
+# Counts attribute assignments on every module: gg.compile re-reads the Python values of
+# the modules a compiled function reaches only when this moved (one integer per call).
+assignments = [0]
+
+
 class Module:
     """Base class of layers and models.
 
@@ -63,6 +68,7 @@ class Module:
             )
         if tracer[0] is not None:  # gg.compile could not replay the assignment
             tracer[0].side_effect(f"an assignment to {type(self).__name__}.{name}")  # type: ignore[attr-defined]
+        assignments[0] += 1
         modules = self.__dict__["_modules"]
         if isinstance(value, Parameter):
             modules.pop(name, None)
@@ -77,6 +83,7 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
+        assignments[0] += 1
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         object.__delattr__(self, name)
@@ -277,6 +284,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if tracer[0] is not None:  # gg.compile: its training flag and settings join the guard
+            tracer[0].module_called(self)  # type: ignore[attr-defined]
         if kwargs:
             return self.forward(*args, **kwargs)
         return self.forward(*args)  # no empty keyword dict to unpack on the usual call

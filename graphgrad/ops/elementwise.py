@@ -177,7 +177,7 @@ class Sigmoid(Function):
             # ints -> float like np.exp; float16 in float32, where e⁻ˣ's range is not 11
             x = x.astype(np.result_type(x, np.float32))
         e = -x
-        if type(e) is not np.ndarray:  # a 0-d input gives a NumPy scalar
+        if isinstance(e, np.generic):  # a 0-d input gives a NumPy scalar
             e = np.asarray(e)
         np.minimum(e, _EXP_MAX.get(e.dtype, 709.0), out=e)
         np.exp(e, out=e)
