@@ -19,6 +19,7 @@ rule cannot be written down symbolically is called through a context object at r
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -233,15 +234,16 @@ def _generate(trace: Trace, name: str, fallback: set[type]) -> Generated:
     # ---------------------------------------------------------------- the source
     saved = list(bem.borrowed.values())
     keep_f = {syms[i].name for i in outputs} | {x.name for x in saved}
+    sizes = {**fem.sizes, **bem.sizes}
     for i in inputs:
-        fem.sizes[syms[i].name] = int(np.size(values[i].example))
+        sizes[syms[i].name] = int(np.size(values[i].example))
     for x in seeds:
         if x is not None:
-            fem.sizes[x.name] = int(np.size(x.value))
-    fem.lines = _free_dead(fem.lines, {syms[i].name for i in inputs}, keep_f, fem.sizes)
+            sizes[x.name] = int(np.size(x.value))
+    fem.lines = _free_dead(fem.lines, {syms[i].name for i in inputs}, keep_f, sizes)
     keep_b = {x.name for x in results if isinstance(x, Sym)}
     params = {x.name for x in saved} | {x.name for x in seeds if x is not None}
-    bem.lines = _free_dead(bem.lines, params, keep_b, fem.sizes)
+    bem.lines = _free_dead(bem.lines, params, keep_b, sizes)
     _name_gradients(bem, grad_of, results)
     f_params = ", ".join(syms[i].name for i in inputs)
     out_src = ", ".join(f"np.asarray({syms[i].name})" for i in outputs)
@@ -316,13 +318,30 @@ def _checked(r: Any, grads: tuple[Any, ...], g: Sym) -> tuple[Any, ...]:
         if type(gi) is IndexedGrad:
             gi = IndexedGrad(gi.index, gi.values, gi.shape, wi.repeats)
             out[pos] = gi
-            got = IndexedGrad(value(gi.index), value(gi.values), gi.shape, wi.repeats).dense()
-            wi = wi.dense()
+            got_index = value(gi.index)
+            if gi.shape == wi.shape and _same_index(got_index, wi.index):
+                got, wi = value(gi.values), wi.values  # (no dense array per slice: linear)
+            else:
+                got = IndexedGrad(got_index, value(gi.values), gi.shape, wi.repeats).dense()
+                wi = wi.dense()
         else:
             got = value(gi)
         if not _same_array(got, wi):
             raise _RetryError(r.cls)
     return tuple(out)
+
+
+def _same_index(a: Any, b: Any) -> bool:
+    """The same index, read the same way (ints, slices, None, Ellipsis, arrays, tuples)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is tuple:
+        return len(a) == len(b) and all(_same_index(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return _same_array(a, b)
+    if a is None or a is Ellipsis or type(a) in (int, slice, bool):
+        return bool(a == b)
+    return False
 
 
 def _has_sym_inside(x: Any) -> bool:
@@ -334,22 +353,27 @@ def _has_sym_inside(x: Any) -> bool:
 
 
 def _same_array(a: Any, b: Any) -> bool:
+    """Bitwise equal (what the generated code promises; NaNs and signed zeros included)."""
     a, b = np.asarray(a), np.asarray(b)
-    return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b, equal_nan=True))
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
 
 
 _WORD = None
 
 
-_LARGE = 1 << 12  # elements: smaller arrays are left to the function's end
+_LARGE = 1 << 12  # elements: in a short function, smaller arrays live to its end
+_LONG = 1000  # lines: in a longer one, every array is freed after its last use
 
 
 def _free_dead(
     lines: list[str], params: set[str], keep: set[str], sizes: dict[str, int]
 ) -> list[str]:
-    """``del`` each large array after the line that reads it last, so that a long graph's
-    intermediates are freed as the eager engine frees them, not at the function's end
-    (small ones are left alone: a ``del`` costs more than it saves there, and reads worse)."""
+    """``del`` each array after the line that reads it last, so that a long graph's
+    intermediates are freed as the eager engine frees a node's saved arrays, not at the
+    function's end. In a short function only large arrays are (small ones cost nothing
+    there, and the code reads better without the ``del`` lines); in a long one every
+    array is (a T = 20,000 RNN's small per-step arrays add up)."""
+    floor = 0 if len(lines) > _LONG else _LARGE
     import re
 
     global _WORD
@@ -373,7 +397,7 @@ def _free_dead(
         dead = sorted(
             w
             for w in uses[j] & defined
-            if last.get(w) == j and w not in keep and sizes.get(w, _LARGE) >= _LARGE
+            if last.get(w) == j and w not in keep and sizes.get(w, _LARGE) >= floor
         )
         if dead:
             out.append(f"del {', '.join(dead)}")
@@ -406,14 +430,22 @@ def _name_gradients(em: Emitter, grad_of: dict[str, str], results: list[Any]) ->
 
 def _rename(em: Emitter, out: Sym, start: int, hint: str) -> None:
     """Give an op's output the op's name (``tanh3``) instead of a temporary's."""
-    import re
-
     old = out.name
     new = em.name(hint)
-    pat = re.compile(rf"\b{re.escape(old)}\b")
+
+    def sub(m: re.Match[str]) -> str:
+        return new if m.group() == old else m.group()
+
+    if old in em.sizes:
+        em.sizes[new] = em.sizes.pop(old)
+    pat = _TEMP if _TEMP.fullmatch(old) else re.compile(rf"\b{re.escape(old)}\b")
     for j in range(start, len(em.lines)):
-        em.lines[j] = pat.sub(new, em.lines[j])
+        if old in em.lines[j]:
+            em.lines[j] = pat.sub(sub, em.lines[j])
     out.name = new
+
+
+_TEMP = re.compile(r"\bt\d+\b")  # the temporaries' names (Emitter.temp)
 
 
 class _Acc:

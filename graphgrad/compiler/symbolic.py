@@ -119,6 +119,8 @@ def _em() -> Emitter:
 
 
 def _identifier(hint: str) -> str:
+    if hint.isidentifier() and hint.isascii() and hint not in _RESERVED:
+        return hint
     out = "".join(c if c.isalnum() or c == "_" else "_" for c in hint)
     if not out or out[0].isdigit():
         out = "v" + out

@@ -85,10 +85,18 @@ def user_site() -> str:
     frame: Any = sys._getframe(2)
     while frame is not None:
         name = frame.f_code.co_filename
-        if not name.startswith("<graphgrad") and not os.path.abspath(name).startswith(_ROOT):
+        inside = _INSIDE.get(name)
+        if inside is None:
+            inside = _INSIDE[name] = name.startswith("<graphgrad") or os.path.abspath(
+                name
+            ).startswith(_ROOT)
+        if not inside:
             return f"{os.path.basename(name)}:{frame.f_lineno}"
         frame = frame.f_back
     return "<graphgrad>"
+
+
+_INSIDE: dict[str, bool] = {}  # file name -> whether it is graphgrad's own
 
 
 class Tracer:
