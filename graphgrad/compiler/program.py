@@ -283,10 +283,12 @@ def _build(t: trace.Trace, name: str) -> _Program:
 
 
 def _unread(t: trace.Trace, args: Any, kwargs: Any) -> list[tuple[trace.Value, np.ndarray]]:
-    """The array arguments that no op of the trace reads, with a copy of their values.
-    The function received them yet computed nothing from them with ops: either it ignores
-    them or it read their values in Python, which the generated code would not repeat. A
-    later call with other values there runs eagerly rather than trust the fixed trace."""
+    """The NumPy array arguments that no op of the trace reads, with a copy of their
+    values. The function received them yet computed nothing from them with ops: either it
+    ignores them or it computed with them in NumPy (a conversion, a mask), which the
+    generated code would not repeat. A later call with other values there runs eagerly
+    rather than trust the fixed trace. (A Tensor argument's values are read through ops;
+    what is done with its ``.data`` is the documented way round the graph.)"""
     used: set[int] = set()
 
     def mark(x: Any) -> None:
@@ -307,7 +309,8 @@ def _unread(t: trace.Trace, args: Any, kwargs: Any) -> list[tuple[trace.Value, n
     for v in t.values:
         if v.kind == "input" and v.index not in used:
             x = _at((args, kwargs), v.path)
-            out.append((v, np.array(x.data if isinstance(x, Tensor) else x, copy=True)))
+            if type(x) is np.ndarray:  # (a Tensor's value is read through ops, or .data)
+                out.append((v, x.copy()))
     return out
 
 
