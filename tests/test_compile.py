@@ -549,6 +549,10 @@ def test_compile_is_a_decorator_with_and_without_arguments() -> None:
     assert f.__name__ == "f" and isinstance(g, gg.Compiled)
     with pytest.raises(TypeError, match="expected a function"):
         gg.compile(3)  # type: ignore[arg-type]
+    h = gg.compile(model=lambda x: x + 1)  # torch.compile's keyword
+    assert h(x).tolist() == [2.0, 3.0]
+    with pytest.raises(TypeError):
+        gg.compile(f, backend="inductor")  # type: ignore[call-arg]  # no other backend
 
 
 def test_a_module_python_setting_changed_traces_again() -> None:

@@ -231,9 +231,11 @@ class Compiled:
         return f"<gg.compile of {_name(self.fn)}>"
 
 
-def compile(fn: Callable[..., Any] | None = None, *, fullgraph: bool = False) -> Any:
-    """Compile ``fn`` — a forward pass or a training step's loss — into generated NumPy
-    code for its forward and backward passes (see ``Compiled`` and docs/compile.md).
+def compile(model: Callable[..., Any] | None = None, *, fullgraph: bool = False) -> Any:
+    """Compile ``model`` — a function (a forward pass, a training step's loss) or a Module,
+    called ``fn`` below — into generated NumPy code for its forward and backward passes
+    (see ``Compiled`` and docs/compile.md). The argument is named ``model`` as in
+    ``torch.compile``; ``fullgraph`` means what it means there.
 
     Works as a decorator too (``@gg.compile`` or ``@gg.compile(fullgraph=True)``). The
     result is called as ``fn``; its outputs' ``grad_fn`` is one node whose backward is the
@@ -249,11 +251,11 @@ def compile(fn: Callable[..., Any] | None = None, *, fullgraph: bool = False) ->
     ``torch.compile`` falls back to eager at a graph break); ``fullgraph=True`` raises
     ``CompileError`` instead.
     """
-    if fn is None:
+    if model is None:
         return functools.partial(compile, fullgraph=fullgraph)
-    if not callable(fn):
-        raise TypeError(f"gg.compile: expected a function or a Module, got {type(fn).__name__}")
-    return Compiled(fn, fullgraph=fullgraph)
+    if not callable(model):
+        raise TypeError(f"gg.compile: expected a function or a Module, got {type(model).__name__}")
+    return Compiled(model, fullgraph=fullgraph)
 
 
 def _flat_signature(args: tuple[Any, ...]) -> Any:
