@@ -688,3 +688,22 @@ def test_random_programs_compile_to_the_eager_values_and_gradients(seed: int, dt
             else:
                 np.testing.assert_array_equal(m.grad, r.grad, err_msg=f"call {k}")
     assert fast.stats[0]["eager"] is None
+
+
+def test_a_compiled_function_called_inside_another_is_inlined() -> None:
+    rng = np.random.default_rng(18)
+    lin = nn.Linear(3, 3, rng=rng)
+    inner = gg.compile(lambda x: lin(x).tanh())
+
+    def outer_fn(x: gg.Tensor, *, scale: float) -> gg.Tensor:
+        return (inner(x) * scale).sum()
+
+    x = _x(rng, 2, 3)
+    fast = assert_same(lambda x: outer_fn(x, scale=2.0), (x,), [x, *_params(lin)])
+    outer = gg.compile(outer_fn)
+    for scale in (2.0, 2.0, 2.0, 3.0, 3.0, 3.0):  # a keyword constant is part of the key
+        assert outer(x, scale=scale).item() == outer_fn(x, scale=scale).item()
+    assert len(outer.stats) == 2 and all(s["eager"] is None for s in outer.stats)
+    lin.weight = nn.Parameter(np.ones((3, 3)))  # read at its place through the inner one
+    assert outer(x, scale=3.0).item() == outer_fn(x, scale=3.0).item()
+    assert "lin_weight" in fast.source

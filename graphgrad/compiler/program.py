@@ -25,7 +25,7 @@ import numpy as np
 
 from graphgrad.compiler import codegen, trace
 from graphgrad.core.function import Function
-from graphgrad.core.grad_mode import recording
+from graphgrad.core.grad_mode import recording, tracer
 from graphgrad.core.tensor import Tensor
 from graphgrad.errors import CompileError, CompileWarning
 from graphgrad.nn.module import assignments as module_assignments
@@ -92,6 +92,8 @@ class Compiled:
         self._reach = _reachable(self.fn, self._used)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if tracer[0] is not None:  # inside another compiled function's trace: inlined
+            return self.fn(*args, **kwargs)
         reach = self._reach
         for read, obj in reach.roots:  # a closure variable or global rebound: trace again
             if read() is not obj:
@@ -530,6 +532,8 @@ def _reachable(fn: Any, used: dict[int, Any]) -> _Reach:
             for k, v in items:
                 sub = functools.partial(_item, read, k)
                 visit(str(k) if type(obj) is dict else f"{name}{k}", sub, v, depth + 1)
+        elif isinstance(obj, Compiled):  # a compiled function called inside: inlined
+            visit(name, functools.partial(getattr, obj, "fn"), obj.fn, depth)
         elif isinstance(obj, types.FunctionType) or isinstance(obj, types.MethodType):
             if isinstance(obj, types.MethodType) and not isinstance(obj.__self__, type):
                 owner = obj.__self__
