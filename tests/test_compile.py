@@ -707,3 +707,24 @@ def test_a_compiled_function_called_inside_another_is_inlined() -> None:
     lin.weight = nn.Parameter(np.ones((3, 3)))  # read at its place through the inner one
     assert outer(x, scale=3.0).item() == outer_fn(x, scale=3.0).item()
     assert "lin_weight" in fast.source
+
+
+def test_default_dtype_joins_the_guard_and_anomaly_mode_runs_eagerly() -> None:
+    fast = gg.compile(lambda x: x + gg.ones(2))  # ones(2) takes the default dtype
+    x = gg.tensor(np.zeros(2, dtype=np.float32))
+    for _ in range(3):
+        assert fast(x).dtype == (x + gg.ones(2)).dtype == np.float64
+    old = gg.get_default_dtype()
+    gg.set_default_dtype(gg.float32)
+    try:
+        for _ in range(3):
+            assert fast(x).dtype == (x + gg.ones(2)).dtype == np.float32
+    finally:
+        gg.set_default_dtype(old)
+    logs = gg.compile(lambda x: x.log())
+    w = gg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    for _ in range(3):
+        logs(w)
+    with gg.detect_anomaly(), np.errstate(invalid="ignore"):
+        with pytest.raises(gg.AnomalyError, match="Log"):
+            logs(gg.tensor(np.array([-1.0, 2.0]), requires_grad=True))

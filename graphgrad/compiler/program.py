@@ -2,13 +2,15 @@
 generated code (see docs/compile.md).
 
 Per guard key — the arguments' structure, shapes, dtypes and requires-grad flags, Python
-constants among the arguments, whether grad mode is on, and the ``training`` flag of every
-module the function reaches — the first call runs ``fn`` eagerly under the tracer, the
-second runs it eagerly once more and compares the two traces (a constant that changed, a
-branch that went the other way: ``CompileError``), then generates the code and checks
+constants among the arguments, whether grad mode is on, the default dtype, and the
+``training`` flag of every module the function reaches or calls — the first call runs
+``fn`` eagerly under the tracer, the second runs it eagerly once more and compares the two
+traces (a constant that changed, a branch that went the other way: the function runs
+eagerly, or ``CompileError`` with ``fullgraph=True``), then generates the code and checks
 that the generated forward reproduces the second call's results bitwise. Later calls run
-the generated code: one node whose backward is the generated backward, with the free
-inputs' (parameters') current ``.data`` read at every call.
+the generated code: one node whose backward is the generated backward, with the tensors
+the function reads outside its arguments (parameters, closure tensors) read at their
+places at every call.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from graphgrad import runtime
 from graphgrad.compiler import codegen, trace
 from graphgrad.core.function import Function
-from graphgrad.core.grad_mode import recording, tracer
+from graphgrad.core.grad_mode import anomaly_on, recording, tracer
 from graphgrad.core.tensor import Tensor
 from graphgrad.errors import CompileError, CompileWarning
 from graphgrad.nn.module import assignments as module_assignments
@@ -81,6 +84,7 @@ class Compiled:
             trace.signature(args) if kwargs else _flat_signature(args),
             trace.signature(kwargs) if kwargs else None,
             recording.enabled,
+            runtime._default_dtype,  # the dtype of tensors made inside from Python values
             tuple([m.training for m in modules]) if modules else (),
         )
 
@@ -92,7 +96,9 @@ class Compiled:
         self._reach = _reachable(self.fn, self._used)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if tracer[0] is not None:  # inside another compiled function's trace: inlined
+        if tracer[0] is not None or anomaly_on[0]:
+            # inside another compiled function's trace: inlined; under gg.detect_anomaly:
+            # eager, so that every op's output is checked and the culprit named
             return self.fn(*args, **kwargs)
         reach = self._reach
         for read, obj in reach.roots:  # a closure variable or global rebound: trace again
