@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.compiler.symbolic import Emitter, Sym, UnsupportedError, active, value
+from graphgrad.compiler.symbolic import Emitter, Sym, UnsupportedError, _has_sym, active, value
 from graphgrad.compiler.trace import Ref, Trace
 from graphgrad.core.sparse_grad import IndexedGrad, tile
 from graphgrad.errors import CompileError
@@ -217,7 +217,7 @@ def _generate(trace: Trace, name: str, fallback: set[type]) -> Generated:
                     dst.add_sparse(bem, gi)
                     continue
                 if not isinstance(gi, Sym):
-                    if _has_sym_inside(gi):
+                    if _has_sym(gi, opaque=True):
                         raise _RetryError(r.cls)
                     gi = bem.assign(bem.const(np.asarray(gi), "g"), np.asarray(gi))
                 dst.add_dense(bem, gi, g, ctx, grads)
@@ -342,14 +342,6 @@ def _same_index(a: Any, b: Any) -> bool:
     if a is None or a is Ellipsis or type(a) in (int, slice, bool):
         return bool(a == b)
     return False
-
-
-def _has_sym_inside(x: Any) -> bool:
-    if isinstance(x, Sym):
-        return True
-    if type(x) in (tuple, list):
-        return any(_has_sym_inside(v) for v in x)
-    return hasattr(x, "__dict__") or (hasattr(x, "__slots__") and not isinstance(x, np.ndarray))
 
 
 def _same_array(a: Any, b: Any) -> bool:

@@ -185,12 +185,16 @@ def value(x: Any) -> Any:
     return x
 
 
-def _has_sym(x: Any) -> bool:
+def _has_sym(x: Any, opaque: bool = False) -> bool:
+    """Whether ``x`` holds a Sym; with ``opaque``, also an object the generated code could
+    not write down as a constant (one with a ``__dict__`` or slots, not an array)."""
     if isinstance(x, Sym):
         return True
     if type(x) in (tuple, list):
-        return any(_has_sym(v) for v in x)
-    return False
+        return any(_has_sym(v, opaque) for v in x)
+    if not opaque or isinstance(x, np.ndarray):
+        return False
+    return hasattr(x, "__dict__") or hasattr(x, "__slots__")
 
 
 _BINARY = {
