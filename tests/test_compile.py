@@ -200,23 +200,59 @@ def test_losses(loss: nn.Module) -> None:
     assert_same(run, (x, target), [x])
 
 
-def test_dropout_in_eval_mode_compiles_and_in_train_mode_runs_eagerly() -> None:
+def test_dropout_compiles_in_train_and_eval_mode_with_the_eager_draws() -> None:
+    """Dropout's mask is drawn again at every call, in the trace's order, from the
+    generator the layer names (the default one at that call): the compiled function
+    consumes the random stream draw for draw as the eager one, gradients included."""
     rng = np.random.default_rng(5)
     model = nn.Sequential(nn.Linear(4, 8, rng=rng), nn.Dropout(0.5), nn.Linear(8, 1, rng=rng))
+    own = nn.Dropout(0.3, rng=np.random.default_rng(9))
     x = _x(rng, 6, 4)
+
+    def f(x: gg.Tensor) -> gg.Tensor:
+        unused = F.dropout(x, 0.2)  # a draw whose result is not used is still made
+        del unused
+        return own(model(x))
+
     model.eval()
-    assert_same(lambda x: model(x), (x,), [x, *_params(model)])
-    model.train()  # the mask is drawn in Python: a constant that changes between calls
-    fast = gg.compile(lambda x: model(x))
-    gg.manual_seed(0)
-    want = [model(x).data for _ in range(3)]
-    gg.manual_seed(0)
-    with pytest.warns(gg.CompileWarning, match="dropout mask"):
-        got = [fast(x).data for _ in range(3)]
-    for a, b in zip(got, want):
-        np.testing.assert_array_equal(a, b)  # eager, so the same draws as eagerly
-    with pytest.raises(gg.CompileError, match="dropout mask"):
-        strict = gg.compile(lambda x: model(x), fullgraph=True)
+    own.eval()
+    assert_same(lambda x: own(model(x)), (x,), [x, *_params(model)])
+    model.train()
+    own.train()
+    fast = gg.compile(f, fullgraph=True)
+    runs = []
+    for g in (f, fast):
+        gg.manual_seed(0)
+        own.rng = np.random.default_rng(9)
+        out = []
+        for _ in range(4):
+            y = g(x)
+            y.sum().backward()
+            out.append((y.data.copy(), x.grad.copy()))
+            x.grad = None
+        out.append((gg.randint(0, 1000, (3,)).data, own.rng.random(2)))  # streams continue
+        runs.append(out)
+    for (a, ga), (b, gb) in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(ga, gb)
+    assert fast.stats[-1]["eager"] is None and fast.stats[-1]["fallback"] == []
+
+
+def test_a_constant_drawn_in_python_runs_eagerly() -> None:
+    """A random array drawn with NumPy inside the function is a constant of each trace;
+    the two traces differ, so the function runs eagerly (fullgraph=True: CompileError)."""
+    draws = np.random.default_rng(0)
+
+    def f(x: gg.Tensor) -> gg.Tensor:
+        return x * draws.random(x.shape)
+
+    x = gg.tensor(np.ones(3), requires_grad=True)
+    with pytest.warns(gg.CompileWarning, match="constant operand"):
+        fast = gg.compile(f)
+        for _ in range(3):
+            fast(x)
+    with pytest.raises(gg.CompileError, match="constant operand"):
+        strict = gg.compile(f, fullgraph=True)
         strict(x)
         strict(x)
 
@@ -615,13 +651,12 @@ def test_modules_reached_through_nested_functions_and_arguments_are_guarded() ->
         model.eval()
         for _ in range(3):
             call(fast)
-        model.train()
+        model.train()  # another program: the mask is drawn
         gg.manual_seed(3)
-        with pytest.warns(gg.CompileWarning, match="dropout mask"):
-            got = [call(fast).item() for _ in range(3)]
+        got = [call(fast).item() for _ in range(4)]
         gg.manual_seed(3)
-        want = [call(lambda *a: via_closure(a[-1])).item() for _ in range(3)]
-        assert got == want  # eager in training mode: the same draws
+        want = [call(lambda *a: via_closure(a[-1])).item() for _ in range(4)]
+        assert got == want  # the same draws
         model.eval()
         assert call(fast).item() == via_closure(x).item()
 
@@ -728,3 +763,30 @@ def test_default_dtype_joins_the_guard_and_anomaly_mode_runs_eagerly() -> None:
     with gg.detect_anomaly(), np.errstate(invalid="ignore"):
         with pytest.raises(gg.AnomalyError, match="Log"):
             logs(gg.tensor(np.array([-1.0, 2.0]), requires_grad=True))
+
+
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+def test_recurrent_dropout_between_layers_compiles_with_the_eager_draws(cls: type) -> None:
+    layer = cls(3, 4, num_layers=2, dropout=0.5, rng=np.random.default_rng(19))
+    x = _x(np.random.default_rng(20), 5, 2, 3)
+
+    def f(x: gg.Tensor) -> gg.Tensor:
+        out, _ = layer(x)
+        return (out * out).sum()
+
+    fast = gg.compile(f, fullgraph=True)
+    runs = []
+    for g in (f, fast):
+        gg.manual_seed(1)
+        layer._rng = np.random.default_rng(21) if layer._rng is not None else None
+        vals = []
+        for _ in range(4):
+            loss = g(x)
+            loss.backward()
+            vals.append((loss.item(), x.grad.copy()))
+            x.grad = None
+        runs.append(vals)
+    for (a, ga), (b, gb) in zip(*runs):
+        assert a == b
+        np.testing.assert_array_equal(ga, gb)
+    assert fast.stats[0]["eager"] is None

@@ -152,6 +152,12 @@ def _generate(trace: Trace, name: str, fallback: set[type]) -> Generated:
                 out = None
             finally:
                 active.pop()
+        draw = getattr(r.cls, "draw", None)
+        if out is None and draw is not None:  # a random draw: its function, called again
+            fn_ref = fem.const(draw, draw.__name__.lstrip("_"))
+            args = [fem.fmt(o) for o in operands]
+            out = fem.assign(f"{fn_ref}({', '.join(args)})", example, hint)
+            ctxs[k] = None
         if out is None:  # through a context object at run time
             cname = r.cls.__name__
             cls_ref = fem.const(r.cls, cname)
@@ -277,7 +283,7 @@ def _generate(trace: Trace, name: str, fallback: set[type]) -> Generated:
         inputs=inputs,
         outputs=outputs,
         ops=len(live),
-        fallback=sorted(c.__name__ for c in fallback),
+        fallback=sorted(c.__name__ for c in fallback if getattr(c, "draw", None) is None),
     )
 
 

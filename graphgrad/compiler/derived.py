@@ -1,5 +1,6 @@
 """Values computed from traced tensors without a recorded op: comparisons (``x > 0``),
-casts to an integer or bool dtype, and the indices of ``t.max(dim=)`` / ``t.min(dim=)``.
+casts to an integer or bool dtype, and the indices of ``t.max(dim=)`` / ``t.min(dim=)``;
+and random draws made in Python (dropout's mask: ``RANDOM``).
 
 Eagerly they leave the graph (no gradient, nothing recorded, so they cost nothing). While
 gg.compile traces, the tensor methods that make them report them here, so the trace
@@ -7,7 +8,9 @@ holds them as values computed from their operands — never as constants fixed a
 time — and the generated code computes them again at every call. Each is a Function
 subclass only so that code generation treats it like an op (its forward, called on the
 generated code's symbols, writes the NumPy expression); none has a backward rule, as none
-is differentiable.
+is differentiable. A random draw is made again at every call, from the generator the
+function names (``None``: the default one at that call), in the trace's order — so the
+compiled function consumes the random stream as the eager one does, draw for draw.
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ import numpy as np
 from graphgrad.core.function import Function
 
 
-def _derived(name: str, fn: Callable[..., Any]) -> type[Function]:
+def _derived(name: str, fn: Callable[..., Any], impure: bool = False) -> type[Function]:
     def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
 
-    return type(name, (Function,), {"forward": staticmethod(forward), "__module__": __name__})
+    body: dict[str, Any] = {"forward": staticmethod(forward), "__module__": __name__}
+    if impure:  # a draw: kept even if unused, and the generated code calls ``fn`` itself
+        body.update(impure=True, draw=staticmethod(fn))
+    return type(name, (Function,), body)
 
 
 KINDS: dict[str, type[Function]] = {
@@ -39,3 +45,16 @@ KINDS: dict[str, type[Function]] = {
     "reshape": _derived("ReshapeIndex", lambda a, shape: a.reshape(shape)),
     "expand_dims": _derived("ExpandDims", lambda a, axis: np.expand_dims(a, axis)),
 }
+
+
+def dropout_mask(*args: Any) -> Any:
+    """graphgrad.nn.functional.dropout_mask (imported when first drawn: nn imports this)."""
+    from graphgrad.nn.functional import dropout_mask as draw
+
+    return draw(*args)
+
+
+RANDOM: dict[str, type[Function]] = {
+    "dropout_mask": _derived("DropoutMask", dropout_mask, impure=True)
+}
+KINDS.update(RANDOM)

@@ -284,7 +284,10 @@ def _flat_signature(args: tuple[Any, ...]) -> Any:
 
 # ---------------------------------------------------------------------- building
 def _build(t: trace.Trace, name: str) -> _Program:
-    gen = codegen.generate(t, _identifier(name), set())
+    from graphgrad.compiler.derived import RANDOM
+
+    # a random draw is never run symbolically (that would draw): through its context
+    gen = codegen.generate(t, _identifier(name), set(RANDOM.values()))
     grad_outputs = [t.values[i].requires_grad for i in gen.outputs]
     extras: list[Any] = []
     op = _op_class(name, gen, grad_outputs, extras)
@@ -418,7 +421,14 @@ def _check_forward(prog: _Program, t: trace.Trace, args: Any, kwargs: Any) -> No
         v = prog.values[i]
         x = v.tensor if v.kind == "free" else _at((args, kwargs), v.path)
         xs.append(x.data if isinstance(x, Tensor) else x)
-    outs, _ = prog.gen.forward(*xs)
+    now = [(g, g.bit_generator.state) for g, _ in t.rng_states]
+    for g, state in t.rng_states:  # the second call's draws, once more
+        g.bit_generator.state = state
+    try:
+        outs, _ = prog.gen.forward(*xs)
+    finally:
+        for g, state in now:
+            g.bit_generator.state = state
     for j, i in enumerate(prog.gen.outputs):
         want = t.values[i].example
         if not codegen._same_array(outs[j], want):
@@ -569,7 +579,8 @@ def _reachable(fn: Any, used: dict[int, Any]) -> _Reach:
     return reach
 
 
-_SETTING_TYPES = (int, float, bool, str, type(None))
+# (a generator compares by identity: a module's rng replaced by another traces again)
+_SETTING_TYPES = (int, float, bool, str, type(None), np.random.Generator)
 
 
 def _settings(modules: list[Any]) -> Any:

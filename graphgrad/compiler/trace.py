@@ -78,6 +78,7 @@ class Trace:
     keep: list[Any] = field(default_factory=list)  # what keeps the ids above unique
     broken: str | None = None  # why the function could not be traced (Tracer.refuse)
     modules: list[Any] = field(default_factory=list)  # the modules called while tracing
+    rng_states: list[tuple[Any, Any]] = field(default_factory=list)  # before the first draws
 
 
 def user_site() -> str:
@@ -204,6 +205,28 @@ class Tracer:
             self._by_array[id(arr)] = i
         needs = (False,) * len(refs)
         self.trace.records.append(Record(KINDS[kind], refs, {}, i, needs, None, user_site(), None))
+
+    def random_draw(self, rng: Any) -> None:
+        """Before a random draw from ``rng`` (None: the default generator): its state, the
+        first time, so the generated forward can be checked on the same draws."""
+        from graphgrad.random import get_rng
+
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            return  # an int seed: a new generator at every call, the same draws
+        gen = get_rng(rng)
+        if all(g is not gen for g, _ in self.trace.rng_states):
+            self.trace.rng_states.append((gen, gen.bit_generator.state))
+
+    def random(self, kind: str, operands: tuple[Any, ...], out: np.ndarray) -> None:
+        """A random draw (graphgrad.compiler.derived.RANDOM): a value of the trace, drawn
+        again at every call, never a constant."""
+        from graphgrad.compiler.derived import KINDS
+
+        i = self._new("op", out, kind.split("_")[-1], False)
+        needs = (False,) * len(operands)
+        self.trace.records.append(
+            Record(KINDS[kind], operands, {}, i, needs, None, user_site(), None)
+        )
 
     def module_called(self, m: Any) -> None:
         self.modules.setdefault(id(m), m)

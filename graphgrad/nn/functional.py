@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad import ops
+from graphgrad.core.grad_mode import tracer
 from graphgrad.core.tensor import Tensor, shape_of
 from graphgrad.errors import ShapeError
 from graphgrad.ops import log_softmax, relu, sigmoid, softmax, softplus, tanh
@@ -68,8 +69,20 @@ def dropout(
     dt = x.dtype if x.dtype.kind == "f" else np.float64
     if p == 1.0:
         return x * np.zeros(x.shape, dtype=dt)
-    keep = get_rng(rng).random(x.shape) >= p
-    return x * (keep * (1.0 / (1.0 - p))).astype(dt, copy=False)
+    rec = tracer[0]
+    if rec is not None:  # gg.compile: the draw is a value of the trace, made at every call
+        rec.random_draw(rng)  # type: ignore[attr-defined]
+    mask = dropout_mask(rng, x.shape, p, dt)
+    if rec is not None:
+        rec.random("dropout_mask", (rng, x.shape, p, dt), mask)  # type: ignore[attr-defined]
+    return x * mask
+
+
+def dropout_mask(rng: Any, shape: tuple[int, ...], p: float, dtype: Any) -> np.ndarray:
+    """Inverted dropout's mask m / (1 − p), m_i ~ Bernoulli(1 − p), drawn from ``rng``
+    (``get_rng``'s reading: a generator, an int seed or the default)."""
+    keep = get_rng(rng).random(shape) >= p
+    return (keep * (1.0 / (1.0 - p))).astype(dtype, copy=False)
 
 
 def _array(x: Any) -> np.ndarray:
