@@ -790,3 +790,27 @@ def test_recurrent_dropout_between_layers_compiles_with_the_eager_draws(cls: typ
         assert a == b
         np.testing.assert_array_equal(ga, gb)
     assert fast.stats[0]["eager"] is None
+
+
+def test_a_compiled_function_keeps_no_array_of_its_traced_calls() -> None:
+    """After generating, the traces' intermediates (and the eager nodes' saved arrays) are
+    released: the program keeps places, shapes and dtypes, not a step's activations."""
+    import gc
+    import tracemalloc
+
+    rng = np.random.default_rng(22)
+    w = gg.tensor(rng.standard_normal((400, 400)), requires_grad=True)  # 1.2 MiB per array
+    x = gg.tensor(rng.standard_normal((400, 400)))
+    fast = gg.compile(lambda x: ((x @ w).tanh() @ w).sigmoid().sum())
+    tracemalloc.start()
+    try:
+        gc.collect()
+        base = tracemalloc.get_traced_memory()[0]
+        for _ in range(3):
+            fast(x).backward()
+            w.grad = None
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert held < 400 * 400 * 8, f"{held} bytes held"

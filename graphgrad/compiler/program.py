@@ -144,8 +144,8 @@ class Compiled:
             cur = v.tensor if v.source is None else _read_source(reach, v.source)
             if (
                 cur is None
-                or cur.data.shape != v.example.shape
-                or cur.data.dtype != v.example.dtype
+                or cur.data.shape != v.shape
+                or cur.data.dtype != v.dtype
                 or cur._rg != v.requires_grad
             ):
                 del self._cache[key]
@@ -186,6 +186,7 @@ class Compiled:
             self._stay_eager(entry, why)
             return result
         prog.unread = _unread(t2, args, kwargs)
+        _release(t2)
         entry.trace, entry.program, entry.traces = t2, prog, 2
         self._latest = prog
         return result
@@ -293,6 +294,16 @@ def _build(t: trace.Trace, name: str) -> _Program:
     op = _op_class(name, gen, grad_outputs, extras)
     free = [t.values[i] for i in gen.inputs if t.values[i].kind == "free"]
     return _Program(gen, op, t.values, t.outputs, grad_outputs, free, extras=extras)
+
+
+def _release(t: trace.Trace) -> None:
+    """Drop what the traced call computed (every intermediate array, the eager nodes and
+    what they saved): the program keeps only the values' places, shapes and dtypes."""
+    for v in t.values:
+        v.example = None  # type: ignore[assignment]
+    t.records.clear()
+    t.keep.clear()
+    t.rng_states.clear()
 
 
 def _unread(t: trace.Trace, args: Any, kwargs: Any) -> list[tuple[trace.Value, np.ndarray]]:

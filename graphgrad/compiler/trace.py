@@ -51,6 +51,8 @@ class Value:
     hint: str  # a name for the generated code
     requires_grad: bool
     tensor: Tensor | None = None  # a free input's tensor (at trace time)
+    shape: tuple[int, ...] = ()  # the example's (kept when the example is released)
+    dtype: Any = None
     # where a free input is read at every call ("model.fc.weight"; several for a tied one)
     source: tuple[str, ...] | None = None
     path: tuple[Any, ...] = ()  # an argument's place in (args, kwargs)
@@ -130,7 +132,9 @@ class Tracer:
     def _new(self, kind: str, t: Any, hint: str, rg: bool, **extra: Any) -> int:
         arr = t.data if isinstance(t, Tensor) else t
         i = len(self.trace.values)
-        self.trace.values.append(Value(i, kind, arr, hint, rg, **extra))
+        v = Value(i, kind, arr, hint, rg, **extra)
+        v.shape, v.dtype = np.shape(arr), getattr(arr, "dtype", None)
+        self.trace.values.append(v)
         self.trace.keep.append(t)
         if isinstance(t, Tensor):
             self._by_tensor[id(t)] = i
