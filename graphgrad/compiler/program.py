@@ -120,6 +120,8 @@ class Compiled:
             self._cache[self._key(args, kwargs)] = entry = _Entry(t)
             if t.broken:
                 self._stay_eager(entry, t.broken)
+            else:
+                _release(t, keep_for_compare=True)  # a shape called once holds no arrays
             return result
         if entry.eager is not None:
             return self.fn(*args, **kwargs)
@@ -193,6 +195,7 @@ class Compiled:
 
     def _stay_eager(self, entry: _Entry, why: str) -> None:
         entry.eager = why
+        _release(entry.trace)
         warnings.warn(
             f"{why}\n{_name(self.fn)} runs uncompiled (eagerly) for these argument shapes; "
             "gg.compile(fn, fullgraph=True) raises instead",
@@ -296,12 +299,19 @@ def _build(t: trace.Trace, name: str) -> _Program:
     return _Program(gen, op, t.values, t.outputs, grad_outputs, free, extras=extras)
 
 
-def _release(t: trace.Trace) -> None:
+def _release(t: trace.Trace, keep_for_compare: bool = False) -> None:
     """Drop what the traced call computed (every intermediate array, the eager nodes and
-    what they saved): the program keeps only the values' places, shapes and dtypes."""
+    what they saved): the program keeps only the values' places, shapes and dtypes. A
+    first trace, still to be compared with the second, keeps its records and its free
+    inputs' values (``trace.compare`` reads those), not the nodes or the intermediates."""
     for v in t.values:
-        v.example = None  # type: ignore[assignment]
-    t.records.clear()
+        if not (keep_for_compare and v.kind == "free"):
+            v.example = None  # type: ignore[assignment]
+    if keep_for_compare:
+        for r in t.records:
+            r.node = None
+    else:
+        t.records.clear()
     t.keep.clear()
     t.rng_states.clear()
 
