@@ -185,6 +185,9 @@ def value(x: Any) -> Any:
     return x
 
 
+_STATIC = {np.shape, np.ndim, np.size, np.result_type}
+
+
 def _has_sym(x: Any, opaque: bool = False) -> bool:
     """Whether ``x`` holds a Sym; with ``opaque``, also an object the generated code could
     not write down as a constant (one with a ``__dict__`` or slots, not an array)."""
@@ -324,6 +327,8 @@ class Sym:
         if getattr(np, name, None) is not func:
             raise UnsupportedError(f"NumPy function {name}")
         res = func(*value(args), **value(kwargs))  # type: ignore[misc]
+        if func in _STATIC:  # shapes and dtypes are fixed per trace (the guard key)
+            return res
         if not isinstance(res, (np.ndarray, np.generic)):
             raise UnsupportedError(f"np.{name} returning {type(res).__name__}")
         return _em().assign(_em().call(f"np.{name}", args, kwargs), res)
