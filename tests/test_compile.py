@@ -816,3 +816,24 @@ def test_a_compiled_function_keeps_no_array_of_its_traced_calls() -> None:
     finally:
         tracemalloc.stop()
     assert held < 400 * 400 * 8, f"{held} bytes held"
+
+
+def test_a_compiled_method_binds_to_each_instance() -> None:
+    class Block(nn.Module):
+        def __init__(self, seed: int) -> None:
+            super().__init__()
+            self.lin = nn.Linear(3, 3, rng=np.random.default_rng(seed))
+
+        @gg.compile
+        def forward(self, x: gg.Tensor) -> gg.Tensor:
+            return self.lin(x).tanh()
+
+    a, b = Block(1), Block(2)
+    x = _x(np.random.default_rng(23), 2, 3)
+    for _ in range(3):
+        for m in (a, b):
+            got = m(x)
+            want = type(m).forward.fn(m, x)  # the method itself, uncompiled
+            np.testing.assert_array_equal(got.data, want.data)
+    assert a.forward is a.forward and a.forward is not b.forward
+    assert a.forward.stats[0]["eager"] is None

@@ -20,6 +20,7 @@ import operator
 import time
 import types
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -75,6 +76,7 @@ class Compiled:
         self._used: dict[int, Any] = {}  # modules called while tracing, reachable or not
         self._reach = _reachable(fn, self._used)
         self._latest: _Program | None = None
+        self._bound: weakref.WeakKeyDictionary[Any, Compiled] = weakref.WeakKeyDictionary()
         functools.update_wrapper(self, fn)
 
     # ------------------------------------------------------------------ calling
@@ -241,6 +243,16 @@ class Compiled:
 
     def __repr__(self) -> str:
         return f"<gg.compile of {_name(self.fn)}>"
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        """A compiled method (``@gg.compile`` on ``def forward(self, x)``): bound to each
+        instance as a compiled function of its own (its own traces and guards)."""
+        if obj is None:
+            return self
+        bound = self._bound.get(obj)
+        if bound is None:
+            bound = self._bound[obj] = Compiled(types.MethodType(self.fn, obj), self.fullgraph)
+        return bound
 
 
 def compile(model: Callable[..., Any] | None = None, *, fullgraph: bool = False) -> Any:
