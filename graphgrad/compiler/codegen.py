@@ -7,8 +7,8 @@ the order the engine runs them (newest op first), with the engine's bookkeeping 
 out as code — a broadcast gradient summed back to its operand's shape, contributions to
 one value added in the engine's order (in place where the engine would), sparse
 gradients of slices scattered as the engine does. The generated code makes the calls the
-eager engine makes, in the same order, so results agree bitwise (see docs/compile.md
-for the exceptions).
+eager engine makes, in the same order, so results agree bitwise (docs/compile.md,
+"Exactness").
 
 Only what the results need is generated: ops whose outputs reach no result are left out
 (dead code), and backward work only flows along operands that require grad. An op whose

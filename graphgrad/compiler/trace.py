@@ -5,17 +5,21 @@ reports the op it applied (class, operands, keywords, output). Operands are iden
 
 * a Tensor or array the function received as an argument, or the output of an op traced
   earlier, is a *value* of the trace (``Ref``); so is a detached alias of one
-  (``t.detach()``, ``t.data``: the same array), which carries no gradient, as eagerly;
+  (``t.detach()``, ``t.data``, a same-dtype copy ``gg.tensor(x)``), which carries no
+  gradient, as eagerly; so are the values graphgrad computes outside the graph —
+  comparisons, integer casts, max/min indices, dropout masks (graphgrad.compiler.derived);
 * any other Tensor — a module's parameter, a tensor in the function's closure — is a
-  *free input*: the generated code reads its ``.data`` at every call, never a copy;
+  *free input*: the generated code reads it at its place at every call, never a copy;
 * everything else (Python numbers, shapes, axes, arrays built in Python) is a constant of
   the trace, fixed at its trace-time value. Two traces (the first two calls) are compared
-  so that a constant that changes between calls — a dropout mask drawn in Python, an
-  array computed from an argument's values — is refused instead of silently frozen.
+  so that a constant that changes between calls — a random array drawn with NumPy, an
+  array computed from an argument's values — is caught instead of silently frozen.
 
-Reading a traced value as a Python value (``t.item()``, ``bool(t)``, ``float(t)``,
-``np.asarray(t)``) while tracing raises: the generated code could not repeat the Python
-decision made with it.
+What compiled code could not repeat — a traced value read as a Python value
+(``t.item()``, ``bool(t)``, ``np.asarray(t)``), a hook on an intermediate, ``backward()``,
+an in-place write into a parameter, a module assignment — is refused (``Tracer.refuse``):
+the call finishes eagerly and the function stays uncompiled, or with ``fullgraph=True``
+it raises ``CompileError``.
 """
 
 from __future__ import annotations
