@@ -27,6 +27,7 @@ import numpy as np
 
 from graphgrad.compiler.symbolic import Emitter, Sym, UnsupportedError, _has_sym, active, value
 from graphgrad.compiler.trace import Ref, Trace
+from graphgrad.core.engine import exclusive, reduce_to
 from graphgrad.core.sparse_grad import IndexedGrad, tile
 from graphgrad.errors import CompileError
 
@@ -87,25 +88,26 @@ def _live(trace: Trace, outputs: list[int]) -> list[int]:
         if r.out not in need and not getattr(r.cls, "impure", False):
             continue
         keep.append(k)
-        for ref in _refs((r.operands, r.kwargs)):
+        for ref in refs((r.operands, r.kwargs)):
             if ref.index in producer:
                 need.add(ref.index)
     keep.reverse()
     return keep
 
 
-def _refs(x: Any) -> list[Ref]:
+def refs(x: Any) -> list[Ref]:
+    """The Refs inside operands (tuples, lists, dicts of them)."""
     if type(x) is Ref:
         return [x]
     if type(x) in (tuple, list):
-        return [r for v in x for r in _refs(v)]
+        return [r for v in x for r in refs(v)]
     if type(x) is dict:
-        return [r for v in x.values() for r in _refs(v)]
+        return [r for v in x.values() for r in refs(v)]
     return []
 
 
 def flat_outputs(x: Any) -> list[int]:
-    return [r.index for r in _refs(x)]
+    return [r.index for r in refs(x)]
 
 
 def _generate(trace: Trace, name: str, fallback: set[type]) -> Generated:
@@ -469,7 +471,7 @@ class _Acc:
                     self.state = ("dense", gi, True)
                     return
             if st is None:
-                self.state = ("dense", gi, _exclusive(gi, g, ctx, grads))
+                self.state = ("dense", gi, exclusive(gi, g, ctx, grads))
             elif st[0] == "sparse":  # (a leaf's sparse sum is dense at once: not reached)
                 raise AssertionError
             elif st[2]:
@@ -487,7 +489,7 @@ class _Acc:
             st[1].value += gi.value
         else:
             prev = self._dense_sparse(em) if st[0] == "sparse" else st[1]
-            if gi.dtype == prev.dtype and _exclusive(gi, g, ctx, grads):
+            if gi.dtype == prev.dtype and exclusive(gi, g, ctx, grads):
                 em.stmt(f"{gi.name} += {prev.name}")
                 gi.value += prev.value
                 self.state = ("dense", gi, True)
@@ -574,40 +576,14 @@ def _sum(em: Emitter, a: Sym, b: Sym) -> Sym:
     return em.assign(f"np.asarray({em.fmt(a)} + {em.fmt(b)})", np.asarray(s))
 
 
-def _exclusive(gi: Sym, g: Sym, ctx: Any, grads: tuple[Any, ...]) -> bool:
-    """graphgrad.core.engine._exclusive, decided on the Syms and their examples."""
-    if gi is g or gi.value.base is not None:
-        return False
-    for s in getattr(ctx, "saved_tensors", ()):
-        if gi is s:
-            return False
-    return sum(1 for x in grads if x is gi) == 1
-
-
 def _reduce_to(em: Emitter, g: Sym, shape: tuple[int, ...]) -> Sym:
-    """graphgrad.core.engine._reduce_to, as code (the shapes are fixed)."""
-    gshape = g.shape
-    lead = len(gshape) - len(shape)
+    """The engine's ``reduce_to`` on a symbol: the same NumPy calls, written as code."""
     active.append(em)
     try:
-        if lead == 1 and shape and gshape[1:] == shape and type(g.value) is np.ndarray:
-            return np.add.reduce(g, 0)
-        if lead >= 0:
-            axes = list(range(lead))
-            ok = True
-            for j, s in enumerate(shape):
-                n = gshape[lead + j]
-                if s != n:
-                    if s != 1:
-                        ok = False
-                        break
-                    axes.append(lead + j)
-            if ok:
-                red = np.add.reduce(g, axis=tuple(axes), keepdims=True)
-                return red.reshape(shape)  # type: ignore[return-value]
+        out: Sym = reduce_to(g, shape, None, None)
     finally:
         active.pop()
-    raise CompileError(f"a gradient of shape {gshape} cannot be summed back to shape {shape}")
+    return out
 
 
 def _fallback_backward(

@@ -28,6 +28,7 @@ import numpy as np
 
 from graphgrad import runtime
 from graphgrad.compiler import codegen, trace
+from graphgrad.core.creation import from_numpy
 from graphgrad.core.function import Function
 from graphgrad.core.grad_mode import anomaly_on, recording, tracer
 from graphgrad.core.tensor import Tensor
@@ -131,8 +132,7 @@ class Compiled:
         if prog is None:
             return self._verify_and_build(entry, args, kwargs)
         for v, snap in prog.unread:
-            x = _at((args, kwargs), v.path)
-            if not codegen._same_array(x.data if isinstance(x, Tensor) else x, snap):
+            if not codegen._same_array(_at((args, kwargs), v.path), snap):
                 why = (
                     f"gg.compile({_name(self.fn)}): argument {v.hint!r} is used by no op of "
                     "the trace, and its values changed since it was traced: the function "
@@ -335,22 +335,8 @@ def _unread(t: trace.Trace, args: Any, kwargs: Any) -> list[tuple[trace.Value, n
     generated code would not repeat. A later call with other values there runs eagerly
     rather than trust the fixed trace. (A Tensor argument's values are read through ops;
     what is done with its ``.data`` is the documented way round the graph.)"""
-    used: set[int] = set()
-
-    def mark(x: Any) -> None:
-        if type(x) is trace.Ref:
-            used.add(x.index)
-        elif type(x) in (tuple, list):
-            for v in x:
-                mark(v)
-        elif type(x) is dict:
-            for v in x.values():
-                mark(v)
-
-    for r in t.records:
-        mark(r.operands)
-        mark(r.kwargs)
-    mark(t.outputs)
+    read = [(r.operands, r.kwargs) for r in t.records]
+    used = {ref.index for ref in codegen.refs((read, t.outputs))}
     out = []
     for v in t.values:
         if v.kind == "input" and v.index not in used:
@@ -414,20 +400,11 @@ def _run(prog: _Program, args: tuple[Any, ...], kwargs: dict[str, Any], free: li
             flat.append(res[pos] if multi else res)
             pos += 1
         else:
-            flat.append(_plain(arr))
+            flat.append(from_numpy(arr))  # a result that needs no gradient
     if not graded:  # nothing required grad: the op's one output is the first result
         flat[0] = res
     it = iter(flat)
     return _rebuild(prog.outputs, it)
-
-
-def _plain(arr: np.ndarray) -> Tensor:
-    t = Tensor.__new__(Tensor)
-    t.data = arr
-    t._grad = None
-    t._rg = False
-    t._node = None
-    return t
 
 
 def _rebuild(x: Any, it: Any) -> Any:

@@ -7,23 +7,21 @@ from typing import Any
 
 import numpy as np
 
+from graphgrad.core.engine import reduce_to
+from graphgrad.core.function import output_array
 from graphgrad.core.sparse_grad import IndexedGrad
 
 _ndarray = np.ndarray
 
 
 def output(cls: type, ctx: Any, out: Any) -> np.ndarray:
-    """A forward's result as the recording paths take it: a NumPy scalar becomes a 0-d
-    array (a saved reference to it too, as graphgrad.core.function does)."""
+    """A forward's result as the recording paths take it (a NumPy scalar becomes a 0-d
+    array, a saved reference to it too)."""
     if type(out) is _ndarray:
         return out
     if type(out) is tuple:
         raise TypeError(f"{cls.__name__}.forward returned several arrays inside compiled code")
-    arr = np.asarray(out)
-    saved = getattr(ctx, "saved_tensors", ())
-    if any(s is out for s in saved):
-        ctx.saved_tensors = tuple(arr if s is out else s for s in saved)
-    return arr
+    return output_array(cls, ctx, out)
 
 
 def grads(result: Any, n: int, cls: type) -> tuple[Any, ...]:
@@ -44,12 +42,4 @@ def dense(gi: Any, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         return gi.dense()
     if type(gi) is not _ndarray:
         gi = np.asarray(gi)
-    if gi.shape == shape:
-        return gi
-    lead = gi.ndim - len(shape)
-    if lead == 1 and shape and gi.shape[1:] == shape:
-        return np.add.reduce(gi, 0)
-    axes = list(range(lead)) + [
-        lead + j for j, s in enumerate(shape) if s == 1 and gi.shape[lead + j] != 1
-    ]
-    return np.add.reduce(gi, axis=tuple(axes), keepdims=True).reshape(shape)
+    return gi if gi.shape == shape else reduce_to(gi, shape, None, None)

@@ -263,6 +263,11 @@ class Sym:
         return np.shape(self.value)
 
     @property
+    def base(self) -> Any:
+        """The example's base: a view in the generated code exactly where it is eagerly."""
+        return getattr(self.value, "base", None)
+
+    @property
     def ndim(self) -> int:
         return np.ndim(self.value)
 

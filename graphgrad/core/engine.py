@@ -265,19 +265,19 @@ def _run(
                         ki = id(inp)
                         entry = leaves.get(ki)
                         if gi.shape != inp.data.shape:
-                            gi = _reduce_to(gi, inp.data.shape, node, inp)
+                            gi = reduce_to(gi, inp.data.shape, node, inp)
                             if entry is None:  # the sum is a new array, ours alone
                                 leaves[ki] = [inp, gi, True]
                                 continue
                         if entry is None:
-                            leaves[ki] = [inp, gi, _exclusive(gi, g, node, grads)]
+                            leaves[ki] = [inp, gi, exclusive(gi, g, node, grads)]
                         elif entry[2]:
                             entry[1] += gi
                         else:
                             entry[1], entry[2] = _sum(entry[1], gi), True
                         continue
                     if gi.shape != inp._shape:
-                        gi = _reduce_to(gi, inp._shape, node, inp)
+                        gi = reduce_to(gi, inp._shape, node, inp)
                     key = -inp._seq
                     entry = pending.get(key)
                     if entry is None:
@@ -289,7 +289,7 @@ def _run(
                         prev = entry[1]
                         if type(prev) is IndexedSum:
                             prev = prev.dense()
-                        if gi.dtype == prev.dtype and _exclusive(gi, g, node, grads):
+                        if gi.dtype == prev.dtype and exclusive(gi, g, node, grads):
                             gi += prev  # no new buffer
                         else:
                             gi = _sum(prev, gi)
@@ -349,7 +349,7 @@ def _contribute_tensors(
             continue
         if isinstance(inp, Tensor):
             if gi.shape != inp.data.shape:
-                gi = _reduce_to(gi, inp.data.shape, node, inp)
+                gi = reduce_to(gi, inp.data.shape, node, inp)
             entry = leaves.get(id(inp))
             if entry is None:
                 leaves[id(inp)] = [inp, gi, False]
@@ -357,7 +357,7 @@ def _contribute_tensors(
                 entry[1] = _sum(entry[1], gi)
             continue
         if gi.shape != inp._shape:
-            gi = _reduce_to(gi, inp._shape, node, inp)
+            gi = reduce_to(gi, inp._shape, node, inp)
         key = -inp._seq
         entry = pending.get(key)
         if entry is None:
@@ -451,9 +451,10 @@ def _as_graph_value(value: Any, node: Any) -> Any:
     return _make(value, None)
 
 
-def _exclusive(gi: np.ndarray, g: Any, node: Any, grads: tuple[Any, ...]) -> bool:
+def exclusive(gi: Any, g: Any, node: Any, grads: tuple[Any, ...]) -> bool:
     """Whether a rule's result is referenced by nothing but the engine: not the upstream
-    gradient, not a view, not a saved array, not returned for two inputs."""
+    gradient, not a view, not a saved array, not returned for two inputs. (gg.compile
+    decides it on its symbolic arrays, whose ``base`` is their example's.)"""
     if gi is g or gi.base is not None:
         return False
     for s in getattr(node, "saved_tensors", ()):
@@ -656,12 +657,13 @@ def _run_hooks(
     return g
 
 
-def _reduce_to(g: Any, shape: tuple[int, ...], node: Any, inp: Any) -> Any:
+def reduce_to(g: Any, shape: tuple[int, ...], node: Any, inp: Any) -> Any:
     """Sum a broadcast gradient back to the input's shape (the one place broadcasting is
-    undone). Returns a new array (or Tensor)."""
+    undone). Returns a new array (or Tensor). gg.compile runs it on its symbolic arrays,
+    which write these same NumPy calls into the generated code (``node`` is None there)."""
     gshape = g.shape
     lead = len(gshape) - len(shape)
-    if lead == 1 and shape and gshape[1:] == shape and type(g) is _ndarray:
+    if lead == 1 and shape and gshape[1:] == shape and type(g) is not Tensor:
         return np.add.reduce(g, 0)  # a bias over a batch: half the cost of the general path
     if lead >= 0:
         axes = list(range(lead))
@@ -675,6 +677,8 @@ def _reduce_to(g: Any, shape: tuple[int, ...], node: Any, inp: Any) -> Any:
             if isinstance(g, Tensor):
                 return g.sum(axis=tuple(axes), keepdims=True).reshape(shape)
             return np.add.reduce(g, axis=tuple(axes), keepdims=True).reshape(shape)
+    if node is None:
+        raise ShapeError(f"a gradient of shape {gshape} cannot be summed back to shape {shape}")
     i = next(j for j, x in enumerate(node.inputs) if x is inp)
     raise ShapeError(
         f"backward of {type(node).__name__} returned a gradient of shape {gshape} for its "

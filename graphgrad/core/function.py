@@ -195,7 +195,7 @@ def apply1(cls: type[Function], a: Any) -> Tensor:
         if type(out) is tuple:
             # several outputs: only a user Function's tuple forward (typed as one)
             return _multi_output(cls, ctx, out, record, vertices, (a,))  # type: ignore[return-value]
-        out = _output_array(cls, ctx, out)
+        out = output_array(cls, ctx, out)
     if check and out.dtype.kind not in "fbiu":
         raise _foreign_dtype(cls, (a,), out)
     t = _new(Tensor)
@@ -260,7 +260,7 @@ def apply2(cls: type[Function], a: Any, b: Any) -> Tensor:
         if type(out) is tuple:
             # several outputs: only a user Function's tuple forward (typed as one)
             return _multi_output(cls, ctx, out, record, (va, vb), (a, b))  # type: ignore[return-value]
-        out = _output_array(cls, ctx, out)
+        out = output_array(cls, ctx, out)
     if check and out.dtype.kind not in "fbiu":
         raise _foreign_dtype(cls, (a, b), out)
     t = _new(Tensor)
@@ -313,7 +313,7 @@ def apply_n(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any]) 
         if type(out) is tuple:
             # several outputs: only a user Function's tuple forward (typed as one)
             return _multi_output(cls, ctx, out, record, tuple(vertices), args)  # type: ignore[return-value]
-        out = _output_array(cls, ctx, out)
+        out = output_array(cls, ctx, out)
     if out.dtype.kind not in "fbiu":  # (the generic path: always checked)
         raise _foreign_dtype(cls, args, out)
     t = _new(Tensor)
@@ -352,7 +352,7 @@ def _watch(cls: type, args: tuple[Any, ...], kwargs: Any, out: Tensor) -> None:
         check_forward(cls, args, out)
 
 
-def _output_array(cls: type, ctx: Function, out: Any) -> np.ndarray:
+def output_array(cls: type, ctx: Function, out: Any) -> np.ndarray:
     """Turn a NumPy scalar result (0-d ufunc outputs are scalars) into a 0-d array, keeping
     the identity of a saved output so ``saved_tensors`` can still map it to the output."""
     if not isinstance(out, (np.generic, int, float, bool)):
@@ -456,7 +456,7 @@ def _multi_output(
     arrays = []
     for o in outs:
         if type(o) is not _ndarray:
-            o = _output_array(cls, ctx, o)
+            o = output_array(cls, ctx, o)
         if o.dtype.kind not in "fbiu":
             raise _foreign_dtype(cls, args, o)
         arrays.append(o)
