@@ -25,7 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.compiler.symbolic import Emitter, Sym, UnsupportedError, _has_sym, active, value
+from graphgrad.compiler.symbolic import (
+    Emitter,
+    Sym,
+    UnsupportedError,
+    _has_sym,
+    _index_src,
+    active,
+    value,
+)
 from graphgrad.compiler.trace import Ref, Trace
 from graphgrad.core.engine import exclusive, reduce_to
 from graphgrad.core.sparse_grad import IndexedGrad, tile
@@ -528,7 +536,7 @@ class _Acc:
                 dtype = em.fmt(np.dtype(value(parts[0].values).dtype))
                 out = em.assign(f"np.empty({self.shape!r}, dtype={dtype})", tiled)
                 for p in parts:
-                    em.stmt(f"{out.name}[{_index(em, p.index)}] = {em.fmt(p.values)}")
+                    em.stmt(f"{out.name}[{_index_src(em, p.index)}] = {em.fmt(p.values)}")
                 return out
         out = _densify(em, parts[0])
         for p in parts[1:]:
@@ -544,12 +552,6 @@ class _Acc:
         return st[1]
 
 
-def _index(em: Emitter, index: Any) -> str:
-    from graphgrad.compiler.symbolic import _index_src
-
-    return _index_src(em, index)
-
-
 def _densify(em: Emitter, ig: IndexedGrad) -> Sym:
     ex = IndexedGrad(value(ig.index), value(ig.values), ig.shape, ig.repeats).dense()
     dtype = em.fmt(np.dtype(ex.dtype))
@@ -557,7 +559,7 @@ def _densify(em: Emitter, ig: IndexedGrad) -> Sym:
     if ig.repeats:
         em.stmt(f"np.add.at({out.name}, {em.fmt(ig.index)}, {em.fmt(ig.values)})")
     else:
-        em.stmt(f"{out.name}[{_index(em, ig.index)}] = {em.fmt(ig.values)}")
+        em.stmt(f"{out.name}[{_index_src(em, ig.index)}] = {em.fmt(ig.values)}")
     return out
 
 
@@ -566,7 +568,7 @@ def _add_to(em: Emitter, buf: Sym, ig: IndexedGrad) -> None:
     if ig.repeats:
         em.stmt(f"np.add.at({buf.name}, {em.fmt(ig.index)}, {em.fmt(ig.values)})")
     else:
-        em.stmt(f"{buf.name}[{_index(em, ig.index)}] += {em.fmt(ig.values)}")
+        em.stmt(f"{buf.name}[{_index_src(em, ig.index)}] += {em.fmt(ig.values)}")
 
 
 def _sum(em: Emitter, a: Sym, b: Sym) -> Sym:
