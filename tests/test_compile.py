@@ -41,6 +41,14 @@ def _flat(x: Any) -> list[np.ndarray]:
     return []
 
 
+def _tensors(x: Any) -> list[gg.Tensor]:
+    if isinstance(x, gg.Tensor):
+        return [x]
+    if isinstance(x, (tuple, list)):
+        return [t for v in x for t in _tensors(v)]
+    return []
+
+
 def _seed(x: Any, rng: np.random.Generator) -> list[tuple[gg.Tensor, np.ndarray]]:
     """Each result that requires grad, with a fixed upstream gradient for it."""
     if isinstance(x, gg.Tensor):
@@ -54,25 +62,29 @@ def assert_same(
     fn: Callable[..., Any],
     args: tuple[Any, ...],
     wrt: list[gg.Tensor],
-    calls: int = 3,
+    calls: int = 5,
     **compile_kw: Any,
 ) -> gg.Compiled:
     """``gg.compile(fn)`` called ``calls`` times gives eager ``fn``'s results and the
-    gradients of ``wrt`` bitwise, and really ran generated code from the third call on."""
+    gradients of ``wrt`` bitwise, and the requires-grad flags of the results; it runs
+    generated code from the third call on (from the fourth through its entry, see
+    graphgrad/compiler/entry.py)."""
     fast = gg.compile(fn, **compile_kw)
 
-    def once(f: Callable[..., Any]) -> tuple[list[np.ndarray], list[Any]]:
+    def once(f: Callable[..., Any]) -> tuple[list[np.ndarray], list[Any], list[Any]]:
         out = f(*args)
+        flags = [(t.requires_grad, t.grad_fn is None) for t in _tensors(out)]
         pairs = _seed(out, np.random.default_rng(7))
         if pairs:
             gg.backward([t for t, _ in pairs], [g for _, g in pairs])
-        return [np.array(a, copy=True) for a in _flat(out)], _grads(wrt)
+        return [np.array(a, copy=True) for a in _flat(out)], _grads(wrt), flags
 
-    want_out, want_grads = once(fn)
+    want_out, want_grads, want_flags = once(fn)
     with warnings.catch_warnings():
         warnings.simplefilter("error", gg.CompileWarning)
         for k in range(calls):
-            got_out, got_grads = once(fast)
+            got_out, got_grads, got_flags = once(fast)
+            assert got_flags == want_flags, f"call {k}: requires_grad / grad_fn of the results"
             assert len(got_out) == len(want_out)
             for a, b in zip(got_out, want_out):
                 assert a.dtype == b.dtype and a.shape == b.shape, f"call {k}"
@@ -552,6 +564,26 @@ def test_no_grad_calls_return_plain_tensors() -> None:
     assert out.item() == 6.0
 
 
+def test_results_that_need_no_gradient_have_no_node() -> None:
+    """A result computed under no_grad, detached, or of integers, beside or without one
+    that requires grad: compiled, it needs no gradient either (it is not the call's node)."""
+    w = gg.tensor(np.arange(1.0, 4.0), requires_grad=True)
+
+    def no_grad_inside(w: gg.Tensor) -> gg.Tensor:
+        with gg.no_grad():
+            return w * 2
+
+    cases: list[Callable[..., Any]] = [
+        no_grad_inside,
+        lambda w: (w * 2).detach(),
+        lambda w: ((w * 2).detach(), (w * w).sum()),
+        lambda w: ((w > 1.5).astype(np.int64) * 3, (w * 3).sum(), w.tanh()),
+        lambda w: [w.sum().detach() + 1.0],
+    ]
+    for fn in cases:
+        assert_same(fn, (w,), [w])
+
+
 # ---------------------------------------------------------------------- the generated source
 def test_source_of_the_seed_rnn_reads_as_bptt() -> None:
     problem = W._seed_make(np.random.default_rng(0), np.dtype(np.float64), T=3, H=5)
@@ -722,7 +754,35 @@ def test_random_programs_compile_to_the_eager_values_and_gradients(seed: int, dt
                 assert m.grad is None
             else:
                 np.testing.assert_array_equal(m.grad, r.grad, err_msg=f"call {k}")
+        # each .grad is an array of its own (Function.fresh_grads: kept without a copy
+        # only where nothing else holds it): no two share memory, nor one with a value
+        held = [m.grad for m in mine if m.grad is not None] + [got.data] + arrays
+        for i, g in enumerate(held[:2]):
+            for other in held[i + 1 :]:
+                assert not np.shares_memory(g, other), f"call {k}"
     assert fast.stats[0]["eager"] is None
+
+
+def test_gradients_kept_without_a_copy_are_the_backward_own_arrays() -> None:
+    """Gradients the rules return as the upstream gradient itself (an add's), a view of
+    it, or as each other: the leaves still get arrays of their own."""
+    rng = np.random.default_rng(35)
+    cases: list[Callable[..., Any]] = [
+        lambda a, b: (a + b).sum(),
+        lambda a, b: (a - b).sum() + (a + b).sum(),
+        lambda a, b: (a.T + b).sum(),
+        lambda a, b: (a.reshape(-1) + b.reshape(-1)).sum(),
+        lambda a, b: (a * 1.0 + b[::-1]).sum(),
+    ]
+    for fn in cases:
+        fast = gg.compile(fn, fullgraph=True)
+        for _ in range(5):
+            a, b = (gg.tensor(rng.standard_normal((3, 3)), requires_grad=True) for _ in "ab")
+            fast(a, b).backward()
+            assert not np.shares_memory(a.grad, b.grad)
+            before = b.grad.copy()
+            a.grad += 1.0
+            np.testing.assert_array_equal(b.grad, before)
 
 
 def test_a_compiled_function_called_inside_another_is_inlined() -> None:
@@ -837,3 +897,196 @@ def test_a_compiled_method_binds_to_each_instance() -> None:
             np.testing.assert_array_equal(got.data, want.data)
     assert a.forward is a.forward and a.forward is not b.forward
     assert a.forward.stats[0]["eager"] is None
+
+
+# ---------------------------------------------------------------------- the entry
+_GLOBAL_BIAS = gg.tensor(np.linspace(-0.5, 0.5, 3), requires_grad=True)
+
+
+class _Scaled(nn.Module):
+    """Different in train and eval mode, and with a Python setting the trace fixes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.k = 2.0
+
+    def forward(self, x: gg.Tensor) -> gg.Tensor:
+        return x * self.k if self.training else x.tanh()
+
+
+class _Setup:
+    def __init__(self) -> None:
+        rng = np.random.default_rng(31)
+        self.params = {"w": gg.tensor(rng.standard_normal((3, 3)), requires_grad=True)}
+        self.lin1 = nn.Linear(3, 3, rng=rng)
+        self.lin2 = nn.Linear(3, 3, rng=rng)
+        self.lin2.weight = self.lin1.weight  # tied
+        self.scaled = _Scaled()
+        self.x = rng.standard_normal((2, 3))
+        self.y = gg.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+
+        params, lin1, lin2, scaled = self.params, self.lin1, self.lin2, self.scaled
+
+        def loss(x: Any, y: gg.Tensor) -> gg.Tensor:
+            h = scaled(lin2(lin1(x @ params["w"]))) + _GLOBAL_BIAS
+            return ((h - y) ** 2).sum() + gg.ones(1).sum()
+
+        self.fn = loss
+
+    def leaves(self) -> list[gg.Tensor]:
+        found = [self.params.get("w"), self.y, _GLOBAL_BIAS]
+        found += list(self.lin1.parameters()) + list(self.lin2.parameters())
+        out: list[gg.Tensor] = []
+        for t in found:
+            if isinstance(t, gg.Tensor) and t.requires_grad and all(t is not o for o in out):
+                out.append(t)
+        return out
+
+
+def _mutations() -> dict[str, Callable[[_Setup], None]]:
+    rng = np.random.default_rng(32)
+
+    def new(shape: tuple[int, ...], dtype: Any = np.float64, rg: bool = True) -> gg.Tensor:
+        return gg.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=rg)
+
+    def untie(s: _Setup) -> None:
+        s.lin2.weight = nn.Parameter(rng.standard_normal((3, 3)))
+
+    def setattr_(obj_of: Callable[[_Setup], Any], name: str, v: Any) -> Callable[[_Setup], None]:
+        return lambda s: setattr(obj_of(s), name, v)
+
+    return {
+        "nothing": lambda s: None,
+        "argument shape": lambda s: (
+            setattr(s, "x", rng.standard_normal((4, 3))),
+            setattr(s, "y", new((4, 3))),
+        ),
+        "argument dtype": lambda s: setattr(s, "x", rng.standard_normal((2, 3)).astype("f4")),
+        "argument array to tensor": lambda s: setattr(s, "x", new((2, 3), rg=False)),
+        "argument requires grad": lambda s: setattr(s, "y", new((2, 3), rg=False)),
+        "module to eval": lambda s: s.scaled.eval(),
+        "module setting": setattr_(lambda s: s.scaled, "k", -3.0),
+        "dict entry same shape": lambda s: s.params.__setitem__("w", new((3, 3))),
+        "dict entry float32": lambda s: s.params.__setitem__("w", new((3, 3), np.float32)),
+        "dict entry no grad": lambda s: s.params.__setitem__("w", new((3, 3), rg=False)),
+        "parameter replaced": setattr_(
+            lambda s: s.lin1, "bias", nn.Parameter(rng.standard_normal(3))
+        ),
+        "parameter reshaped": lambda s: setattr(
+            s.lin1, "bias", nn.Parameter(rng.standard_normal((1, 3)))
+        ),
+        "tied weight untied": untie,
+        "global rebound": lambda s: globals().__setitem__("_GLOBAL_BIAS", new((3,))),
+        "data replaced": lambda s: setattr(s.lin1.weight, "data", rng.standard_normal((3, 3))),
+        "updated in place": lambda s: s.lin1.weight.data.__imul__(0.5),
+    }
+
+
+@pytest.mark.parametrize("name", list(_mutations()))
+def test_the_entry_takes_only_calls_the_traced_program_fits(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever changes between calls — an argument's shape, dtype, kind or flag, grad mode,
+    a module's mode or Python setting, a tensor at a place the function reads, tied
+    weights untied, a global rebound — the compiled function gives the eager results:
+    the entry (graphgrad/compiler/entry.py) takes the call only where the traced program
+    fits, and otherwise hands it to the general path."""
+    from graphgrad.compiler import program
+
+    monkeypatch.setitem(globals(), "_GLOBAL_BIAS", _GLOBAL_BIAS)  # restored after the test
+    s = _Setup()
+    fast = gg.compile(s.fn)
+
+    def compare() -> None:
+        for f in (s.fn, fast):
+            out = f(s.x, s.y)
+            out.backward()
+            got = (out.data.copy(), [None if t.grad is None else t.grad.copy() for t in s.leaves()])
+            for t in s.leaves():
+                t.grad = None
+            if f is s.fn:
+                want = got
+        np.testing.assert_array_equal(got[0], want[0])
+        for a, b in zip(got[1], want[1]):
+            assert (a is None) == (b is None)
+            if a is not None:
+                assert a.dtype == b.dtype
+                np.testing.assert_array_equal(a, b)
+
+    for _ in range(4):
+        compare()
+    runs = []
+    monkeypatch.setattr(program, "_run", lambda *a: runs.append(a) or None)
+    fast(s.x, s.y)  # through the entry: the general path's _run is not reached
+    assert runs == [] and fast._hot is not None
+    monkeypatch.undo()
+    monkeypatch.setitem(globals(), "_GLOBAL_BIAS", _GLOBAL_BIAS)
+    for t in s.leaves():
+        t.grad = None
+    _mutations()[name](s)
+    for _ in range(3):
+        compare()
+
+
+def test_the_entry_misses_under_no_grad_and_a_new_default_dtype() -> None:
+    rng = np.random.default_rng(33)
+    w = gg.tensor(rng.standard_normal(3), requires_grad=True)
+    fast = gg.compile(lambda x: (x * w + gg.ones(3)).sum())
+    x = rng.standard_normal(3)
+    for _ in range(5):
+        fast(x).backward()
+    assert fast._hot is not None
+    with gg.no_grad():
+        out = fast(x)
+    assert not out.requires_grad and out.grad_fn is None
+    old = gg.get_default_dtype()
+    gg.set_default_dtype(gg.float32)
+    try:
+        x32 = x.astype(np.float32)
+        w.data = w.data.astype(np.float32)
+        for _ in range(5):
+            got = fast(x32)
+            assert got.dtype == np.float32
+            np.testing.assert_array_equal(got.data, (x32 * w.data + np.float32(1)).sum())
+    finally:
+        gg.set_default_dtype(old)
+
+
+def test_the_entry_makes_the_node_function_apply_makes() -> None:
+    """The entry builds the call's node and result itself (no Function.apply): the same
+    slots, with the same values, as the general path's."""
+    from graphgrad.compiler import program
+    from graphgrad.core.function import Function
+    from graphgrad.core.tensor import Tensor
+
+    rng = np.random.default_rng(34)
+    lin = nn.Linear(3, 2, rng=rng)
+    y = gg.tensor(rng.standard_normal((4, 2)), requires_grad=True)
+    fast = gg.compile(lambda x, y: (lin(x) * y).tanh().sum())
+    x = rng.standard_normal((4, 3))
+    for _ in range(4):
+        fast(x, y)
+    assert fast._hot is not None
+    via_entry = fast._hot((x, y))
+    prog = fast._latest
+    free = [v.tensor for v in prog.free]
+    via_apply = program._run(prog, (x, y), {}, free)
+    for slots, a, b in [
+        (Tensor.__slots__, via_entry, via_apply),
+        (Function.__slots__, via_entry._node, via_apply._node),
+    ]:
+        for slot in slots:
+            if slot in ("__weakref__", "_seq", "_out_id", "data", "_node", "saved_tensors"):
+                continue
+            assert getattr(a, slot, None) == getattr(b, slot, None), slot  # (unset: None)
+    assert via_apply._node._seq == via_entry._node._seq + 1  # consecutive ticks of one clock
+    assert via_entry._node._out_id == id(via_entry.data)
+    assert len(via_entry._node.saved_tensors) == len(via_apply._node.saved_tensors)
+    np.testing.assert_array_equal(via_entry.data, via_apply.data)
+    via_entry.backward()
+    g_entry = [p.grad.copy() for p in (lin.weight, lin.bias, y)]
+    for p in (lin.weight, lin.bias, y):
+        p.grad = None
+    via_apply.backward()
+    for p, g in zip((lin.weight, lin.bias, y), g_entry):
+        np.testing.assert_array_equal(p.grad, g)

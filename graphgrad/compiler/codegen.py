@@ -51,6 +51,9 @@ class Generated:
     outputs: list[int]  # value indices of the flattened results
     ops: int  # ops in the generated forward
     fallback: list[str]  # op classes called through a context object
+    # every gradient the backward returns is a new array that nothing else references (so
+    # the engine may keep it as a leaf's .grad without a copy: Function.fresh_grads)
+    fresh: bool = False
 
 
 _HELPERS: dict[str, Any] = {}
@@ -238,11 +241,13 @@ def _generate(trace: Trace, name: str, fallback: set[type]) -> Generated:
                     gi = bem.assign(bem.const(np.asarray(gi), "g"), np.asarray(gi))
                 dst.add_dense(bem, gi, g, ctx, grads)
         results = []
+        owned = []
         for i in inputs:
             a = acc.get(i)
             res = None if a is None or i not in needs_grad else a.assemble(bem)
             if isinstance(res, Sym):
                 grad_of.setdefault(res.name, syms[i].name)
+                owned.append(bool(a.state[2]))  # type: ignore[union-attr]
             results.append(res)
     finally:
         active.pop()
@@ -294,7 +299,22 @@ def _generate(trace: Trace, name: str, fallback: set[type]) -> Generated:
         outputs=outputs,
         ops=len(live),
         fallback=sorted(c.__name__ for c in fallback if getattr(c, "draw", None) is None),
+        fresh=_fresh(results, owned, seeds + saved, ctxs),
     )
+
+
+def _fresh(results: list[Any], owned: list[bool], others: list[Any], ctxs: dict[int, Any]) -> bool:
+    """Whether every returned gradient is an array of the backward's own that nothing
+    else holds: the sum the engine's own bookkeeping owns (``owned``, decided as the
+    engine decides it, on the symbols), a distinct one per input, not a seed or an array
+    the forward saved (``others``). An op run
+    through its context object returns arrays only its run shows: then no."""
+    if any(isinstance(c, Sym) for c in ctxs.values()):
+        return False
+    syms = [r for r in results if isinstance(r, Sym)]
+    if not all(owned) or len({id(r) for r in syms}) != len(syms):
+        return False
+    return not any(r is s for r in syms for s in others)
 
 
 def _resolve(x: Any, syms: dict[int, Sym]) -> Any:

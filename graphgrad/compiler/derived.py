@@ -44,6 +44,9 @@ KINDS: dict[str, type[Function]] = {
     "argmin": _derived("ArgMin", lambda a, axis: a.argmin(axis=axis)),
     "reshape": _derived("ReshapeIndex", lambda a, shape: a.reshape(shape)),
     "expand_dims": _derived("ExpandDims", lambda a, axis: np.expand_dims(a, axis)),
+    # a result that is a detached alias of a value that requires grad (``t.detach()``,
+    # ``with no_grad(): return t``): its own value, needing no gradient
+    "detach": _derived("Detach", lambda a: a.view()),
 }
 
 

@@ -16,7 +16,6 @@ places at every call.
 from __future__ import annotations
 
 import functools
-import operator
 import time
 import types
 import warnings
@@ -28,6 +27,7 @@ import numpy as np
 
 from graphgrad import runtime
 from graphgrad.compiler import codegen, trace
+from graphgrad.compiler import entry as entry_mod
 from graphgrad.core.creation import from_numpy
 from graphgrad.core.function import Function
 from graphgrad.core.grad_mode import anomaly_on, recording, tracer
@@ -56,6 +56,10 @@ class _Program:
     extras: list[Any] = field(default_factory=list)
     # arguments no op reads, with their traced values: guarded by value (see _unread)
     unread: list[tuple[trace.Value, np.ndarray]] = field(default_factory=list)
+    # the generated entry for the usual call (graphgrad.compiler.entry), and the guards'
+    # places it was built against
+    enter: Callable[..., Any] | None = None
+    enter_reach: Any = None
 
 
 class Compiled:
@@ -76,6 +80,7 @@ class Compiled:
         self._cache: dict[Any, _Entry] = {}
         self._used: dict[int, Any] = {}  # modules called while tracing, reachable or not
         self._reach = _reachable(fn, self._used)
+        self._hot: Callable[..., Any] | None = None  # the entry of the program last run
         self._latest: _Program | None = None
         self._bound: weakref.WeakKeyDictionary[Any, Compiled] = weakref.WeakKeyDictionary()
         functools.update_wrapper(self, fn)
@@ -97,12 +102,18 @@ class Compiled:
         for m in t.modules:
             self._used.setdefault(id(m), m)
         self._reach = _reachable(self.fn, self._used)
+        self._hot = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if tracer[0] is not None or anomaly_on[0]:
             # inside another compiled function's trace: inlined; under gg.detect_anomaly:
             # eager, so that every op's output is checked and the culprit named
             return self.fn(*args, **kwargs)
+        hot = self._hot
+        if hot is not None and not kwargs:
+            res = hot(args)
+            if res is not entry_mod.MISS:
+                return res
         reach = self._reach
         for read, obj in reach.roots:  # a closure variable or global rebound: trace again
             if read() is not obj:
@@ -118,6 +129,7 @@ class Compiled:
         entry = self._cache.get(key)
         if entry is None:
             self._reach = reach = _reachable(self.fn, self._used)  # the places, as they are now
+            self._hot = None
             t, result = trace.run(self.fn, args, kwargs, reach.names, reach.sources, self.fullgraph)
             self._traced(t)
             self._cache[self._key(args, kwargs)] = entry = _Entry(t)
@@ -153,12 +165,18 @@ class Compiled:
                 or cur._rg != v.requires_grad
             ):
                 del self._cache[key]
+                self._hot = None
                 return self(*args, **kwargs)
             free.append(cur)
+        if not kwargs:
+            if prog.enter_reach is not reach:
+                prog.enter, prog.enter_reach = entry_mod.build(prog, reach, args), reach
+            self._hot = prog.enter
         return _run(prog, args, kwargs, free)
 
     def _verify_and_build(self, entry: _Entry, args: Any, kwargs: Any) -> Any:
         self._reach = reach = _reachable(self.fn, self._used)
+        self._hot = None
         key = self._key(args, kwargs)
         t2, result = trace.run(self.fn, args, kwargs, reach.names, reach.sources, self.fullgraph)
         self._traced(t2)
@@ -197,6 +215,7 @@ class Compiled:
 
     def _stay_eager(self, entry: _Entry, why: str) -> None:
         entry.eager = why
+        self._hot = None
         _release(entry.trace)
         warnings.warn(
             f"{why}\n{_name(self.fn)} runs uncompiled (eagerly) for these argument shapes; "
@@ -210,6 +229,7 @@ class Compiled:
         see: a Python value read from an object's attribute or from a mutable container,
         a tensor the function reaches only through such an object)."""
         self._cache.clear()
+        self._hot = None
         self._latest = None
         self._used.clear()
         self._reach = _reachable(self.fn, self._used)
@@ -378,7 +398,11 @@ def _op_class(
     cls = type(
         f"Compiled_{_identifier(name)}",
         (Function,),
-        {"forward": staticmethod(forward), "backward": staticmethod(backward)},
+        {
+            "forward": staticmethod(forward),
+            "backward": staticmethod(backward),
+            "fresh_grads": gen.fresh,
+        },
     )
     return cls
 
@@ -389,22 +413,23 @@ def _run(prog: _Program, args: tuple[Any, ...], kwargs: dict[str, Any], free: li
     for i in prog.gen.inputs:
         v = prog.values[i]
         operands.append(next(it_free) if v.kind == "free" else _at((args, kwargs), v.path))
+    if True not in prog.grad_outputs:
+        # no result requires grad (as traced): no node, even where an operand requires grad
+        # (a result computed under no_grad, detached, or of integers)
+        outs, _ = prog.gen.forward(*[x.data if isinstance(x, Tensor) else x for x in operands])
+        return _rebuild(prog.outputs, iter([from_numpy(a) for a in outs]))
     res = prog.op.apply(*operands)
     outs = prog.extras[0]
-    graded = [j for j, r in enumerate(prog.grad_outputs) if r]
     flat: list[Any] = []
     pos = 0
     multi = isinstance(res, tuple)
     for j, arr in enumerate(outs):
-        if prog.grad_outputs[j] and res is not None:
+        if prog.grad_outputs[j]:
             flat.append(res[pos] if multi else res)
             pos += 1
         else:
             flat.append(from_numpy(arr))  # a result that needs no gradient
-    if not graded:  # nothing required grad: the op's one output is the first result
-        flat[0] = res
-    it = iter(flat)
-    return _rebuild(prog.outputs, it)
+    return _rebuild(prog.outputs, iter(flat))
 
 
 def _rebuild(x: Any, it: Any) -> Any:
@@ -541,11 +566,10 @@ def _reachable(fn: Any, used: dict[int, Any]) -> _Reach:
                     if isinstance(value, Tensor):
                         dotted = f"{path}.{attr}" if path else attr
                         hint = f"{name}_{dotted}" if name and name != "self" else dotted
-                        get = operator.attrgetter(dotted)
                         tensor(
                             f"{name}.{dotted}" if name else dotted,
                             hint.replace(".", "_"),
-                            functools.partial(_get, read, get),
+                            functools.partial(_get, read, tuple(dotted.split("."))),
                             value,
                         )
         elif isinstance(obj, Tensor):
@@ -567,18 +591,18 @@ def _reachable(fn: Any, used: dict[int, Any]) -> _Reach:
             function("", obj, depth + 1)
 
     if isinstance(fn, Module):
-        visit("", lambda: fn, fn, 0)
+        visit("", functools.partial(_const, fn), fn, 0)
         function("", type(fn).forward, 0)
     else:
         owner = getattr(fn, "__self__", None)
         if owner is not None and not isinstance(owner, type):
+            here = functools.partial(_const, owner)
             if isinstance(owner, Module):
-                visit("self", lambda: owner, owner, 0)
+                visit("self", here, owner, 0)
             elif hasattr(owner, "__dict__") and id(owner) not in seen:
                 seen.add(id(owner))
                 for attr, value in vars(owner).items():
-                    get = operator.attrgetter(attr)
-                    visit(attr, functools.partial(_get, lambda: owner, get), value, 1)
+                    visit(attr, functools.partial(_get, here, (attr,)), value, 1)
         function("", fn, 0)
     for m in list(used.values()):  # called while tracing, maybe through no place above
         for sub in m.modules():
@@ -613,9 +637,16 @@ def _cell(cell: Any) -> Any:
         return _MISSING
 
 
-def _get(read: Callable[[], Any], get: Callable[[Any], Any]) -> Any:
+def _const(obj: Any) -> Any:
+    return obj
+
+
+def _get(read: Callable[[], Any], attrs: tuple[str, ...]) -> Any:
     try:
-        return get(read())
+        obj = read()
+        for a in attrs:
+            obj = getattr(obj, a)
+        return obj
     except (AttributeError, TypeError):
         return None
 

@@ -243,6 +243,7 @@ _METHODS = (
     "cumsum",
     "take",
     "dot",
+    "view",
 )
 
 

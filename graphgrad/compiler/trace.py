@@ -304,7 +304,12 @@ def run(
 
 def _map_outputs(rec: Tracer, x: Any) -> Any:
     if isinstance(x, Tensor):
-        return rec.ref(x)
+        r = rec.ref(x)
+        if not x._rg and rec.trace.values[r.index].requires_grad:
+            # a detached alias of a value that requires grad: a result of its own, without
+            rec.derived("detach", (x.data,), x)
+            r = rec.ref(x)
+        return r
     t = type(x)
     if t in (tuple, list):
         return t(_map_outputs(rec, v) for v in x)

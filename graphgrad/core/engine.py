@@ -270,7 +270,8 @@ def _run(
                                 leaves[ki] = [inp, gi, True]
                                 continue
                         if entry is None:
-                            leaves[ki] = [inp, gi, exclusive(gi, g, node, grads)]
+                            own_gi = type(node).fresh_grads or exclusive(gi, g, node, grads)
+                            leaves[ki] = [inp, gi, own_gi]
                         elif entry[2]:
                             entry[1] += gi
                         else:
@@ -289,7 +290,9 @@ def _run(
                         prev = entry[1]
                         if type(prev) is IndexedSum:
                             prev = prev.dense()
-                        if gi.dtype == prev.dtype and exclusive(gi, g, node, grads):
+                        if gi.dtype == prev.dtype and (
+                            type(node).fresh_grads or exclusive(gi, g, node, grads)
+                        ):
                             gi += prev  # no new buffer
                         else:
                             gi = _sum(prev, gi)

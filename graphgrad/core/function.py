@@ -111,6 +111,13 @@ class Function:
     # over a vocabulary: the largest array of a language model's step).
     backward_into: Any = None
 
+    # True where every gradient ``backward`` returns is a new array that nothing else
+    # references (not ``grad``, not a view, not saved, one per input): the engine then
+    # skips checking each one (``engine.exclusive``). gg.compile's node sets it where its
+    # code generation proved it; graphgrad's own ops, whose rules may return ``grad``
+    # itself, leave it False.
+    fresh_grads = False
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._check_output = not cls.__module__.startswith("graphgrad.ops")

@@ -1003,6 +1003,11 @@ def _make(data: np.ndarray, node: Function | None) -> Tensor:
     return t
 
 
+# The same, for code outside the core that builds nodes itself (gg.compile's entry makes
+# the node of a compiled call and wraps its output as Function.apply does).
+wrap = _make
+
+
 def _data(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 

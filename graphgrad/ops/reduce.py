@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad.core.function import Function
+from graphgrad.core.tensor import Tensor
 from graphgrad.ops.declare import Spellings
 
 Axis = Any  # None, an int or a tuple of ints
@@ -27,10 +28,10 @@ def _spread(g: Any, kept_shape: tuple[int, ...], in_shape: tuple[int, ...]) -> A
     (a read-only broadcast view when large, so no memory is spent on it)."""
     if g.ndim:  # a 0-d g (a full reduction) broadcasts as it is
         g = g.reshape(kept_shape)
-    if type(g) is not np.ndarray or math.prod(in_shape) > _SMALL:
-        # (a Tensor under create_graph, or gg.compile's symbolic array: a recorded view)
-        return np.broadcast_to(g, in_shape)
-    out = np.empty(in_shape, dtype=g.dtype)
+    if isinstance(g, Tensor) or math.prod(in_shape) > _SMALL:
+        return np.broadcast_to(g, in_shape)  # (a Tensor under create_graph: a recorded view)
+    # (empty_like, not empty: gg.compile's symbolic arrays dispatch it, and write it out)
+    out = np.empty_like(g, shape=in_shape)
     out[...] = g
     return out
 
