@@ -1090,3 +1090,46 @@ def test_the_entry_makes_the_node_function_apply_makes() -> None:
     via_apply.backward()
     for p, g in zip((lin.weight, lin.bias, y), g_entry):
         np.testing.assert_array_equal(p.grad, g)
+
+
+class _ConstantGrad(gg.Function):
+    """A rule whose gradient does not depend on g (right for a summed output): in
+    generated code it is a constant of the trace."""
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+        ctx.shape, ctx.dtype = x.shape, x.dtype
+        return x * 2.0
+
+    @staticmethod
+    def backward(ctx: Any, g: np.ndarray) -> np.ndarray:
+        return np.full(ctx.shape, 2.0, dtype=ctx.dtype)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda a: _ConstantGrad.apply(a).sum(),  # a leaf's only gradient
+        lambda a: _ConstantGrad.apply(a).sum() + _ConstantGrad.apply(a).sum(),  # summed
+        lambda a: _ConstantGrad.apply(a * 1.5).sum(),  # into a non-leaf, then on
+        lambda a: (_ConstantGrad.apply(a).sum(), (a * a).sum()),  # beside another result
+    ],
+    ids=["leaf", "two contributions", "non-leaf", "two results"],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_constant_gradient_is_a_new_array_at_every_call(fn: Any, dtype: Any) -> None:
+    """A gradient the rule computes without the upstream gradient is a constant of the
+    trace; the generated code copies it at every call, so a .grad changed in place (by an
+    optimizer, or by the next backward's accumulation) never changes later calls."""
+    fast = gg.compile(fn, fullgraph=True)
+    mine = gg.tensor(np.arange(3.0, dtype=dtype), requires_grad=True)
+    ref = gg.tensor(np.arange(3.0, dtype=dtype), requires_grad=True)
+    for k in range(6):
+        grads = []
+        for f, a in ((fast, mine), (fn, ref)):
+            a.grad = None
+            out = f(a)
+            gg.backward(list(out) if isinstance(out, tuple) else out)
+            grads.append(a.grad.copy())
+            a.grad += 1.0  # in place, as an optimizer or a user may
+        np.testing.assert_array_equal(grads[0], grads[1], err_msg=f"call {k}")

@@ -238,7 +238,10 @@ def _generate(trace: Trace, name: str, fallback: set[type]) -> Generated:
                 if not isinstance(gi, Sym):
                     if _has_sym(gi, opaque=True):
                         raise _RetryError(r.cls)
-                    gi = bem.assign(bem.const(np.asarray(gi), "g"), np.asarray(gi))
+                    # (a copy at every call: eagerly the rule returns a new array each
+                    # time, which the engine may keep as a .grad or add into in place)
+                    c = np.asarray(gi)
+                    gi = bem.assign(f"{bem.const(c, 'g')}.copy()", c.copy())
                 dst.add_dense(bem, gi, g, ctx, grads)
         results = []
         owned = []
@@ -307,8 +310,8 @@ def _fresh(results: list[Any], owned: list[bool], others: list[Any], ctxs: dict[
     """Whether every returned gradient is an array of the backward's own that nothing
     else holds: the sum the engine's own bookkeeping owns (``owned``, decided as the
     engine decides it, on the symbols), a distinct one per input, not a seed or an array
-    the forward saved (``others``). An op run
-    through its context object returns arrays only its run shows: then no."""
+    the forward saved (``others``). An op run through its context object returns arrays
+    only its run shows: then no."""
     if any(isinstance(c, Sym) for c in ctxs.values()):
         return False
     syms = [r for r in results if isinstance(r, Sym)]

@@ -223,9 +223,9 @@ def build(prog: _Program, reach: _Reach, args: tuple[Any, ...]) -> Callable[...,
             src.add(f"o = outs[{j}]")
             src.add("ctx._shape = o.shape")
             src.add("ctx._out_id = id(o)")
-            src.add(f"r{j} = _make(o, ctx)")
+            src.add(f"r{j} = wrap(o, ctx)")
         else:
-            src.add(f"r{j} = _make(outs[{j}], None)")
+            src.add(f"r{j} = wrap(outs[{j}], None)")
         results.append(f"r{j}")
     src.add(f"return {_structure(src, prog.outputs, iter(results))}")
     source = "\n".join(src.lines) + "\n"
@@ -238,7 +238,7 @@ def build(prog: _Program, reach: _Reach, args: tuple[Any, ...]) -> Callable[...,
         "_runtime": runtime,
         "_assign": assignments,
         "_new": object.__new__,
-        "_make": wrap,
+        "wrap": wrap,
         "_sequence": sequence,
         "Op": prog.op,
         "forward": prog.gen.forward,
