@@ -1133,3 +1133,105 @@ def test_a_constant_gradient_is_a_new_array_at_every_call(fn: Any, dtype: Any) -
             grads.append(a.grad.copy())
             a.grad += 1.0  # in place, as an optimizer or a user may
         np.testing.assert_array_equal(grads[0], grads[1], err_msg=f"call {k}")
+
+
+# ---------------------------------------------------------------------- inputs as results
+_W = gg.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+_C = gg.tensor(np.array([3.0, 1.0, -2.0]))
+
+_AS_RESULTS: dict[str, Callable[[gg.Tensor], Any]] = {
+    "the argument": lambda x: x,
+    "the argument beside a result": lambda x: (x * 2.0, x),
+    "a parameter": lambda x: (x * _W, _W),
+    "a parameter alone": lambda x: _W,
+    "made inside and used": lambda x: (lambda z: (x + z, z))(gg.zeros(3)),
+    "made inside from values": lambda x: (x * 2.0, gg.tensor([1.0, 2.0, 3.0])),
+    "made inside, in a dict": lambda x: {"y": (x * _W).sum(), "z": gg.ones(3), "x": x},
+}
+
+
+@pytest.mark.parametrize("rg", [True, False], ids=["x requires grad", "x does not"])
+@pytest.mark.parametrize("name", list(_AS_RESULTS))
+def test_a_result_that_is_an_input_is_returned_as_eager_returns_it(name: str, rg: bool) -> None:
+    """A result no op computed is the object the eager function returns: the argument or
+    the parameter itself; a tensor made inside the function a new one at every call, which
+    shares memory with nothing the compiled function keeps — changing it in place changes
+    no later call (it did: the program computed with, and returned, the traced object)."""
+    fn = _AS_RESULTS[name]
+    fast = gg.compile(fn, fullgraph=True)
+    x = gg.tensor(np.array([1.0, 2.0, 4.0]), requires_grad=rg)
+    inputs = {"x": x, "W": _W}
+    seen: list[gg.Tensor] = []
+    for k in range(6):
+        got, want = fast(x), fn(x)
+        got_t, want_t = _tensors(_as_list(got)), _tensors(_as_list(want))
+        assert len(got_t) == len(want_t)
+        for j, (g, w) in enumerate(zip(got_t, want_t)):
+            for label, t in inputs.items():
+                assert (g is t) == (w is t), f"call {k}, result {j}: is {label}"
+            assert (g.requires_grad, g.grad_fn is None) == (w.requires_grad, w.grad_fn is None)
+            np.testing.assert_array_equal(g.data, w.data, err_msg=f"call {k}, result {j}")
+            if all(w is not t for t in inputs.values()):
+                others = [t.data for t in (*inputs.values(), *seen)]
+                assert not any(np.shares_memory(g.data, o) for o in others), f"result {j}"
+                seen.append(g)
+        for t in got_t + want_t:
+            if all(t is not i for i in inputs.values()):
+                t.data += 10.0  # in place, as a caller may
+        if _W.grad is not None:
+            _W.grad = None
+    (entry,) = fast.stats
+    assert entry["eager"] is None and entry["traces"] == 2
+
+
+def _as_list(x: Any) -> Any:
+    return list(x.values()) if isinstance(x, dict) else x
+
+
+# ---------------------------------------------------------------------- aliased arguments
+def _aliased(a: Any, b: Any) -> gg.Tensor:
+    return (a * _W + b * _C).sum()
+
+
+def _patterns() -> dict[str, Callable[[], tuple[Any, Any]]]:
+    rng = np.random.default_rng(41)
+    x, y = gg.tensor(rng.standard_normal(3)), gg.tensor(rng.standard_normal(3))
+    u, v = rng.standard_normal(3), rng.standard_normal(3)
+    return {
+        "distinct tensors": lambda: (x, y),
+        "one tensor twice": lambda: (x, x),
+        "a reached tensor first": lambda: (_C, y),
+        "a reached tensor second": lambda: (x, _C),
+        "one array in two tensors": lambda: (x, gg.from_numpy(x.data)),
+        "distinct arrays": lambda: (u, v),
+        "one array twice": lambda: (u, u),
+        "a reached tensor's array": lambda: (u, _C.data),
+    }
+
+
+_PATTERNS = _patterns()
+_TENSOR_PATTERNS = [k for k in _PATTERNS if "tensor" in k]
+_ARRAY_PATTERNS = [k for k in _PATTERNS if "tensor" not in k]
+
+
+@pytest.mark.parametrize(
+    "first, then",
+    [(a, b) for group in (_TENSOR_PATTERNS, _ARRAY_PATTERNS) for a in group for b in group],
+)
+def test_arguments_that_share_an_array_get_a_program_of_their_own(first: str, then: str) -> None:
+    """A trace sees one value where two arguments (or an argument and a tensor the
+    function reads itself) hold one array; calls that pair them otherwise must not run
+    that program (they did: traced as f(x, x), f(x, y) computed with x twice). Every
+    order of every pairing gives the eager values and gradients."""
+    fast = gg.compile(_aliased)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", gg.CompileWarning)
+        for k, pattern in enumerate([first] * 4 + [then] * 4 + [first] * 2):
+            grads = []
+            for f in (fast, _aliased):
+                out = f(*_PATTERNS[pattern]())
+                out.backward()
+                grads.append((out.item(), _W.grad.copy()))
+                _W.grad = None
+            assert grads[0][0] == grads[1][0], f"call {k}: {pattern}"
+            np.testing.assert_array_equal(grads[0][1], grads[1][1], err_msg=f"call {k}")

@@ -126,6 +126,8 @@ def build(prog: _Program, reach: _Reach, args: tuple[Any, ...]) -> Callable[...,
         return None
     if any(type(m.training) is not bool for m in reach.modules):
         return None
+    if trace.aliasing(args, {}, reach.arrays) or _returns_an_input(prog.outputs):
+        return None
     src = _Source()
     src.add("def enter(args):", 0)
     src.add(f"if len(args) != {len(args)}:")
@@ -142,6 +144,15 @@ def build(prog: _Program, reach: _Reach, args: tuple[Any, ...]) -> Callable[...,
             src.add("return MISS", 2)
         else:
             _tensor_guard(src, name, a, a.data.shape, a.data.dtype)
+    # no two arguments hold one array, and none holds a reached tensor's (trace.aliasing)
+    arrays = [f"{n}.data" if isinstance(a, Tensor) else n for n, a in zip(names, args)]
+    if len(args) > 1:
+        src.add(f"if len({{{', '.join(f'id({d})' for d in arrays)}}}) != {len(args)}:")
+        src.add("return MISS", 2)
+    if args:
+        reached = src.const(reach.arrays, "A")
+        src.add(f"if not {reached}.isdisjoint(({''.join(f'id({d}), ' for d in arrays)})):")
+        src.add("return MISS", 2)
     # the rest of the guard key: grad mode, the default dtype, the modules' modes
     src.add("if not threads_off or _rec.enabled:" if not recording.enabled else
             "if threads_off and not _rec.enabled:")  # fmt: skip
@@ -248,6 +259,16 @@ def build(prog: _Program, reach: _Reach, args: tuple[Any, ...]) -> Callable[...,
     enter: Callable[..., Any] = scope["enter"]
     enter.source = source  # type: ignore[attr-defined]
     return enter
+
+
+def _returns_an_input(x: Any) -> bool:
+    if type(x) is trace.Same:
+        return True
+    if type(x) in (tuple, list):
+        return any(_returns_an_input(v) for v in x)
+    if type(x) is dict:
+        return any(_returns_an_input(v) for v in x.values())
+    return False
 
 
 def _structure(src: _Source, x: Any, it: Any) -> str:

@@ -94,6 +94,7 @@ class Compiled:
             recording.enabled,
             runtime._default_dtype,  # the dtype of tensors made inside from Python values
             tuple([m.training for m in modules]) if modules else (),
+            trace.aliasing(args, kwargs, self._reach.arrays),
         )
 
     def _traced(self, t: trace.Trace) -> None:
@@ -193,6 +194,7 @@ class Compiled:
                     "trace time)"
                 )
         if why is None:
+            _own_constants(entry.trace, t2)
             try:
                 start = time.perf_counter()
                 prog = _build(t2, _name(self.fn))
@@ -331,13 +333,29 @@ def _build(t: trace.Trace, name: str) -> _Program:
     return _Program(gen, op, t.values, t.outputs, grad_outputs, free, extras=extras)
 
 
+def _own_constants(first: trace.Trace, second: trace.Trace) -> None:
+    """A tensor without a place that the two traces saw as two objects of equal values
+    (``trace.compare`` checked them) is made inside the function at every call
+    (``gg.zeros(2)``). The program keeps a copy of its own: the traced object went back
+    to the caller (as a result, or kept somewhere), and changing it in place must not
+    change what later calls compute."""
+    for va, vb in zip(first.values, second.values):
+        if vb.kind == "free" and vb.source is None and va.tensor is not vb.tensor:
+            assert vb.tensor is not None
+            vb.tensor = from_numpy(vb.tensor.data.copy())
+            vb.per_call = True
+
+
 def _release(t: trace.Trace, keep_for_compare: bool = False) -> None:
     """Drop what the traced call computed (every intermediate array, the eager nodes and
     what they saved): the program keeps only the values' places, shapes and dtypes. A
     first trace, still to be compared with the second, keeps its records and its free
     inputs' values (``trace.compare`` reads those), not the nodes or the intermediates."""
     for v in t.values:
-        if not (keep_for_compare and v.kind == "free"):
+        if keep_for_compare and v.kind == "free":
+            if v.source is None:  # its values as traced: the caller may change the object
+                v.example = v.example.copy()
+        else:
             v.example = None  # type: ignore[assignment]
     if keep_for_compare:
         for r in t.records:
@@ -413,11 +431,21 @@ def _run(prog: _Program, args: tuple[Any, ...], kwargs: dict[str, Any], free: li
     for i in prog.gen.inputs:
         v = prog.values[i]
         operands.append(next(it_free) if v.kind == "free" else _at((args, kwargs), v.path))
+
+    def same(i: int) -> Any:  # a result that is an input itself (trace.Same)
+        v = prog.values[i]
+        if v.kind == "input":
+            return _at((args, kwargs), v.path)
+        if v.per_call:
+            assert v.tensor is not None
+            return from_numpy(v.tensor.data.copy())  # a new tensor at every call, as eagerly
+        return next(t for t, fv in zip(free, prog.free) if fv is v)
+
     if True not in prog.grad_outputs:
         # no result requires grad (as traced): no node, even where an operand requires grad
         # (a result computed under no_grad, detached, or of integers)
         outs, _ = prog.gen.forward(*[x.data if isinstance(x, Tensor) else x for x in operands])
-        return _rebuild(prog.outputs, iter([from_numpy(a) for a in outs]))
+        return _rebuild(prog.outputs, iter([from_numpy(a) for a in outs]), same)
     res = prog.op.apply(*operands)
     outs = prog.extras[0]
     flat: list[Any] = []
@@ -429,17 +457,19 @@ def _run(prog: _Program, args: tuple[Any, ...], kwargs: dict[str, Any], free: li
             pos += 1
         else:
             flat.append(from_numpy(arr))  # a result that needs no gradient
-    return _rebuild(prog.outputs, iter(flat))
+    return _rebuild(prog.outputs, iter(flat), same)
 
 
-def _rebuild(x: Any, it: Any) -> Any:
+def _rebuild(x: Any, it: Any, same: Callable[[int], Any]) -> Any:
     if type(x) is trace.Ref:
         return next(it)
+    if type(x) is trace.Same:
+        return same(x.index)
     t = type(x)
     if t in (tuple, list):
-        return t(_rebuild(v, it) for v in x)
+        return t(_rebuild(v, it, same) for v in x)
     if t is dict:
-        return {k: _rebuild(v, it) for k, v in x.items()}
+        return {k: _rebuild(v, it, same) for k, v in x.items()}
     return x
 
 
@@ -493,6 +523,7 @@ class _Reach:
     names: dict[int, str]  # id(tensor) -> a readable name for the generated code
     sources: dict[int, tuple[str, ...]]  # id(tensor) -> the labels it is reached under
     readers: dict[str, Callable[[], Any]]  # label -> read the tensor there now
+    arrays: set[int] = field(default_factory=set)  # id(tensor.data) of every tensor reached
     settings: Any = None  # the modules' Python-valued attributes (see _settings)
     assignments: int = -1  # graphgrad.nn.module.assignments when they were read
 
@@ -527,6 +558,7 @@ def _reachable(fn: Any, used: dict[int, Any]) -> _Reach:
         reach.names.setdefault(id(t), hint)
         reach.sources[id(t)] = (*reach.sources.get(id(t), ()), label)
         reach.readers[label] = read
+        reach.arrays.add(id(t.data))
 
     def function(prefix: str, f: Any, depth: int) -> None:
         target = getattr(f, "__func__", f)

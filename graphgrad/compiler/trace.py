@@ -45,6 +45,15 @@ class Ref:
     index: int
 
 
+@dataclass(frozen=True)
+class Same:
+    """A result that is one of the function's inputs itself (``return x``, ``return
+    self.weight``, a tensor made inside the function and returned as it is): not computed
+    by the generated code, but returned as the eager function returns it."""
+
+    index: int
+
+
 @dataclass
 class Value:
     """One array of the traced computation."""
@@ -60,6 +69,9 @@ class Value:
     # where a free input is read at every call ("model.fc.weight"; several for a tied one)
     source: tuple[str, ...] | None = None
     path: tuple[Any, ...] = ()  # an argument's place in (args, kwargs)
+    # a free input without a place that each call creates anew (``gg.zeros(2)`` inside the
+    # function): the program keeps its own copy, and returns a new one as a result
+    per_call: bool = False
 
 
 @dataclass
@@ -305,6 +317,8 @@ def run(
 def _map_outputs(rec: Tracer, x: Any) -> Any:
     if isinstance(x, Tensor):
         r = rec.ref(x)
+        if rec.trace.values[r.index].kind != "op" and rec._by_tensor.get(id(x)) == r.index:
+            return Same(r.index)  # an input returned as it is: the very object, as eagerly
         if not x._rg and rec.trace.values[r.index].requires_grad:
             # a detached alias of a value that requires grad: a result of its own, without
             rec.derived("detach", (x.data,), x)
@@ -364,6 +378,34 @@ def _leaves(
     return out
 
 
+def aliasing(args: tuple[Any, ...], kwargs: dict[str, Any], reached: set[int]) -> Any:
+    """Which arguments hold the same array as an earlier argument, or as a tensor the
+    function reaches itself (``f(model.weight)``): ``(k, j)`` pairs of argument positions
+    (in the order the arrays are met), ``j = -1`` for a reached tensor. A trace sees one
+    value where two names hold one array, so a call that pairs them differently must run
+    a program of its own; () in the usual case."""
+    out: list[tuple[int, int]] = []
+    seen: dict[int, int] = {}
+    k = 0
+    stack: list[Any] = [kwargs, args] if kwargs else [args]
+    while stack:
+        x = stack.pop()
+        t = type(x)
+        if t is Tensor or t is np.ndarray or isinstance(x, Tensor):
+            i = id(x.data if isinstance(x, Tensor) else x)
+            j = seen.setdefault(i, k)
+            if j != k:
+                out.append((k, j))
+            if i in reached:
+                out.append((k, -1))
+            k += 1
+        elif t is tuple or t is list:
+            stack.extend(reversed(x))
+        elif t is dict:
+            stack.extend(reversed(list(x.values())))
+    return tuple(out)
+
+
 def signature(x: Any) -> Any:
     """The guard key of arguments: structure, and per array its shape, dtype and
     requires-grad flag; other leaves by value (they are constants of the trace)."""
@@ -406,6 +448,8 @@ def compare(a: Trace, b: Trace) -> str | None:
 def _differs(ta: Trace, tb: Trace, x: Any, y: Any) -> str | None:
     if type(x) is not type(y):
         return f"an operand was {type(x).__name__} and became {type(y).__name__}"
+    if type(x) is Same:
+        return _differs(ta, tb, Ref(x.index), Ref(y.index))
     if type(x) is Ref:
         va, vb = ta.values[x.index], tb.values[y.index]
         if va.kind != vb.kind or (va.kind != "free" and va.index != vb.index):
