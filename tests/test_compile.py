@@ -28,7 +28,7 @@ import workloads as W
 def _grads(tensors: list[gg.Tensor]) -> list[np.ndarray | None]:
     out = []
     for t in tensors:
-        out.append(None if t.grad is None else np.array(t.grad, copy=True))
+        out.append(None if t.grad is None else np.array(t.grad, copy=True, order="K"))
         t.grad = None
     return out
 
@@ -93,6 +93,9 @@ def assert_same(
                 assert (a is None) == (b is None), f"call {k}: gradient {j}"
                 if a is not None:
                     assert a.dtype == b.dtype, f"call {k}: gradient {j}"
+                    # the same layout too: a reduction over .grad (a gradient norm) rounds
+                    # in memory order, so a C and an F copy of one gradient sum differently
+                    assert a.strides == b.strides, f"call {k}: gradient {j}'s layout"
                     np.testing.assert_array_equal(a, b, err_msg=f"call {k}: gradient {j}")
     (entry,) = fast.stats
     assert entry["eager"] is None and entry["ops"] > 0

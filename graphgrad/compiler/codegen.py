@@ -244,13 +244,11 @@ def _generate(trace: Trace, name: str, fallback: set[type]) -> Generated:
                     gi = bem.assign(f"{bem.const(c, 'g')}.copy()", c.copy())
                 dst.add_dense(bem, gi, g, ctx, grads)
         results = []
-        owned = []
         for i in inputs:
             a = acc.get(i)
             res = None if a is None or i not in needs_grad else a.assemble(bem)
             if isinstance(res, Sym):
                 grad_of.setdefault(res.name, syms[i].name)
-                owned.append(bool(a.state[2]))  # type: ignore[union-attr]
             results.append(res)
     finally:
         active.pop()
@@ -302,22 +300,40 @@ def _generate(trace: Trace, name: str, fallback: set[type]) -> Generated:
         outputs=outputs,
         ops=len(live),
         fallback=sorted(c.__name__ for c in fallback if getattr(c, "draw", None) is None),
-        fresh=_fresh(results, owned, seeds + saved, ctxs),
+        fresh=_fresh(results, seeds + saved, bem.opaque, consts),
     )
 
 
-def _fresh(results: list[Any], owned: list[bool], others: list[Any], ctxs: dict[int, Any]) -> bool:
-    """Whether every returned gradient is an array of the backward's own that nothing
-    else holds: the sum the engine's own bookkeeping owns (``owned``, decided as the
-    engine decides it, on the symbols), a distinct one per input, not a seed or an array
-    the forward saved (``others``). An op run through its context object returns arrays
-    only its run shows: then no."""
-    if any(isinstance(c, Sym) for c in ctxs.values()):
-        return False
+def _fresh(
+    results: list[Any], others: list[Any], opaque: list[Any], consts: dict[str, Any]
+) -> bool:
+    """Whether every gradient the backward returns is an array of its own that nothing else
+    holds once it returns — as the engine's ``exclusive`` would find it, so that the engine
+    keeps it as a leaf's .grad as it is, where eagerly it would keep the same array.
+    Decided on the examples, whose views are views exactly where the generated code's are
+    (``Sym.base``): no result is a view (eagerly the engine copies a view, into C order),
+    no two are one array, and none is, or owns the memory of, a seed or a saved array
+    (``others``: the engine and the node hold those), a constant of the code, or an array
+    a rule run through its context returned (``opaque``: what that aliases at run time its
+    example does not show). A result a NumPy call made from any of those (a product, a
+    sum, an elementwise op) is its own."""
     syms = [r for r in results if isinstance(r, Sym)]
-    if not all(owned) or len({id(r) for r in syms}) != len(syms):
+    if any(_owner(r.value) is not r.value for r in syms):
         return False
-    return not any(r is s for r in syms for s in others)
+    roots = [id(r.value) for r in syms]
+    if len(set(roots)) != len(roots):
+        return False
+    held = {id(_owner(s.value)) for s in others if isinstance(s, Sym)}
+    held.update(id(_owner(x)) for x in opaque)
+    held.update(id(_owner(c)) for c in consts.values() if isinstance(c, np.ndarray))
+    return held.isdisjoint(roots)
+
+
+def _owner(x: Any) -> Any:
+    """The array that owns ``x``'s memory (``x`` itself unless it is a view)."""
+    while isinstance(getattr(x, "base", None), np.ndarray):
+        x = x.base
+    return x
 
 
 def _resolve(x: Any, syms: dict[int, Sym]) -> Any:
@@ -639,6 +655,7 @@ def _fallback_backward(
         shape = np.shape(va.example)
         ex = np.zeros(shape, dtype=np.asarray(g.value).dtype)
         gi = em.assign(f"_dense({res}[{pos}], {shape!r}, {em.fmt(ex.dtype)})", ex)
+        em.opaque.append(ex)
         dst = acc.get(opnd.index)
         if dst is None:
             dst = acc[opnd.index] = _Acc(va.example, leaf=opnd.index in inputs)

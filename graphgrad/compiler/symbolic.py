@@ -34,6 +34,9 @@ class Emitter:
     def __init__(self, shared: Emitter | None = None) -> None:
         self.lines: list[str] = []
         self.borrowed: dict[str, Sym] = {}  # values of the other function that this reads
+        # examples standing for arrays a rule run through its context returns: what they
+        # alias at run time (the upstream gradient, a saved array) their examples do not show
+        self.opaque: list[Any] = []
         if shared is None:  # the forward's: names, constants and the temporaries' counter
             self.consts: dict[str, Any] = {}
             self._const_ids: dict[int, str] = {}
