@@ -21,13 +21,13 @@ def leaf(a: object) -> gg.Tensor:
         (lambda a, b: gg.concat([a, b], axis=0), "Concat", ["(2, 3)", "(4,)"]),
         (
             lambda a, b: gg.nn.functional.linear(a, leaf(np.ones((5, 3))), b),
-            "Affine",
-            ["(2, 3)", "(3, 5)", "(4,)"],
+            "Linear",
+            ["(2, 3)", "(5, 3)", "(4,)"],
         ),
         (
             lambda a, b: gg.nn.functional.linear(a, leaf(np.ones((5, 4))), leaf(np.ones(5))),
-            "Affine",
-            ["(2, 3)", "(4, 5)"],
+            "Linear",
+            ["(2, 3)", "(5, 4)", "in_features (4"],
         ),
     ],
 )

@@ -76,12 +76,14 @@ def matmul_operands(draw: Any) -> Any:
 
 
 @st.composite
-def affine_operands(draw: Any) -> Any:
-    """x (..., k) or (k,), W (k, m), b (m,) or a shape broadcasting against x W."""
+def affine_operands(draw: Any, transposed: bool = False) -> Any:
+    """x (..., k) or (k,), W (k, m) — (m, k) ``transposed`` — and b (m,) or a shape
+    broadcasting against x W."""
     k, m = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     x_shape = draw(st.sampled_from([(k,), (2, k), (3, 2, k)]))
     b_shape = draw(st.sampled_from([(m,), (1, m), (*x_shape[:-1], m)]))
-    return (draw(ggt.arrays(x_shape)), draw(ggt.arrays((k, m))), draw(ggt.arrays(b_shape))), {}
+    w = draw(ggt.arrays((m, k) if transposed else (k, m)))
+    return (draw(ggt.arrays(x_shape)), w, draw(ggt.arrays(b_shape))), {}
 
 
 @st.composite
@@ -202,6 +204,8 @@ SPECS = [
     OpSpec("matmul", matmul_operands(), lambda a, b: a @ b, np.matmul),
     OpSpec("affine", affine_operands(), lambda x, w, b: gg.ops.Affine.apply(x, w, b),
            lambda x, w, b: x @ w + b),
+    OpSpec("linear", affine_operands(transposed=True),
+           lambda x, w, b: gg.ops.Linear.apply(x, w, b), lambda x, w, b: x @ w.T + b),
     OpSpec("transpose", transpose_input(), lambda x, axes: x.transpose(axes),
            lambda x, axes: x.transpose(axes)),
     OpSpec("reshape", reshape_input(), lambda x, shape: x.reshape(shape),
@@ -439,8 +443,28 @@ def test_affine_equals_matmul_plus_add_and_promotes_like_numpy() -> None:
     assert mixed.dtype == (x.astype(np.float32) @ w.astype(np.float32) + b).dtype
     ta, tw, tb = (gg.tensor(a, requires_grad=True) for a in (x, w, b))
     assert gg.gradgradcheck(gg.ops.Affine.apply, (ta, tw, tb))
+
+
+def test_linear_is_x_times_the_transposed_weight_and_its_gradient_is_in_the_weight_layout() -> None:
+    """Linear(X, W, b) = X Wᵀ + b bitwise (F.linear, nn.Linear); ∂L/∂W is one product in
+    W's (out, in) layout, a C-contiguous array of its own (the engine keeps it as .grad)."""
+    rng = np.random.default_rng(1)
+    w, b = rng.standard_normal((4, 3)), rng.standard_normal(4)
+    for shape in [(3,), (1, 3), (5, 3), (2, 5, 3)]:
+        x = rng.standard_normal(shape)
+        np.testing.assert_array_equal(gg.ops.Linear.apply(x, w, b).data, x @ w.T + b)
+        np.testing.assert_array_equal(gg.ops.Linear.apply(x, w).data, x @ w.T)
+        ta, tw, tb = (gg.tensor(a, requires_grad=True) for a in (x, w, b))
+        assert gg.gradgradcheck(gg.ops.Linear.apply, (ta, tw, tb))
+        assert gg.gradgradcheck(gg.ops.Linear.apply, (ta, tw))
+        gg.ops.Linear.apply(ta, tw, tb).sum().backward()
+        g = np.ones((*shape[:-1], 4))
+        np.testing.assert_allclose(tw.grad, g.reshape(-1, 4).T @ x.reshape(-1, 3), rtol=1e-15)
+        assert tw.grad.flags.c_contiguous
     out = gg.nn.Linear(3, 4, rng=0)(x)
-    assert out.grad_fn is not None and type(out.grad_fn).__name__ == "Affine"
+    assert out.grad_fn is not None and type(out.grad_fn).__name__ == "Linear"
+    with pytest.raises(gg.ShapeError, match=r"Linear: .*in_features \(3"):
+        gg.nn.functional.linear(np.ones((2, 5)), w)
 
 
 def _recorded_ops(out: Any) -> set[type]:

@@ -47,13 +47,13 @@ def test_dot_of_an_mlp_matches_the_recorded_graph() -> None:
     model = nn.Sequential(nn.Linear(3, 4, rng=0), nn.ReLU(), nn.Linear(4, 2, rng=1))
     loss = F.cross_entropy(model(np.ones((5, 3))), np.array([0, 1, 0, 1, 1]))
     nodes, edges = parse_dot(viz.to_dot(loss, params=model))
-    # 10 ops (transpose, affine, relu, transpose, affine, log_softmax, getitem, neg, sum,
-    # div), 4 parameters, and the output; 13 input edges plus the edge to the output.
-    assert (len(nodes), len(edges)) == (15, 14)
+    # 8 ops (linear, relu, linear, log_softmax, getitem, neg, sum, div), 4 parameters,
+    # and the output; 11 input edges plus the edge to the output.
+    assert (len(nodes), len(edges)) == (13, 12)
     v, e = recorded(loss)
     assert (len(nodes), len(edges)) == (v + 1, e + 1)
     labels = "\n".join(nodes.values())
-    assert "0.weight\\n(4, 3) float64" in labels and "Affine\\n(5, 4)" in labels
+    assert "0.weight\\n(4, 3) float64" in labels and "Linear\\n(5, 4)" in labels
 
 
 def test_dot_of_an_rnn_and_collapsing_the_time_steps() -> None:

@@ -39,8 +39,7 @@ __all__ = [
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """x Wᵀ + b with ``weight`` of shape (out, in), as PyTorch's ``F.linear`` (and
     ``nn.Linear``'s layout); in the seeds' notation Y = XW + b, W = weight.T."""
-    w = weight.T if isinstance(weight, Tensor) else np.asarray(weight).T
-    return ops.MatMul.apply(x, w) if bias is None else ops.Affine.apply(x, w, bias)
+    return ops.Linear.apply(x, weight) if bias is None else ops.Linear.apply(x, weight, bias)
 
 
 def _dropout_probability(p: Any, who: str, what: str = "p") -> float:

@@ -43,9 +43,10 @@ class Linear(Module):
 
     ``weight`` has PyTorch's shape (out_features, in_features), so a PyTorch state dict
     loads as it is and weight tying (``decoder.weight = embedding.weight``) works. In the
-    seeds' notation Y = XW + b (seed 004) the matrix W is ``weight.T``: the graph records
-    that transpose, so ∂E/∂W = Xᵀ ∂E/∂Y arrives in ``weight.grad`` as its transpose,
-    (∂E/∂Y)ᵀ X. Init as in PyTorch: W, b ~ U(−k, k), k = 1/√in_features.
+    seeds' notation Y = XW + b (seed 004) the matrix W is ``weight.T``, so ∂E/∂W = Xᵀ ∂E/∂Y
+    arrives in ``weight.grad`` as its transpose, (∂E/∂Y)ᵀ X, computed as that one product
+    in the weight's own layout (``ops.Linear``). Init as in PyTorch: W, b ~ U(−k, k),
+    k = 1/√in_features.
     """
 
     def __init__(
@@ -73,10 +74,9 @@ class Linear(Module):
 
     def forward(self, x: Any) -> Tensor:
         check_features(self, x, self.in_features, weight=self.weight)
-        w = self.weight.T  # (in, out): the seeds' W, a recorded transpose
         if self.bias is None:
-            return ops.MatMul.apply(x, w)
-        return ops.Affine.apply(x, w, self.bias)
+            return ops.Linear.apply(x, self.weight)
+        return ops.Linear.apply(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (

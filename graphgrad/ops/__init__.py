@@ -8,7 +8,8 @@ op                 forward                                     module
 Add, Sub, Neg      a + b, a − b, −a                             arithmetic
 Mul, Div, Pow      a ∘ b, a / b, a ** b                         arithmetic
 MatMul             A @ B (1-D, 2-D, batched)                    linalg
-Affine             X W + b, or X W + B[t] (fused; nn.Linear's)  linalg
+Affine             X W + b, or X W + B[t] (fused; recurrent)    linalg
+Linear             X Wᵀ + b, W (out, in) (F.linear, nn.Linear)  linalg
 Transpose          x.transpose(axes)                            shape
 Reshape            x.reshape(shape)                             shape
 GetItem            x[index]  (backward: ScatterAdd)             shape
@@ -60,7 +61,7 @@ from graphgrad.ops.elementwise import (
     Tanh,
     Where,
 )
-from graphgrad.ops.linalg import Affine, MatMul
+from graphgrad.ops.linalg import Affine, Linear, MatMul
 from graphgrad.ops.loss import BinaryCrossEntropy
 from graphgrad.ops.reduce import Max, Mean, Sum
 from graphgrad.ops.shape import (
@@ -77,8 +78,8 @@ from graphgrad.ops.softmax import LogSoftmax, Softmax
 
 __all__ = [
     "Abs", "Add", "Affine", "BinaryCrossEntropy", "BroadcastTo", "Cast", "Clip", "Concat",
-    "Cos", "Div", "Exp", "GetItem", "Log", "LogSoftmax", "MatMul", "Max", "Maximum", "Mean",
-    "Minimum", "Mul", "Neg", "Pow", "ReLU", "Reshape", "ScatterAdd", "Sigmoid", "Sin",
+    "Cos", "Div", "Exp", "GetItem", "Linear", "Log", "LogSoftmax", "MatMul", "Max", "Maximum",
+    "Mean", "Minimum", "Mul", "Neg", "Pow", "ReLU", "Reshape", "ScatterAdd", "Sigmoid", "Sin",
     "Softmax", "Softplus", "Sqrt", "Square", "Stack", "Sub", "Sum", "Tanh", "Transpose",
     "Where", "abs", "broadcast_to", "cat", "clip", "concat", "cos", "exp", "gather", "log",
     "log_softmax", "matmul", "maximum", "minimum", "relu", "sigmoid", "sin", "softmax",

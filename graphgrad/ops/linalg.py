@@ -70,12 +70,7 @@ class Affine(Function):
             b = b[index]
             if b.shape != out.shape:
                 raise ValueError(f"b[{index}] of shape {b.shape} is not the output's {out.shape}")
-        # b of out's trailing shape (a bias row, or a whole array such as a recurrent
-        # step's input term) broadcasts without changing out's shape: add it in place.
-        if type(b) is np.ndarray and b.dtype == out.dtype and b.shape == out.shape[-b.ndim :]:
-            out += b  # the product is a new array: adding in place changes no one else's
-            return out
-        return out + b  # other shapes or dtypes: exactly NumPy's broadcasting and promotion
+        return _plus(out, b)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> tuple[Any, ...]:
@@ -97,6 +92,66 @@ class Affine(Function):
         else:
             gb = IndexedGrad(t, g, ctx.b_shape, False)
         return gx, gw, gb, None
+
+
+class Linear(Function):
+    """Y = X Wᵀ + b with W of shape (out, in): PyTorch's ``F.linear`` and ``nn.Linear``'s
+    layout (the seeds' Y = X W + b has W = Wᵀ here). ``Linear.apply(X, W)``: no bias.
+
+    ∂L/∂X = G W,  ∂L/∂W = Gᵀ X,  ∂L/∂b = G summed by the engine back to b's shape.
+    Shapes: X (..., in), W (out, in), b broadcasting against (..., out) -> Y (..., out);
+    over X's leading axes ∂L/∂W is one product of the stacked rows. A 1-D X or W takes
+    MatMul's rules on Wᵀ.
+
+    An op of its own rather than Affine on a recorded transpose Wᵀ: the transpose's
+    gradient (Xᵀ G)ᵀ is a view, which the engine copies into W's layout at every step (a
+    sixth of a batch-128 MLP's step); Gᵀ X is the gradient in W's own layout, a new
+    array the engine keeps as it is. The values are those of X @ W.T + b.
+    """
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, w: Any, b: Any = None) -> np.ndarray:
+        if w.ndim == 2 and np.ndim(x) >= 1 and x.shape[-1] != w.shape[1]:
+            raise ValueError(
+                f"the input's last axis ({x.shape[-1]}) is not the weight's in_features "
+                f"({w.shape[1]}; the weight is (out_features, in_features))"
+            )
+        ctx.saved_tensors = (x, w)
+        out = _mm(x, w.T)
+        return out if b is None else _plus(out, b)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> tuple[Any, ...]:
+        x, w = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gx = gw = None
+        if w.ndim == 2 and x.ndim >= 2:
+            if need[0]:
+                gx = _mm(g, w)
+            if need[1]:
+                rows, xs = g, x
+                if x.ndim > 2:  # all leading axes as rows: one product
+                    rows, xs = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+                gw = _mm(rows.T, xs)
+        else:
+            gx, gwt = _matmul_nd(x, w.T, g, need[0], need[1])
+            # (a broadcast batch axis stays in front: the engine sums it back to W's shape)
+            gw = None if gwt is None else gwt.swapaxes(-1, -2)
+        if len(need) == 2:
+            return gx, gw
+        return gx, gw, (g if need[2] else None)
+
+
+def _plus(out: Any, b: Any) -> Any:
+    """out + b where out is a product's new array."""
+    # b of out's trailing shape (a bias row, or a whole array such as a recurrent step's
+    # input term) broadcasts without changing out's shape: add it in place.
+    if type(b) is np.ndarray and b.dtype == out.dtype and b.shape == out.shape[-b.ndim :]:
+        out += b  # the product is a new array: adding in place changes no one else's
+        return out
+    return out + b  # other shapes or dtypes: exactly NumPy's broadcasting and promotion
 
 
 def _mm(a: Any, b: Any) -> Any:
