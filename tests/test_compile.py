@@ -1238,3 +1238,26 @@ def test_arguments_that_share_an_array_get_a_program_of_their_own(first: str, th
                 _W.grad = None
             assert grads[0][0] == grads[1][0], f"call {k}: {pattern}"
             np.testing.assert_array_equal(grads[0][1], grads[1][1], err_msg=f"call {k}")
+
+
+def test_arguments_sharing_an_array_in_keywords_and_containers() -> None:
+    """The aliasing part of the guard key walks keyword arguments and nested tuples, lists
+    and dicts as the trace does."""
+    x, y = gg.tensor(np.array([0.5, 1.0, 2.0])), gg.tensor(np.array([4.0, 5.0, 6.0]))
+    cases: list[tuple[Callable[..., gg.Tensor], list[Callable[[Any], gg.Tensor]]]] = [
+        (lambda a, b: _aliased(a, b), [lambda f: f(a=x, b=x), lambda f: f(a=x, b=y)]),
+        (lambda pair: _aliased(*pair), [lambda f: f((x, x)), lambda f: f([x, _C])]),
+        (lambda d: _aliased(d["a"], d["b"]), [lambda f: f({"a": x, "b": x}),
+                                             lambda f: f({"a": y, "b": x})]),
+    ]  # fmt: skip
+    for fn, (first, then) in cases:
+        fast = gg.compile(fn)
+        for k, call in enumerate([first] * 4 + [then] * 3):
+            got = []
+            for f in (fast, fn):
+                out = call(f)
+                out.backward()
+                got.append((out.item(), _W.grad.copy()))
+                _W.grad = None
+            assert got[0][0] == got[1][0], f"call {k}"
+            np.testing.assert_array_equal(got[0][1], got[1][1], err_msg=f"call {k}")
