@@ -1261,3 +1261,38 @@ def test_arguments_sharing_an_array_in_keywords_and_containers() -> None:
                 _W.grad = None
             assert got[0][0] == got[1][0], f"call {k}"
             np.testing.assert_array_equal(got[0][1], got[1][1], err_msg=f"call {k}")
+
+
+_REPEATS: dict[str, Callable[[gg.Tensor], Any]] = {
+    "a result twice": lambda x: (lambda y: (y, y))(x.tanh()),
+    "in a dict": lambda x: (lambda y: {"a": y, "b": y, "c": y * 2.0})(x.tanh()),
+    "beside its detached alias": lambda x: (lambda y: (y, y.detach(), y))(x.tanh()),
+    "nested": lambda x: (lambda y: [y, (x * _W, y)])(x.tanh()),
+    "the argument twice": lambda x: (x, x * 2.0, x),
+    "made inside, twice": lambda x: (lambda z: (x + z, z, z))(gg.zeros(3)),
+}
+
+
+@pytest.mark.parametrize("name", list(_REPEATS))
+def test_a_value_returned_twice_is_one_tensor(name: str) -> None:
+    """Where the eager function returns one tensor at two places, so does the compiled
+    one (an in-place change through one name is seen through the other, with its node);
+    each place's gradient still reaches the inputs."""
+    fn = _REPEATS[name]
+    fast = gg.compile(fn, fullgraph=True)
+    for k in range(6):
+        seen = []
+        for f in (fast, fn):
+            x = gg.tensor(np.array([0.1, 0.5, -0.3]), requires_grad=True)
+            out = _tensors(_as_list(f(x)))
+            same = [[a is b for b in out] for a in out]
+            graded = [t for t in out if t.requires_grad and t is not x]
+            gg.backward(graded, [np.full(3, j + 1.0) for j in range(len(graded))])
+            seen.append((same, [t.requires_grad for t in out], x.grad, _W.grad))
+            _W.grad = None
+        (s1, r1, g1, w1), (s2, r2, g2, w2) = seen
+        assert s1 == s2 and r1 == r2, f"call {k}"
+        for a, b in ((g1, g2), (w1, w2)):
+            assert (a is None) == (b is None)
+            if a is not None:
+                np.testing.assert_array_equal(a, b, err_msg=f"call {k}")

@@ -123,7 +123,8 @@ def flat_outputs(x: Any) -> list[int]:
 
 def _generate(trace: Trace, name: str, fallback: set[type]) -> Generated:
     values = trace.values
-    outputs = flat_outputs(trace.outputs)
+    # a value returned twice (``return y, y``) is one output, one tensor, as eagerly
+    outputs = list(dict.fromkeys(flat_outputs(trace.outputs)))
     inputs = [v.index for v in values if v.kind in ("input", "free")]
     live = _live(trace, outputs)
     fem = Emitter()

@@ -238,7 +238,7 @@ def build(prog: _Program, reach: _Reach, args: tuple[Any, ...]) -> Callable[...,
         else:
             src.add(f"r{j} = wrap(outs[{j}], None)")
         results.append(f"r{j}")
-    src.add(f"return {_structure(src, prog.outputs, iter(results))}")
+    src.add(f"return {_structure(src, prog.outputs, dict(zip(prog.gen.outputs, results)))}")
     source = "\n".join(src.lines) + "\n"
     scope: dict[str, Any] = {
         "MISS": MISS,
@@ -271,17 +271,17 @@ def _returns_an_input(x: Any) -> bool:
     return False
 
 
-def _structure(src: _Source, x: Any, it: Any) -> str:
+def _structure(src: _Source, x: Any, made: dict[int, str]) -> str:
     """The expression that rebuilds the function's result (``program._rebuild``)."""
     if type(x) is trace.Ref:
-        return str(next(it))
+        return made[x.index]
     t = type(x)
     if t is tuple:
-        parts = [_structure(src, v, it) for v in x]
+        parts = [_structure(src, v, made) for v in x]
         return f"({', '.join(parts)}{',' if len(parts) == 1 else ''})"
     if t is list:
-        return f"[{', '.join(_structure(src, v, it) for v in x)}]"
+        return f"[{', '.join(_structure(src, v, made) for v in x)}]"
     if t is dict:
-        items = (f"{src.const(k, 'I')}: {_structure(src, v, it)}" for k, v in x.items())
+        items = (f"{src.const(k, 'I')}: {_structure(src, v, made)}" for k, v in x.items())
         return "{" + ", ".join(items) + "}"
     return src.const(x, "O")

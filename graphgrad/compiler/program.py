@@ -432,20 +432,25 @@ def _run(prog: _Program, args: tuple[Any, ...], kwargs: dict[str, Any], free: li
         v = prog.values[i]
         operands.append(next(it_free) if v.kind == "free" else _at((args, kwargs), v.path))
 
+    made_anew: dict[int, Tensor] = {}
+
     def same(i: int) -> Any:  # a result that is an input itself (trace.Same)
         v = prog.values[i]
         if v.kind == "input":
             return _at((args, kwargs), v.path)
-        if v.per_call:
+        if v.per_call:  # a new tensor at every call, as eagerly (one, if returned twice)
             assert v.tensor is not None
-            return from_numpy(v.tensor.data.copy())  # a new tensor at every call, as eagerly
+            if i not in made_anew:
+                made_anew[i] = from_numpy(v.tensor.data.copy())
+            return made_anew[i]
         return next(t for t, fv in zip(free, prog.free) if fv is v)
 
     if True not in prog.grad_outputs:
         # no result requires grad (as traced): no node, even where an operand requires grad
         # (a result computed under no_grad, detached, or of integers)
         outs, _ = prog.gen.forward(*[x.data if isinstance(x, Tensor) else x for x in operands])
-        return _rebuild(prog.outputs, iter([from_numpy(a) for a in outs]), same)
+        made = dict(zip(prog.gen.outputs, [from_numpy(a) for a in outs]))
+        return _rebuild(prog.outputs, made, same)
     res = prog.op.apply(*operands)
     outs = prog.extras[0]
     flat: list[Any] = []
@@ -457,19 +462,20 @@ def _run(prog: _Program, args: tuple[Any, ...], kwargs: dict[str, Any], free: li
             pos += 1
         else:
             flat.append(from_numpy(arr))  # a result that needs no gradient
-    return _rebuild(prog.outputs, iter(flat), same)
+    return _rebuild(prog.outputs, dict(zip(prog.gen.outputs, flat)), same)
 
 
-def _rebuild(x: Any, it: Any, same: Callable[[int], Any]) -> Any:
+def _rebuild(x: Any, made: dict[int, Any], same: Callable[[int], Any]) -> Any:
+    """The function's result structure with each value's tensor (``made``: by value index)."""
     if type(x) is trace.Ref:
-        return next(it)
+        return made[x.index]
     if type(x) is trace.Same:
         return same(x.index)
     t = type(x)
     if t in (tuple, list):
-        return t(_rebuild(v, it, same) for v in x)
+        return t(_rebuild(v, made, same) for v in x)
     if t is dict:
-        return {k: _rebuild(v, it, same) for k, v in x.items()}
+        return {k: _rebuild(v, made, same) for k, v in x.items()}
     return x
 
 
