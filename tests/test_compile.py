@@ -1296,3 +1296,41 @@ def test_a_value_returned_twice_is_one_tensor(name: str) -> None:
             assert (a is None) == (b is None)
             if a is not None:
                 np.testing.assert_array_equal(a, b, err_msg=f"call {k}")
+
+
+def test_signatures_beyond_the_cache_limit_run_eagerly_with_one_warning() -> None:
+    """A Python number that changes at every call is a constant of each trace: after
+    ``Compiled.cache_limit`` signatures, new ones run eagerly (their eager values) with
+    one warning that names the argument; fullgraph raises; retrace starts over."""
+    w = gg.tensor(np.linspace(-1.0, 1.0, 12).reshape(4, 3), requires_grad=True)
+
+    def step(x: np.ndarray, scale: float) -> gg.Tensor:
+        return ((x @ w) * scale).tanh().sum()
+
+    x = np.ones((2, 4))
+    fast = gg.compile(step)
+    limit = gg.Compiled.cache_limit
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for k in range(limit + 5):
+            got, want = fast(x, 0.1 * k), step(x, 0.1 * k)
+            got.backward()
+            g = w.grad.copy()
+            w.grad = None
+            want.backward()
+            assert got.item() == want.item()
+            np.testing.assert_array_equal(g, w.grad)
+            w.grad = None
+    msgs = [str(c.message) for c in caught if issubclass(c.category, gg.CompileWarning)]
+    assert len(msgs) == 1 and "'scale'" in msgs[0] and "cache_limit" in msgs[0]
+    assert len(fast.stats) == limit
+    for _ in range(3):  # a traced signature still runs its program
+        fast(x, 0.1)
+    assert fast.stats[1]["traces"] == 2 and fast.stats[1]["eager"] is None
+    fast.retrace()
+    assert fast.stats == []
+    strict = gg.compile(step, fullgraph=True)
+    for k in range(limit):
+        strict(x, 0.1 * k)
+    with pytest.raises(gg.CompileError, match="cache_limit"):
+        strict(x, 5.0)

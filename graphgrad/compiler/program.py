@@ -70,7 +70,14 @@ class Compiled:
         compile_seconds: the time the latest code generation took.
         stats: per guard key, how the function was run (traces, ops, fallback ops, or why
             it runs uncompiled).
+        cache_limit: how many guard keys it traces (8); calls with a new one after that
+            run eagerly, with one CompileWarning.
     """
+
+    #: how many argument signatures (guard keys) one compiled function traces; calls with
+    #: a new one after that run eagerly, with one CompileWarning (as torch.compile's
+    #: ``cache_size_limit``, 8)
+    cache_limit = 8
 
     def __init__(self, fn: Callable[..., Any], fullgraph: bool = False) -> None:
         if isinstance(fn, Compiled):
@@ -83,6 +90,7 @@ class Compiled:
         self._hot: Callable[..., Any] | None = None  # the entry of the program last run
         self._latest: _Program | None = None
         self._bound: weakref.WeakKeyDictionary[Any, Compiled] = weakref.WeakKeyDictionary()
+        self._over_limit_warned = False
         functools.update_wrapper(self, fn)
 
     # ------------------------------------------------------------------ calling
@@ -129,6 +137,8 @@ class Compiled:
         key = self._key(args, kwargs)
         entry = self._cache.get(key)
         if entry is None:
+            if len(self._cache) >= self.cache_limit:
+                return self._over_limit(key, args, kwargs)
             self._reach = reach = _reachable(self.fn, self._used)  # the places, as they are now
             self._hot = None
             t, result = trace.run(self.fn, args, kwargs, reach.names, reach.sources, self.fullgraph)
@@ -215,6 +225,23 @@ class Compiled:
         self._latest = prog
         return result
 
+    def _over_limit(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """A new signature once ``cache_limit`` are traced: eager (fullgraph: raise)."""
+        varying = _varying_numbers(self.fn, key, list(self._cache), len(args))
+        why = (
+            f"gg.compile({_name(self.fn)}): {len(self._cache)} argument signatures traced "
+            f"(Compiled.cache_limit){varying}. Calls with a new one run uncompiled. A Python "
+            "number passed as an argument is a constant of its trace, so one that changes at "
+            "every call makes a trace at every call: pass it as an array or a tensor, a value "
+            "the generated code reads. fast.retrace() forgets the traces"
+        )
+        if self.fullgraph:
+            raise CompileError(why)
+        if not self._over_limit_warned:
+            self._over_limit_warned = True
+            warnings.warn(why, CompileWarning, stacklevel=3)
+        return self.fn(*args, **kwargs)
+
     def _stay_eager(self, entry: _Entry, why: str) -> None:
         entry.eager = why
         self._hot = None
@@ -231,6 +258,7 @@ class Compiled:
         see: a Python value read from an object's attribute or from a mutable container,
         a tensor the function reaches only through such an object)."""
         self._cache.clear()
+        self._over_limit_warned = False
         self._hot = None
         self._latest = None
         self._used.clear()
@@ -302,6 +330,27 @@ def compile(model: Callable[..., Any] | None = None, *, fullgraph: bool = False)
     if not callable(model):
         raise TypeError(f"gg.compile: expected a function or a Module, got {type(model).__name__}")
     return Compiled(model, fullgraph=fullgraph)
+
+
+def _varying_numbers(fn: Any, key: Any, keys: list[Any], n: int) -> str:
+    """Which positional arguments hold a Python value that differs from the one at their
+    place in every traced signature: "; argument 's' holds ...", or ""."""
+
+    def numbers(k: Any) -> list[Any]:
+        sig = k[0][1] if k[0] and k[0][0] == "tuple" else ()
+        return [x if type(x) is tuple and x[:1] == ("S",) else None for x in sig]
+
+    now = numbers(key)
+    names = trace.parameter_names(fn, n)
+    changed = [
+        names[i]
+        for i, x in enumerate(now[:n])
+        if x is not None and all(len(numbers(k)) > i and numbers(k)[i] != x for k in keys)
+    ]
+    if not changed:
+        return ""
+    listed = ", ".join(repr(c) for c in changed)
+    return f"; argument {listed} holds a Python value that differs from every traced one"
 
 
 def _flat_signature(args: tuple[Any, ...]) -> Any:

@@ -296,7 +296,7 @@ def run(
     result (what the first call returns). ``trace.broken`` says why the function could
     not be traced (``fullgraph=False``; with True that raises ``CompileError``)."""
     rec = Tracer(names, sources, fullgraph)
-    params = _parameter_names(fn, len(args))
+    params = parameter_names(fn, len(args))
     for path, x, hint in _leaves((args, kwargs), params):
         rec.argument(x, hint, path)
     prev = rec.prev = tracer[0]
@@ -338,7 +338,7 @@ def _map_outputs(rec: Tracer, x: Any) -> Any:
     return x
 
 
-def _parameter_names(fn: Any, n: int) -> list[str]:
+def parameter_names(fn: Any, n: int) -> list[str]:
     import inspect
 
     try:
