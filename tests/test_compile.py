@@ -1334,3 +1334,26 @@ def test_signatures_beyond_the_cache_limit_run_eagerly_with_one_warning() -> Non
         strict(x, 0.1 * k)
     with pytest.raises(gg.CompileError, match="cache_limit"):
         strict(x, 5.0)
+
+
+def test_an_argument_that_reuses_a_freed_parameter_array_id_is_no_alias() -> None:
+    """The guard keeps weak references to the reached arrays: an argument that took the
+    id of a parameter array since freed (``w.data = ...`` rebinds it) is not taken for
+    that parameter (it was: that call traced anew, and the program was generated again)."""
+    w = gg.tensor(np.ones(3), requires_grad=True)
+    fast = gg.compile(lambda x: (x * w).sum())
+    for _ in range(4):
+        fast(np.arange(3.0))
+    program = fast._latest
+    freed = id(w.data)
+    w.data = np.full(3, 2.0)  # the array the guards saw is freed
+    xs = [np.arange(3.0) for _ in range(8)]
+    # (CPython hands the freed array's memory, so its id, to a next array)
+    assert any(id(x) == freed for x in xs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", gg.CompileWarning)
+        for x in xs:
+            assert fast(x).item() == 6.0
+    assert fast._latest is program  # not traced and generated again
+    (entry,) = fast.stats
+    assert entry["traces"] == 2 and entry["eager"] is None

@@ -150,7 +150,7 @@ def build(prog: _Program, reach: _Reach, args: tuple[Any, ...]) -> Callable[...,
         src.add(f"if len({{{', '.join(f'id({d})' for d in arrays)}}}) != {len(args)}:")
         src.add("return MISS", 2)
     if args:
-        reached = src.const(reach.arrays, "A")
+        reached = src.const(reach.arrays.keys(), "A")  # (an id hit: the general path decides)
         src.add(f"if not {reached}.isdisjoint(({''.join(f'id({d}), ' for d in arrays)})):")
         src.add("return MISS", 2)
     # the rest of the guard key: grad mode, the default dtype, the modules' modes

@@ -143,7 +143,11 @@ class Compiled:
             self._hot = None
             t, result = trace.run(self.fn, args, kwargs, reach.names, reach.sources, self.fullgraph)
             self._traced(t)
-            self._cache[self._key(args, kwargs)] = entry = _Entry(t)
+            key = self._key(args, kwargs)  # (with the places as the trace left them)
+            if key in self._cache:  # the key before named no entry only as places stood then
+                _release(t)
+                return result
+            self._cache[key] = entry = _Entry(t)
             if t.broken:
                 self._stay_eager(entry, t.broken)
             else:
@@ -193,7 +197,11 @@ class Compiled:
         self._traced(t2)
         if self._key(args, kwargs) != key:  # it called modules the first trace did not
             del self._cache[key]
-            self._cache[self._key(args, kwargs)] = entry
+            key = self._key(args, kwargs)
+            if key in self._cache:  # (that key has an entry of its own: keep it)
+                _release(t2)
+                return result
+            self._cache[key] = entry
         why = t2.broken
         if why is None:
             diff = trace.compare(entry.trace, t2)
@@ -578,7 +586,9 @@ class _Reach:
     names: dict[int, str]  # id(tensor) -> a readable name for the generated code
     sources: dict[int, tuple[str, ...]]  # id(tensor) -> the labels it is reached under
     readers: dict[str, Callable[[], Any]]  # label -> read the tensor there now
-    arrays: set[int] = field(default_factory=set)  # id(tensor.data) of every tensor reached
+    # id(tensor.data) of every tensor reached -> a weak reference to that array (a hit is
+    # the same array, never a later one that took a freed array's id)
+    arrays: dict[int, Any] = field(default_factory=dict)
     settings: Any = None  # the modules' Python-valued attributes (see _settings)
     assignments: int = -1  # graphgrad.nn.module.assignments when they were read
 
@@ -613,7 +623,7 @@ def _reachable(fn: Any, used: dict[int, Any]) -> _Reach:
         reach.names.setdefault(id(t), hint)
         reach.sources[id(t)] = (*reach.sources.get(id(t), ()), label)
         reach.readers[label] = read
-        reach.arrays.add(id(t.data))
+        reach.arrays[id(t.data)] = weakref.ref(t.data)
 
     def function(prefix: str, f: Any, depth: int) -> None:
         target = getattr(f, "__func__", f)

@@ -378,12 +378,13 @@ def _leaves(
     return out
 
 
-def aliasing(args: tuple[Any, ...], kwargs: dict[str, Any], reached: set[int]) -> Any:
+def aliasing(args: tuple[Any, ...], kwargs: dict[str, Any], reached: dict[int, Any]) -> Any:
     """Which arguments hold the same array as an earlier argument, or as a tensor the
     function reaches itself (``f(model.weight)``): ``(k, j)`` pairs of argument positions
-    (in the order the arrays are met), ``j = -1`` for a reached tensor. A trace sees one
-    value where two names hold one array, so a call that pairs them differently must run
-    a program of its own; () in the usual case."""
+    (in the order the arrays are met), ``j = -1`` for a reached tensor's array (``reached``:
+    id -> a weak reference to it). A trace sees one value where two names hold one array,
+    so a call that pairs them differently must run a program of its own; () in the usual
+    case."""
     out: list[tuple[int, int]] = []
     seen: dict[int, int] = {}
     k = 0
@@ -392,11 +393,13 @@ def aliasing(args: tuple[Any, ...], kwargs: dict[str, Any], reached: set[int]) -
         x = stack.pop()
         t = type(x)
         if t is Tensor or t is np.ndarray or isinstance(x, Tensor):
-            i = id(x.data if isinstance(x, Tensor) else x)
+            arr = x.data if isinstance(x, Tensor) else x
+            i = id(arr)
             j = seen.setdefault(i, k)
             if j != k:
                 out.append((k, j))
-            if i in reached:
+            ref = reached.get(i)
+            if ref is not None and ref() is arr:
                 out.append((k, -1))
             k += 1
         elif t is tuple or t is list:
