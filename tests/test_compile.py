@@ -1357,3 +1357,43 @@ def test_an_argument_that_reuses_a_freed_parameter_array_id_is_no_alias() -> Non
     assert fast._latest is program  # not traced and generated again
     (entry,) = fast.stats
     assert entry["traces"] == 2 and entry["eager"] is None
+
+
+_NUMPY_ON_ARGUMENTS: dict[str, Callable[[np.ndarray], gg.Tensor]] = {
+    "x + 1": lambda x: ((x + 1.0) * _W).sum(),
+    "np.exp(x)": lambda x: (np.exp(x) * _W).sum(),
+    "a mask x > 0": lambda x: (gg.where(x > 0, _W, -_W) * x).sum(),
+    "x.max()": lambda x: (x * _W / x.max()).sum(),
+    "a loop over rows": lambda x: sum(((r * _W).sum() for r in x), start=gg.tensor(0.0)),
+    "x @ x.T": lambda x: ((x @ x.T).sum(axis=0) * _W).sum(),
+    "a reversed copy": lambda x: (x[::-1].copy() * _W).sum(),
+}
+
+
+@pytest.mark.parametrize("name", list(_NUMPY_ON_ARGUMENTS))
+def test_numpy_computed_from_an_array_argument_is_never_kept_fixed(name: str) -> None:
+    """A value computed in NumPy from an array argument is a constant of a trace. Even
+    where the first two calls have equal arrays (nothing to compare), the check call gives
+    the function its arrays as tensors, which records that computation, so the traces
+    differ and the function runs eagerly: later arrays give their own values (they gave
+    the first array's)."""
+    fn = _NUMPY_ON_ARGUMENTS[name]
+    fast = gg.compile(fn)
+    rng = np.random.default_rng(8)
+    same = rng.standard_normal((3, 3))
+    with pytest.warns(gg.CompileWarning, match="array argument in NumPy|as tensors"):
+        for k, x in enumerate([same, same.copy(), *rng.standard_normal((4, 3, 3))]):
+            got, want = fast(x), fn(x)
+            got.backward()
+            g = _W.grad.copy()
+            _W.grad = None
+            want.backward()
+            assert got.item() == want.item(), f"call {k}"
+            np.testing.assert_array_equal(g, _W.grad, err_msg=f"call {k}")
+            _W.grad = None
+    (entry,) = fast.stats
+    assert entry["eager"] is not None
+    with pytest.raises(gg.CompileError):
+        strict = gg.compile(fn, fullgraph=True)
+        strict(same)
+        strict(same)

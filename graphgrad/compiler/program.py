@@ -193,7 +193,11 @@ class Compiled:
         self._reach = reach = _reachable(self.fn, self._used)
         self._hot = None
         key = self._key(args, kwargs)
-        t2, result = trace.run(self.fn, args, kwargs, reach.names, reach.sources, self.fullgraph)
+        # the check: this time the function gets its array arguments as tensors, so that a
+        # value it computes from one in NumPy (a constant of the first trace) is recorded
+        t2, result = trace.run(
+            self.fn, args, kwargs, reach.names, reach.sources, self.fullgraph, wrap_arrays=True
+        )
         self._traced(t2)
         if self._key(args, kwargs) != key:  # it called modules the first trace did not
             del self._cache[key]
@@ -203,14 +207,27 @@ class Compiled:
                 return result
             self._cache[key] = entry
         why = t2.broken
+        if why is not None and t2.wrapped:
+            why += (
+                " (this call gave the function its array arguments as tensors, to check "
+                "that it computes nothing from them in NumPy: pass them as tensors, or read "
+                "them outside the compiled function)"
+            )
         if why is None:
             diff = trace.compare(entry.trace, t2)
             if diff:
                 why = (
                     f"gg.compile({_name(self.fn)}): two calls with the same shapes traced "
-                    f"different computations — {diff}. See docs/compile.md (what is fixed at "
-                    "trace time)"
+                    f"different computations — {diff}"
                 )
+                if t2.wrapped:
+                    why += (
+                        ", or the function computes with an array argument in NumPy (x + 1, "
+                        "np.exp(x), x > 0, a loop over its rows), a value compiled code would "
+                        "keep fixed: pass that argument as a tensor (gg.tensor(x)), and those "
+                        "ops are recorded"
+                    )
+                why += ". See docs/compile.md (what is fixed at trace time)"
         if why is None:
             _own_constants(entry.trace, t2)
             try:
@@ -226,6 +243,10 @@ class Compiled:
             if self.fullgraph:
                 raise CompileError(why)
             self._stay_eager(entry, why)
+            if t2.wrapped:  # this call's result as the function computes it on the arrays
+                for g, state in t2.rng_states:  # (its draws once more)
+                    g.bit_generator.state = state
+                result = self.fn(*args, **kwargs)
             return result
         prog.unread = _unread(t2, args, kwargs)
         _release(t2)

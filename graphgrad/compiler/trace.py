@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad.core.grad_mode import refresh_watching, tracer
-from graphgrad.core.tensor import Tensor
+from graphgrad.core.tensor import Tensor, wrap
 from graphgrad.errors import CompileError
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -97,6 +97,7 @@ class Trace:
     broken: str | None = None  # why the function could not be traced (Tracer.refuse)
     modules: list[Any] = field(default_factory=list)  # the modules called while tracing
     rng_states: list[tuple[Any, Any]] = field(default_factory=list)  # before the first draws
+    wrapped: bool = False  # the array arguments were given as tensors (run's wrap_arrays)
 
 
 def user_site() -> str:
@@ -159,8 +160,13 @@ class Tracer:
 
     def argument(self, x: Any, hint: str, path: tuple[Any, ...]) -> Ref:
         rg = isinstance(x, Tensor) and x.requires_grad
-        known = self._by_tensor.get(id(x)) if isinstance(x, Tensor) else None
-        if known is not None:  # the same tensor passed twice
+        if isinstance(x, Tensor):
+            known = self._by_tensor.get(id(x))
+        else:  # an array passed twice, or an earlier tensor argument's array
+            known = self._by_array.get(id(x))
+            if known is not None and self.trace.values[known].kind != "input":
+                known = None
+        if known is not None:  # the same tensor passed twice (trace.aliasing guards it)
             return Ref(known)
         return Ref(self._new("input", x, hint, rg, path=path))
 
@@ -291,19 +297,55 @@ def run(
     names: dict[int, str],
     sources: dict[int, tuple[str, ...]],
     fullgraph: bool = True,
+    wrap_arrays: bool = False,
 ) -> tuple[Trace, Any]:
     """Run ``fn(*args, **kwargs)`` eagerly under a Tracer; returns the trace and the eager
     result (what the first call returns). ``trace.broken`` says why the function could
-    not be traced (``fullgraph=False``; with True that raises ``CompileError``)."""
+    not be traced (``fullgraph=False``; with True that raises ``CompileError``).
+
+    ``wrap_arrays``: the function gets each NumPy array argument as a tensor on it (no
+    gradient), so that what it computes from the array is recorded too. A trace made so
+    equals one made with the arrays themselves exactly when the function only hands the
+    arrays to ops; where it computes with one in NumPy (``x + 1``, ``np.exp(x)``,
+    ``x > 0``, a loop over its rows), that result is a constant of the plain trace, which
+    compiled code would keep — the two traces differ (``Compiled`` checks this way)."""
     rec = Tracer(names, sources, fullgraph)
     params = parameter_names(fn, len(args))
+    wrapped: dict[int, Tensor] = {}
     for path, x, hint in _leaves((args, kwargs), params):
+        if (
+            wrap_arrays
+            and type(x) is np.ndarray
+            and x.dtype.kind in "biuf"
+            and id(x) not in rec._by_array  # (not again, nor an earlier tensor's array)
+        ):
+            wrapped[id(x)] = t = wrap(x, None)
+            x = t
         rec.argument(x, hint, path)
+    if wrapped:
+        args, kwargs = _swap((args, kwargs), wrapped)
+        rec.trace.wrapped = True
     prev = rec.prev = tracer[0]
     tracer[0] = rec
     refresh_watching()
     try:
         result = fn(*args, **kwargs)
+    except CompileError:
+        raise
+    except Exception as exc:
+        if not wrapped:
+            raise
+        # it used an argument as a NumPy array (an ndarray method, a NumPy function that
+        # takes no tensor): compiled code could not record that; the caller runs it on the
+        # arrays themselves
+        why = (
+            f"gg.compile: the function failed when given its array arguments as tensors "
+            f"({type(exc).__name__}: {exc}): it uses one as a NumPy array, which compiled "
+            "code could not record"
+        )
+        if fullgraph:
+            raise CompileError(why) from exc
+        rec.broken, result = rec.broken or why, None
     finally:
         tracer[0] = prev
         refresh_watching()
@@ -312,6 +354,18 @@ def run(
     rec.trace.broken = rec.broken
     rec.trace.modules = list(rec.modules.values())
     return rec.trace, result
+
+
+def _swap(x: Any, wrapped: dict[int, Tensor]) -> Any:
+    """``x`` with each array in ``wrapped`` replaced by its tensor."""
+    t = type(x)
+    if t is np.ndarray:
+        return wrapped.get(id(x), x)
+    if t in (tuple, list):
+        return t(_swap(v, wrapped) for v in x)
+    if t is dict:
+        return {k: _swap(v, wrapped) for k, v in x.items()}
+    return x
 
 
 def _map_outputs(rec: Tracer, x: Any) -> Any:
