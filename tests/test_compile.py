@@ -1397,3 +1397,95 @@ def test_numpy_computed_from_an_array_argument_is_never_kept_fixed(name: str) ->
         strict = gg.compile(fn, fullgraph=True)
         strict(same)
         strict(same)
+
+
+def _containers() -> dict[str, tuple[Callable[..., gg.Tensor], Callable[[], None]]]:
+    """Functions that loop over a reached dict, list or tuple, and a change of its entries."""
+    rng = np.random.default_rng(12)
+
+    def new() -> gg.Tensor:
+        return gg.tensor(rng.standard_normal((3, 3)), requires_grad=True)
+
+    layers = [new(), new()]
+    table = {"a": new()}
+
+    class Stack:
+        def __init__(self) -> None:
+            self.ws = (new(), new())
+
+        def __call__(self, x: Any) -> gg.Tensor:
+            for w in self.ws:
+                x = (x @ w).tanh()
+            return x.sum()
+
+    stack = Stack()
+
+    def chain(x: Any) -> gg.Tensor:
+        for w in layers:
+            x = (x @ w).tanh()
+        return x.sum()
+
+    def summed(x: Any) -> gg.Tensor:
+        return sum(((x @ w).sum() for w in table.values()), start=gg.tensor(0.0))
+
+    return {
+        "list append": (chain, lambda: layers.append(new())),
+        "list pop": (chain, lambda: layers.pop()),
+        "list insert": (chain, lambda: layers.insert(0, new())),
+        "dict key added": (summed, lambda: table.__setitem__("b", new())),
+        "dict key renamed": (summed, lambda: table.update(c=table.pop("a"))),
+        "tuple attribute longer": (stack, lambda: setattr(stack, "ws", (*stack.ws, new()))),
+        "tuple attribute replaced": (stack, lambda: setattr(stack, "ws", (new(), new()))),
+    }
+
+
+_CONTAINER_CASES = list(_containers())
+
+
+@pytest.mark.parametrize("name", _CONTAINER_CASES)
+def test_a_reached_container_that_gains_or_loses_an_entry_traces_again(name: str) -> None:
+    """A loop over a list, dict or tuple the function reaches is unrolled in the trace;
+    an entry added or removed between calls traces again (the replay kept the old loop)."""
+    fn, change = _containers()[name]
+    fast = gg.compile(fn)
+    x = np.ones((2, 3))
+    for _ in range(5):
+        fast(x)
+    change()
+    for k in range(4):
+        got, want = fast(x), fn(x)
+        assert got.item() == want.item(), f"call {k} after the change"
+
+
+def test_a_callable_object_is_read_as_its_bound_call() -> None:
+    """gg.compile(obj) on an object with __call__ reads its attributes at every call (a
+    replaced weight was the traced one); a functools.partial reaches its function."""
+    import functools
+
+    rng = np.random.default_rng(13)
+
+    class Scorer:
+        def __init__(self) -> None:
+            self.w = gg.tensor(rng.standard_normal((3, 3)), requires_grad=True)
+
+        def __call__(self, x: Any) -> gg.Tensor:
+            return (x @ self.w).tanh().sum()
+
+    scorer = Scorer()
+    holder = {"w": gg.tensor(rng.standard_normal((3, 2)), requires_grad=True)}
+
+    def loss(x: Any, scale: float) -> gg.Tensor:
+        return ((x @ holder["w"]) * scale).sum()
+
+    bound = functools.partial(loss, scale=2.0)
+    x = np.ones((2, 3))
+    for fn, change in [
+        (scorer, lambda: setattr(scorer, "w", gg.tensor(rng.standard_normal((3, 3))))),
+        (bound, lambda: holder.__setitem__("w", gg.tensor(rng.standard_normal((3, 2))))),
+    ]:
+        fast = gg.compile(fn)
+        for _ in range(5):
+            fast(x)
+        change()
+        for k in range(3):
+            assert fast(x).item() == fn(x).item(), f"call {k} after the change"

@@ -119,6 +119,8 @@ def _tensor_guard(src: _Source, name: str, t: Tensor, shape: Any, dtype: Any) ->
 def build(prog: _Program, reach: _Reach, args: tuple[Any, ...]) -> Callable[..., Any] | None:
     """The entry of ``prog`` for calls like ``args`` (positional only), as the guards stand
     in ``reach``; None where the general path must run every call."""
+    from graphgrad.compiler.program import layouts_changed  # (program imports this module)
+
     graded = [j for j, r in enumerate(prog.grad_outputs) if r]
     if prog.unread or len(graded) > 1:
         return None
@@ -164,6 +166,9 @@ def build(prog: _Program, reach: _Reach, args: tuple[Any, ...]) -> Callable[...,
         src.add("return MISS", 2)
     src.add(f"if _assign[0] != {src.const(reach, 'R')}.assignments:")
     src.add("return MISS", 2)
+    if reach.layouts:  # the reached containers' keys and lengths
+        src.add(f"if _layouts_changed({src.const(reach, 'R')}):")
+        src.add("return MISS", 2)
     # the places: closure variables and globals as traced, free tensors read where they are
     src.add("try:")
     for read, obj in reach.roots:
@@ -248,6 +253,7 @@ def build(prog: _Program, reach: _Reach, args: tuple[Any, ...]) -> Callable[...,
         "_rec": recording,
         "_runtime": runtime,
         "_assign": assignments,
+        "_layouts_changed": layouts_changed,
         "_new": object.__new__,
         "wrap": wrap,
         "_sequence": sequence,

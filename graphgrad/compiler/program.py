@@ -129,6 +129,9 @@ class Compiled:
                 self.retrace()
                 reach = self._reach
                 break
+        if reach.layouts and layouts_changed(reach):  # an entry added to a list or dict
+            self.retrace()
+            reach = self._reach
         if reach.assignments != module_assignments[0]:  # some module's attribute was set
             if _settings(reach.modules) != reach.settings:
                 self.retrace()  # a Python value the traces fixed (a module's p, eps, ...)
@@ -610,6 +613,9 @@ class _Reach:
     # id(tensor.data) of every tensor reached -> a weak reference to that array (a hit is
     # the same array, never a later one that took a freed array's id)
     arrays: dict[int, Any] = field(default_factory=dict)
+    # the dicts, lists and tuples looked into, and their keys or lengths then: a loop over
+    # one is unrolled in the trace, so an entry added or removed must trace again
+    layouts: list[tuple[Callable[[], Any], Any]] = field(default_factory=list)
     settings: Any = None  # the modules' Python-valued attributes (see _settings)
     assignments: int = -1  # graphgrad.nn.module.assignments when they were read
 
@@ -629,7 +635,8 @@ def _read_source(reach: _Reach, labels: tuple[str, ...]) -> Any:
 
 def _reachable(fn: Any, used: dict[int, Any]) -> _Reach:
     """The objects ``fn`` reaches outside its arguments, and where: itself (a Module), its
-    ``self``, its closure cells and the globals its code names — and, recursively, those
+    ``self`` (a callable object's is itself; a ``functools.partial``'s bound arguments
+    count too), its closure cells and the globals its code names — and, recursively, those
     of the functions found there, the attributes of a plain ``self``, the submodules,
     parameters and tensor attributes of every module, and one level into dicts, lists and
     tuples. Each tensor gets the place it is read from at every call; the modules called
@@ -696,6 +703,7 @@ def _reachable(fn: Any, used: dict[int, Any]) -> _Reach:
             if depth > 1 or id(obj) in seen:
                 return
             seen.add(id(obj))
+            reach.layouts.append((read, _layout(obj)))
             items = obj.items() if type(obj) is dict else enumerate(obj)
             for k, v in items:
                 sub = functools.partial(_item, read, k)
@@ -708,6 +716,14 @@ def _reachable(fn: Any, used: dict[int, Any]) -> _Reach:
                 visit(f"{name}_self", functools.partial(getattr, obj, "__self__"), owner, depth + 1)
             function("", obj, depth + 1)
 
+    if isinstance(fn, functools.partial):  # its function's places; its bound arguments
+        visit("partial", functools.partial(_const, fn.args), fn.args, 0)
+        visit("partial", functools.partial(_const, fn.keywords), fn.keywords, 0)
+        fn = fn.func
+    elif not isinstance(fn, (Module, type, types.FunctionType, types.MethodType)):
+        call = next((vars(k)["__call__"] for k in type(fn).__mro__ if "__call__" in vars(k)), None)
+        if isinstance(call, types.FunctionType):  # a callable object: its __call__, bound
+            fn = types.MethodType(call, fn)
     if isinstance(fn, Module):
         visit("", functools.partial(_const, fn), fn, 0)
         function("", type(fn).forward, 0)
@@ -742,6 +758,28 @@ def _settings(modules: list[Any]) -> Any:
         tuple((k, v) for k, v in vars(m).items() if type(v) in _SETTING_TYPES and k != "training")
         for m in modules
     )
+
+
+def _layout(x: Any) -> Any:
+    """A container's structure as a trace fixes it: a dict's keys, a list's length."""
+    t = type(x)
+    if t is dict:
+        return (t, tuple(x))
+    if t in (list, tuple):
+        return (t, len(x))
+    return (t, id(x))
+
+
+def layouts_changed(reach: _Reach) -> bool:
+    """Whether a dict, list or tuple the function reaches gained or lost an entry."""
+    for read, then in reach.layouts:
+        try:
+            now = _layout(read())
+        except Exception:  # (the place itself is gone)
+            return True
+        if now != then:
+            return True
+    return False
 
 
 def _default(f: Any, k: int) -> Any:
