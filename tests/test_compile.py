@@ -1489,3 +1489,41 @@ def test_a_callable_object_is_read_as_its_bound_call() -> None:
         change()
         for k in range(3):
             assert fast(x).item() == fn(x).item(), f"call {k} after the change"
+
+
+class _Layers(nn.Module):
+    def __init__(self, rng: np.random.Generator) -> None:
+        super().__init__()
+        self.stack = nn.ModuleList([nn.Linear(3, 3, rng=rng) for _ in range(2)])
+        self.heads = nn.ModuleDict({"a": nn.Linear(3, 1, rng=rng)})
+
+    def forward(self, x: Any) -> gg.Tensor:
+        for layer in self.stack:
+            x = layer(x).tanh()
+        return sum((h(x).sum() for h in self.heads.values()), start=gg.tensor(0.0))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m, r: m.stack.append(nn.Linear(3, 3, rng=r)),
+        lambda m, r: m.stack.insert(0, nn.Linear(3, 3, rng=r)),
+        lambda m, r: m.heads.__setitem__("b", nn.Linear(3, 1, rng=r)),
+        lambda m, r: m.heads.__delitem__("a"),
+        lambda m, r: m.stack.add_module("2", nn.Linear(3, 3, rng=r)),
+    ],
+    ids=["ModuleList.append", "ModuleList.insert", "ModuleDict new key", "ModuleDict del",
+         "add_module"],
+)  # fmt: skip
+def test_a_module_tree_that_changes_traces_again(change: Callable[..., Any]) -> None:
+    """A submodule added to or removed from a reached module (a loop over a ModuleList is
+    unrolled in the trace) traces again: the replay ran the old layers."""
+    rng = np.random.default_rng(14)
+    model = _Layers(rng)
+    fast = gg.compile(model)
+    x = np.ones((2, 3))
+    for _ in range(5):
+        fast(x)
+    change(model, rng)
+    for k in range(3):
+        assert fast(x).item() == model(x).item(), f"call {k} after the change"

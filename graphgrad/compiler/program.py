@@ -752,10 +752,18 @@ _SETTING_TYPES = (int, float, bool, str, type(None), np.random.Generator)
 
 
 def _settings(modules: list[Any]) -> Any:
-    """The Python-valued attributes of the modules (a Dropout's ``p``, a layer's ``eps``):
-    a trace fixes them, so a change must trace again."""
+    """The Python-valued attributes of the modules (a Dropout's ``p``, a layer's ``eps``)
+    and their structure (the submodules, by name and identity, and the parameters' names:
+    a ``ModuleList.append`` adds a layer the traced loop does not have): a trace fixes
+    them, so a change must trace again."""
     return tuple(
-        tuple((k, v) for k, v in vars(m).items() if type(v) in _SETTING_TYPES and k != "training")
+        (
+            tuple(
+                (k, v) for k, v in vars(m).items() if type(v) in _SETTING_TYPES and k != "training"
+            ),
+            tuple((k, id(c)) for k, c in m._modules.items()),
+            tuple(m._parameters),
+        )
         for m in modules
     )
 
