@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from graphgrad.core.grad_mode import tracer
 from graphgrad.core.tensor import Tensor
 
 _default = np.random.default_rng()
@@ -19,6 +20,8 @@ _default = np.random.default_rng()
 def manual_seed(seed: int) -> None:
     """Reseed the default generator used when no ``rng`` is passed."""
     global _default
+    if tracer[0] is not None:  # gg.compile could not replay it: its draws would go on
+        tracer[0].side_effect("gg.manual_seed()")  # type: ignore[attr-defined]
     _default = np.random.default_rng(seed)
 
 

@@ -473,8 +473,9 @@ def _branchy(x: gg.Tensor) -> gg.Tensor:
         (lambda x: (y := x.exp(), y.retain_grad(), y)[2], "retain_grad"),
         (lambda x: (y := (x * x).sum(), y.backward(retain_graph=True), y)[2], r"backward\(\)"),
         (lambda x: (y := (x * x).sum(), gg.grad(y, x, retain_graph=True), y)[2], r"gg.grad"),
+        (lambda x: (gg.manual_seed(0), F.dropout(x, 0.5))[1], r"gg.manual_seed"),
     ],
-    ids=["item", "bool", "float", "asarray", "hook", "retain_grad", "backward", "grad"],
+    ids=["item", "bool", "float", "asarray", "hook", "retain_grad", "backward", "grad", "seed"],
 )
 def test_what_compiled_code_cannot_repeat_runs_eagerly_or_raises(
     fn: Callable[..., Any], cause: str
