@@ -119,8 +119,6 @@ def _tensor_guard(src: _Source, name: str, t: Tensor, shape: Any, dtype: Any) ->
 def build(prog: _Program, reach: _Reach, args: tuple[Any, ...]) -> Callable[..., Any] | None:
     """The entry of ``prog`` for calls like ``args`` (positional only), as the guards stand
     in ``reach``; None where the general path must run every call."""
-    from graphgrad.compiler.program import layouts_changed  # (program imports this module)
-
     graded = [j for j, r in enumerate(prog.grad_outputs) if r]
     if prog.unread or len(graded) > 1:
         return None
@@ -166,9 +164,6 @@ def build(prog: _Program, reach: _Reach, args: tuple[Any, ...]) -> Callable[...,
         src.add("return MISS", 2)
     src.add(f"if _assign[0] != {src.const(reach, 'R')}.assignments:")
     src.add("return MISS", 2)
-    if reach.layouts:  # the reached containers' keys and lengths
-        src.add(f"if _layouts_changed({src.const(reach, 'R')}):")
-        src.add("return MISS", 2)
     # the places: closure variables and globals as traced, free tensors read where they are
     src.add("try:")
     for read, obj in reach.roots:
@@ -176,6 +171,17 @@ def build(prog: _Program, reach: _Reach, args: tuple[Any, ...]) -> Callable[...,
         if where is None:
             return None
         src.add(f"if {where} is not {src.const(obj, 'O')}:", 2)
+        src.add("return MISS", 3)
+    for read, (kind, then) in reach.layouts:  # the reached containers' keys and lengths
+        where = _place(src, read)
+        if where is None:
+            return None
+        if kind is dict:
+            src.add(f"if type({where}) is not dict or tuple({where}) != {src.const(then, 'Y')}:", 2)
+        elif kind in (list, tuple):
+            src.add(f"if type({where}) is not {kind.__name__} or len({where}) != {then}:", 2)
+        else:
+            return None
         src.add("return MISS", 3)
     frees = []
     for k, v in enumerate(prog.free):
@@ -253,7 +259,6 @@ def build(prog: _Program, reach: _Reach, args: tuple[Any, ...]) -> Callable[...,
         "_rec": recording,
         "_runtime": runtime,
         "_assign": assignments,
-        "_layouts_changed": layouts_changed,
         "_new": object.__new__,
         "wrap": wrap,
         "_sequence": sequence,
