@@ -1,7 +1,8 @@
 """A compiled program's entry: one generated Python function that does, for the usual
-call, what ``Compiled.__call__`` does in general — check the guard key, check that no
-closure variable, global or module setting the trace depends on has changed, read the
-free tensors at their places, run the generated forward and make the call's one node —
+call, what ``Compiled.__call__`` does in general — check the guard key (with which
+arguments share an array), check that no closure variable, global, module setting or
+reached container's keys or length the trace depends on has changed, read the free
+tensors at their places, run the generated forward and make the call's one node —
 with every shape, dtype, flag and place written into the code as a constant instead of
 looked up and compared in loops (at the XOR MLP's size that general path costs as much
 as a third of the generated forward).
