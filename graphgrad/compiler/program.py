@@ -129,7 +129,7 @@ class Compiled:
                 self.retrace()
                 reach = self._reach
                 break
-        if reach.layouts and layouts_changed(reach):  # an entry added to a list or dict
+        if reach.layouts and _layouts_changed(reach):  # an entry added to a list or dict
             self.retrace()
             reach = self._reach
         if reach.assignments != module_assignments[0]:  # some module's attribute was set
@@ -778,7 +778,7 @@ def _layout(x: Any) -> Any:
     return (t, id(x))
 
 
-def layouts_changed(reach: _Reach) -> bool:
+def _layouts_changed(reach: _Reach) -> bool:
     """Whether a dict, list or tuple the function reaches gained or lost an entry."""
     for read, then in reach.layouts:
         try:
