@@ -1528,3 +1528,61 @@ def test_a_module_tree_that_changes_traces_again(change: Callable[..., Any]) -> 
     change(model, rng)
     for k in range(3):
         assert fast(x).item() == model(x).item(), f"call {k} after the change"
+
+
+_M = gg.tensor(np.array([1.0, 1.0, 1.0]), requires_grad=True)
+
+
+def _under_no_grad(h: gg.Tensor) -> gg.Tensor:
+    with gg.no_grad():
+        h += 1.0  # an unrecorded change of a computed tensor
+    return h
+
+
+_IN_PLACE: dict[str, tuple[Callable[[np.ndarray], gg.Tensor], bool]] = {
+    "+= a tensor": (lambda x: (lambda h: (h.__iadd__(_M), h * _W)[1])(x * _W).sum(), True),
+    "*= a tensor": (lambda x: (lambda h: (h.__imul__(_M), h)[1])(x * _W).sum(), True),
+    "-= then /=": (
+        lambda x: (lambda h: (h.__isub__(_M * 2.0), h.__itruediv__(_W + 3.0), h)[2])(
+            (x * _W).tanh()
+        ).sum(),
+        True,
+    ),
+    "+= a number, *= a tensor": (
+        lambda x: (lambda h: (h.__iadd__(1.0), h.__imul__(_M), h)[2])(x * _W).sum(),
+        True,
+    ),
+    "fill_": (lambda x: ((lambda h: (h.fill_(_M.sum()), h)[1])(x * _W) * _W).sum(), True),
+    "under no_grad": (lambda x: (_under_no_grad(x * _W) * _M).sum(), False),
+}
+
+
+@pytest.mark.parametrize("name", list(_IN_PLACE))
+def test_in_place_changes_of_computed_tensors_are_replayed(name: str) -> None:
+    """A recorded in-place change (``h *= m``) makes ``h`` the new value for every later
+    op of the trace (the replay read ``h`` before the change: ``m`` got no gradient); an
+    unrecorded one (under no_grad) runs eagerly."""
+    fn, compiles = _IN_PLACE[name]
+    fast = gg.compile(fn)
+    rng = np.random.default_rng(15)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for k in range(5):
+            x = rng.standard_normal(3)
+            got = []
+            for f in (fast, fn):
+                out = f(x)
+                out.backward()
+                got.append(
+                    (out.item(), [None if t.grad is None else t.grad.copy() for t in (_W, _M)])
+                )
+                _W.grad = _M.grad = None
+            (a, ga), (b, gb) = got
+            assert a == b, f"call {k}"
+            for u, v in zip(ga, gb):
+                assert (u is None) == (v is None), f"call {k}: a gradient went missing"
+                if u is not None:
+                    np.testing.assert_array_equal(u, v, err_msg=f"call {k}")
+    warned = [c for c in caught if issubclass(c.category, gg.CompileWarning)]
+    (entry,) = fast.stats
+    assert (entry["eager"] is None) == compiles and bool(warned) != compiles

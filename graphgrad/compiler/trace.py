@@ -271,6 +271,25 @@ class Tracer:
                 "Register hooks on parameters or on the compiled function's results instead"
             )
 
+    def rebound(self, t: Tensor, out: Tensor) -> None:
+        """``t`` takes over ``out``, the recorded result of an in-place change (``t += x``):
+        what reads ``t`` from now on reads that result, not the value before."""
+        i = self._by_tensor.get(id(out))
+        if i is not None:
+            self._by_tensor[id(t)] = i
+            self.trace.keep.append(t)
+
+    def changed_outside_ops(self, t: Tensor) -> None:
+        """A traced tensor's value changed in place by no recorded op (``t += x`` or
+        ``t[i] = v`` under no_grad): the replay would compute with the value before."""
+        if id(t) in self._by_tensor:
+            self.refuse(
+                f"gg.compile: the function changes a tensor it computed in place without "
+                f"recording it (under no_grad, at {user_site()}), which compiled code could "
+                "not repeat. Compute the new value with ops (t = t + x), or do it outside "
+                "the compiled function"
+            )
+
     def side_effect(self, what: str) -> None:
         self.refuse(
             f"gg.compile: the function runs {what} (at {user_site()}), which compiled code "

@@ -99,7 +99,11 @@ def check_saved(node: Any) -> None:
 def writable(t: Tensor) -> np.ndarray:
     """The array an untracked in-place change writes into: a leaf's own (shared, as with
     ``from_numpy``), a copy of a non-leaf's (its op may have saved it for backward)."""
-    return t.data if t._node is None else t.data.copy()
+    if t._node is None:
+        return t.data
+    if tracer[0] is not None:  # gg.compile: a traced value changed by no op it records
+        tracer[0].changed_outside_ops(t)  # type: ignore[attr-defined]
+    return t.data.copy()
 
 
 def records(t: Tensor, other: Any) -> bool:
@@ -153,6 +157,8 @@ def rebind(t: Tensor, out: Tensor) -> Tensor:
     if out.data.dtype != t.data.dtype:
         out = out.astype(t.data.dtype)
     old = t._node
+    if tracer[0] is not None:  # gg.compile: later ops on t read the recorded result
+        tracer[0].rebound(t, out)  # type: ignore[attr-defined]
     t.data, t._node, t._rg = out.data, out._node, True
     if old is not None and hooks.retained_by(old) is t:
         hooks.remove(old, hooks.RETAIN_GRAD)  # retain_grad() follows the tensor to its value
