@@ -1586,3 +1586,31 @@ def test_in_place_changes_of_computed_tensors_are_replayed(name: str) -> None:
     warned = [c for c in caught if issubclass(c.category, gg.CompileWarning)]
     (entry,) = fast.stats
     assert (entry["eager"] is None) == compiles and bool(warned) != compiles
+
+
+def _copies() -> dict[str, Callable[[gg.Tensor], gg.Tensor]]:
+    import copy
+
+    return {
+        "copy.deepcopy": lambda x: (copy.deepcopy(x) * _W).sum(),
+        "copy.copy": lambda x: (copy.copy(x) * _W).sum(),
+        "gg.tensor": lambda x: (gg.tensor(x) * _W).sum(),
+        "detach": lambda x: (x.detach() * _W).sum(),
+        "clone": lambda x: (x.clone() * _W).sum(),
+        "astype": lambda x: (x.astype(np.float32) * _W).sum(),
+        ".data": lambda x: (x.data * _W).sum(),
+    }
+
+
+@pytest.mark.parametrize("name", list(_copies()))
+def test_a_copy_of_a_tensor_argument_is_read_at_every_call(name: str) -> None:
+    """Every way to copy (or alias) a tensor argument inside the function gives, in the
+    replay, the new argument's values — also where the first two calls had equal values,
+    which a copy kept as a constant of the trace would pass unnoticed (copy.deepcopy did)."""
+    fn = _copies()[name]
+    fast = gg.compile(fn)
+    rng = np.random.default_rng(16)
+    same = rng.standard_normal(3)
+    for k, v in enumerate([same, same.copy(), *rng.standard_normal((3, 3))]):
+        x = gg.tensor(v)
+        assert fast(x).item() == fn(x).item(), f"call {k}"

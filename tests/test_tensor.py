@@ -247,3 +247,25 @@ def test_cast_gradient_is_cast_back() -> None:
     y = gg.tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
     (y.astype(np.float64) * 2.0).sum().backward()
     assert y.grad.dtype == np.float32 and np.array_equal(y.grad, [2.0, 2.0])
+
+
+def test_deepcopy_copies_a_leaf_and_refuses_a_computed_tensor() -> None:
+    """copy.deepcopy as PyTorch's: a leaf of the same class with its own copy of the
+    values, the flag and .grad (shared objects stay shared, through the memo); a tensor an
+    op computed raises (its graph is not copied)."""
+    import copy
+
+    from graphgrad import nn
+
+    lin = nn.Linear(3, 2, rng=0)
+    lin.weight.grad = np.ones((2, 3))
+    tied = {"a": lin.weight, "b": lin.weight, "x": gg.tensor([1.0, 2.0])}
+    got = copy.deepcopy(tied)
+    w = got["a"]
+    assert got["b"] is w and type(w) is type(lin.weight) and w.requires_grad
+    assert w.is_leaf and not got["x"].requires_grad
+    for new, old in ((w.data, lin.weight.data), (w.grad, lin.weight.grad)):
+        np.testing.assert_array_equal(new, old)
+        assert not np.shares_memory(new, old)
+    with pytest.raises(RuntimeError, match="only leaf tensors"):
+        copy.deepcopy(lin(np.ones((1, 3))))

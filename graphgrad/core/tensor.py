@@ -125,6 +125,28 @@ class Tensor:
         if tracer[0] is not None:  # gg.compile: a copy of a traced array is that array
             tracer[0].created(self, src)  # type: ignore[attr-defined]
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
+        """``copy.deepcopy``: a new leaf of the same class with a copy of the values, the
+        flag and ``.grad``, as PyTorch's. A tensor an op computed raises, as PyTorch's
+        does: its graph is not copied (``t.detach().clone()`` is a copy of its values)."""
+        if self._node is not None:
+            raise RuntimeError(
+                "copy.deepcopy: only leaf tensors (made by the user, not computed by an op) "
+                "can be deep-copied, as in PyTorch; use t.detach() and copy that"
+            )
+        import copy
+
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        new.data = copy.deepcopy(self.data, memo)
+        new._node = None
+        new._rg = self._rg
+        grad = getattr(self, "_grad", None)
+        new._grad = None if grad is None else copy.deepcopy(grad, memo)
+        if tracer[0] is not None:  # gg.compile: a copy of a traced array is that array
+            tracer[0].created(new, self)  # type: ignore[attr-defined]
+        return new
+
     # ------------------------------------------------------------------ attributes
     @property
     def requires_grad(self) -> bool:
