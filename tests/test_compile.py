@@ -1614,3 +1614,21 @@ def test_a_copy_of_a_tensor_argument_is_read_at_every_call(name: str) -> None:
     for k, v in enumerate([same, same.copy(), *rng.standard_normal((3, 3))]):
         x = gg.tensor(v)
         assert fast(x).item() == fn(x).item(), f"call {k}"
+
+
+def test_an_argument_changed_in_place_runs_eagerly() -> None:
+    """``x += w`` on an argument changes the caller's tensor, which a replay would not do:
+    the function runs eagerly, with a warning, and each call changes its argument as the
+    eager call does."""
+
+    def f(x: gg.Tensor) -> gg.Tensor:
+        x += _W
+        return (x * _M).sum()
+
+    fast = gg.compile(f)
+    with pytest.warns(gg.CompileWarning, match="changes an argument"):
+        for k in range(4):
+            a, b = gg.tensor(np.arange(3.0)), gg.tensor(np.arange(3.0))
+            assert fast(a).item() == f(b).item(), f"call {k}"
+            np.testing.assert_array_equal(a.data, b.data)
+            assert a.is_leaf == b.is_leaf

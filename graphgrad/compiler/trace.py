@@ -274,6 +274,15 @@ class Tracer:
     def rebound(self, t: Tensor, out: Tensor) -> None:
         """``t`` takes over ``out``, the recorded result of an in-place change (``t += x``):
         what reads ``t`` from now on reads that result, not the value before."""
+        was = self._by_tensor.get(id(t))
+        if was is not None and self.trace.values[was].kind != "op":
+            self.refuse(
+                f"gg.compile: the function changes an argument or a tensor it reads in place "
+                f"(at {user_site()}), a change to the caller's tensor that compiled code could "
+                "not repeat. Write x = x + y for a new tensor, or do it outside the compiled "
+                "function"
+            )
+            return
         i = self._by_tensor.get(id(out))
         if i is not None:
             self._by_tensor[id(t)] = i
