@@ -1632,3 +1632,28 @@ def test_an_argument_changed_in_place_runs_eagerly() -> None:
             assert fast(a).item() == f(b).item(), f"call {k}"
             np.testing.assert_array_equal(a.data, b.data)
             assert a.is_leaf == b.is_leaf
+
+
+def test_a_module_passed_as_an_argument_has_its_tensors_guarded() -> None:
+    """A module the function gets as an argument is reached through no place: its tensors
+    are the traced objects. Replacing one (a parameter, a tensor attribute) traces again;
+    the replay used the old one."""
+    rng = np.random.default_rng(17)
+    lin = nn.Linear(3, 2, rng=rng)
+    lin.scale = gg.tensor(np.ones(2))
+
+    def f(x: np.ndarray, m: nn.Linear) -> gg.Tensor:
+        return (m(x) * m.scale).sum()
+
+    fast = gg.compile(f)
+    x = np.ones((1, 3))
+    for change in (
+        lambda: setattr(lin, "weight", nn.Parameter(rng.standard_normal((2, 3)))),
+        lambda: setattr(lin, "scale", gg.tensor(rng.standard_normal(2))),
+        lambda: lin.weight.data.__setitem__(..., 2.0),  # in place: the same object
+    ):
+        for _ in range(4):
+            fast(x, lin)
+        change()
+        for k in range(3):
+            assert fast(x, lin).item() == f(x, lin).item(), f"call {k} after the change"

@@ -753,7 +753,7 @@ _SETTING_TYPES = (int, float, bool, str, type(None), np.random.Generator)
 
 def _settings(modules: list[Any]) -> Any:
     """The Python-valued attributes of the modules (a Dropout's ``p``, a layer's ``eps``)
-    and their structure (the submodules, by name and identity, and the parameters' names:
+    and their structure (the submodules and the tensor attributes, by name and identity:
     a ``ModuleList.append`` adds a layer the traced loop does not have): a trace fixes
     them, so a change must trace again."""
     return tuple(
@@ -762,7 +762,9 @@ def _settings(modules: list[Any]) -> Any:
                 (k, v) for k, v in vars(m).items() if type(v) in _SETTING_TYPES and k != "training"
             ),
             tuple((k, id(c)) for k, c in m._modules.items()),
-            tuple(m._parameters),
+            # (by identity: a module reached through no place, e.g. an argument, has its
+            # tensors read as traced, so one replaced must trace again)
+            tuple((k, id(v)) for k, v in vars(m).items() if isinstance(v, Tensor)),
         )
         for m in modules
     )
