@@ -1554,7 +1554,16 @@ _IN_PLACE: dict[str, tuple[Callable[[np.ndarray], gg.Tensor], bool]] = {
     ),
     "fill_": (lambda x: ((lambda h: (h.fill_(_M.sum()), h)[1])(x * _W) * _W).sum(), True),
     "under no_grad": (lambda x: (_under_no_grad(x * _W) * _M).sum(), False),
+    "into a tensor made inside": (lambda x: _accumulated(x), True),
 }
+
+
+def _accumulated(x: np.ndarray) -> gg.Tensor:
+    total = gg.zeros(())  # made at every call: the program keeps its value before the +=
+    h = _M * x
+    for r in range(len(x)):
+        total += h[r] * _W[r]
+    return total
 
 
 @pytest.mark.parametrize("name", list(_IN_PLACE))

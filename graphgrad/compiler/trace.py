@@ -275,7 +275,11 @@ class Tracer:
         """``t`` takes over ``out``, the recorded result of an in-place change (``t += x``):
         what reads ``t`` from now on reads that result, not the value before."""
         was = self._by_tensor.get(id(t))
-        if was is not None and self.trace.values[was].kind != "op":
+        v = None if was is None else self.trace.values[was]
+        # an argument, or a tensor read at a place: the caller's. (One made inside the
+        # function has no place; one reached by no place that persists between calls is
+        # a non-leaf after the first, so the second trace differs and is not compiled.)
+        if v is not None and (v.kind == "input" or (v.kind == "free" and v.source)):
             self.refuse(
                 f"gg.compile: the function changes an argument or a tensor it reads in place "
                 f"(at {user_site()}), a change to the caller's tensor that compiled code could "
@@ -283,6 +287,8 @@ class Tracer:
                 "function"
             )
             return
+        if v is not None and v.kind == "free":  # (made inside: its value before the change)
+            v.tensor = wrap(t.data, None)
         i = self._by_tensor.get(id(out))
         if i is not None:
             self._by_tensor[id(t)] = i
@@ -474,7 +480,7 @@ def aliasing(args: tuple[Any, ...], kwargs: dict[str, Any], reached: dict[int, A
     while stack:
         x = stack.pop()
         t = type(x)
-        if t is Tensor or t is np.ndarray or isinstance(x, Tensor):
+        if t is np.ndarray or isinstance(x, Tensor):
             arr = x.data if isinstance(x, Tensor) else x
             i = id(arr)
             j = seen.setdefault(i, k)
