@@ -465,6 +465,9 @@ def test_linear_is_x_times_the_transposed_weight_and_its_gradient_is_in_the_weig
     assert out.grad_fn is not None and type(out.grad_fn).__name__ == "Linear"
     with pytest.raises(gg.ShapeError, match=r"Linear: .*in_features \(3"):
         gg.nn.functional.linear(np.ones((2, 5)), w)
+    for bad in [(4, 3, 5), ()]:  # PyTorch refuses a weight of other ranks too
+        with pytest.raises(gg.ShapeError, match=r"Linear: .*\(2, 3\).*weight must be"):
+            gg.nn.functional.linear(np.ones((2, 3)), np.ones(bad))
 
 
 def _recorded_ops(out: Any) -> set[type]:

@@ -113,6 +113,11 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx: Any, x: Any, w: Any, b: Any = None) -> np.ndarray:
+        if w.ndim not in (1, 2):  # (as PyTorch: Wᵀ of more axes is no weight)
+            raise ValueError(
+                f"the weight must be (out_features, in_features) or (in_features,), got "
+                f"{w.ndim} axes"
+            )
         if w.ndim == 2 and np.ndim(x) >= 1 and x.shape[-1] != w.shape[1]:
             raise ValueError(
                 f"the input's last axis ({x.shape[-1]}) is not the weight's in_features "
