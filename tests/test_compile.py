@@ -141,19 +141,69 @@ def test_linear(bias: bool, dtype: Any) -> None:
 
 @pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU, nn.ElmanRNN])
 @pytest.mark.parametrize(("layers", "bidirectional"), [(1, False), (2, True)])
-def test_recurrent_layers(cls: type, layers: int, bidirectional: bool) -> None:
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_recurrent_layers(cls: type, layers: int, bidirectional: bool, batch_first: bool) -> None:
     rng = np.random.default_rng(1)
-    layer = cls(3, 4, num_layers=layers, bidirectional=bidirectional, rng=rng)
+    layer = cls(
+        3, 4, num_layers=layers, bidirectional=bidirectional, batch_first=batch_first, rng=rng
+    )
     x = _x(rng, 5, 2, 3)
-    D = 2 if bidirectional else 1
-    h0 = _x(rng, D * layers, 2, 4)
-    c0 = _x(rng, D * layers, 2, 4)
+    D, N = (2 if bidirectional else 1), (5 if batch_first else 2)
+    h0 = _x(rng, D * layers, N, 4)
+    c0 = _x(rng, D * layers, N, 4)
 
     def run(x: gg.Tensor, h0: gg.Tensor, c0: gg.Tensor) -> Any:
         out, final = layer(x, (h0, c0) if cls is nn.LSTM else h0)
         return (out, *final) if cls is nn.LSTM else (out, final)
 
     assert_same(run, (x, h0, c0), [x, h0, c0, *_params(layer)])
+
+
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU, nn.ElmanRNN])
+@pytest.mark.parametrize(("layers", "bidirectional"), [(1, False), (2, True), (2, False)])
+def test_batch_first_layers_reshape_no_transposed_view(
+    cls: type, layers: int, bidirectional: bool
+) -> None:
+    """A reshape of a transposed view copies it, once per reshape: a batch-first layer
+    copies its input's time-major view once (``contiguous()``) and stacks its last layer's
+    outputs batch-first, so that no reshape in the generated forward or backward — the
+    input projection's product, its weight gradient, a readout's product and its weight
+    gradient — reads a ``.transpose(...)`` result. (Before, a GRU step made four copies of
+    its input and two of its outputs.)"""
+    import ast
+
+    rng = np.random.default_rng(2)
+    layer = cls(3, 4, num_layers=layers, bidirectional=bidirectional, batch_first=True, rng=rng)
+    readout = nn.Linear(8 if bidirectional else 4, 1)
+
+    def loss(x: gg.Tensor) -> gg.Tensor:
+        out, _ = layer(x)
+        return F.squared_error(readout(out), np.zeros((2, 5, 1)))
+
+    fast = gg.compile(loss)
+    for _ in range(2):
+        fast(rng.standard_normal((2, 5, 3))).backward()
+    defined: dict[str, ast.expr] = {}
+    reshaped = []
+    for node in ast.walk(ast.parse(fast.source)):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            defined[node.targets[0].id] = node.value
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "reshape"
+            and isinstance(node.func.value, ast.Name)
+        ):
+            reshaped.append(node.func.value.id)
+    assert reshaped
+    for name in reshaped:
+        src = defined.get(name)
+        transposed = (
+            isinstance(src, ast.Call)
+            and isinstance(src.func, ast.Attribute)
+            and src.func.attr == "transpose"
+        )
+        assert not transposed, f"{name} = {ast.unparse(src)} is reshaped (a copy)"
 
 
 @pytest.mark.parametrize("cls", [nn.RNNCell, nn.LSTMCell, nn.GRUCell, nn.ElmanCell])

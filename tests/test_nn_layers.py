@@ -171,6 +171,7 @@ def test_sequence_layers(
 
     out, final = layer(x)
     assert out.shape == ((n, t, D * h) if batch_first else (t, n, D * h))
+    assert out.data.flags.c_contiguous  # in either layout: a readout's reshape is a view
     h_T = (final[0] if cls is nn.LSTM else final).data
     assert h_T.shape == (D * layers, n, h)
     last = out.data if batch_first else out.data.transpose(1, 0, 2)

@@ -108,6 +108,16 @@ def transpose_input(draw: Any) -> Any:
 
 
 @st.composite
+def strided_input(draw: Any) -> Any:
+    """x and a permutation that leaves x.transpose(axes) a strided (not C-order) view."""
+    shape = draw(ggt.shapes(min_dims=2, min_side=2))
+    axes = draw(
+        st.permutations(range(len(shape))).map(tuple).filter(lambda a: a != tuple(sorted(a)))
+    )
+    return (draw(ggt.arrays(shape)),), {"axes": axes}
+
+
+@st.composite
 def reshape_input(draw: Any) -> Any:
     shape = draw(ggt.shapes())
     size = int(np.prod(shape))
@@ -208,6 +218,8 @@ SPECS = [
            lambda x, w, b: gg.ops.Linear.apply(x, w, b), lambda x, w, b: x @ w.T + b),
     OpSpec("transpose", transpose_input(), lambda x, axes: x.transpose(axes),
            lambda x, axes: x.transpose(axes)),
+    OpSpec("contiguous", strided_input(), lambda x, axes: x.transpose(axes).contiguous(),
+           lambda x, axes: x.transpose(axes).copy(order="C")),
     OpSpec("reshape", reshape_input(), lambda x, shape: x.reshape(shape),
            lambda x, shape: x.reshape(shape)),
     OpSpec("getitem", getitem_input(), lambda x, index: x[index], lambda x, index: x[index]),
@@ -530,7 +542,7 @@ def test_each_declared_spelling_records_its_op() -> None:
         return _LISTS[name] if name in _LISTS else (x, *_EXTRA.get(name, ()))
 
     calls = {
-        "method": lambda name: getattr(x, name)(*_EXTRA.get(name, ())),
+        "method": lambda name: getattr(_RECEIVER.get(name, x), name)(*_EXTRA.get(name, ())),
         "function": lambda name: getattr(gg, name)(*args(name)),
         "numpy": lambda f: f(*args(f.__name__)),
     }
@@ -554,6 +566,8 @@ _X23 = gg.tensor(np.ones((2, 3)), requires_grad=True)
 _EXTRA: dict[str, tuple[Any, ...]] = {"reshape": ((3, 2),), "astype": (np.float32,),
                                       "broadcast_to": ((4, 2, 3),)}  # fmt: skip
 _LISTS = {name: ([_X23, _X23],) for name in ("concat", "concatenate", "stack")}
+# a strided view: contiguous() of a C-order tensor is that tensor, as in PyTorch (no op)
+_RECEIVER = {"contiguous": _X23.T}
 
 
 # np functions a backward rule may call that are not graphgrad ops, and why each is sound

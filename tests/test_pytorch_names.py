@@ -141,6 +141,13 @@ def test_pytorch_spellings_mean_what_they_mean_in_pytorch() -> None:
     m = gg.tensor(x[0], requires_grad=True)
     np.testing.assert_array_equal(m.t().data, x[0].T)
     assert m.contiguous() is m and m.double().dtype == np.float64
+    # PyTorch's contiguous(): a strided view becomes a C-order copy, the gradient passing
+    # through
+    v = m.T.contiguous()
+    assert v.data.flags.c_contiguous and not np.shares_memory(v.data, m.data)
+    np.testing.assert_array_equal(v.data, x[0].T)
+    (v * np.arange(v.size).reshape(v.shape)).sum().backward()
+    np.testing.assert_array_equal(m.grad, np.arange(v.size).reshape(v.shape).T)
     assert m.float().dtype == np.float32 and m.float().requires_grad
     c = m.clone()
     assert c.data is not m.data and c.requires_grad

@@ -639,9 +639,12 @@ class Tensor:
         return apply2(_ops.Transpose, self, None) if self.data.ndim == 2 else self
 
     def contiguous(self) -> Tensor:
-        """PyTorch's ``contiguous()``: the same tensor (graphgrad's memory layout never
-        changes values; NumPy copes with any strides)."""
-        return self
+        """PyTorch's ``contiguous()``: this tensor if its array is C-contiguous, else a
+        recorded copy in C order (``ops.Contiguous``; the gradient passes through). Values
+        never depend on the layout; a copy makes later reshapes views instead of copies."""
+        if self.data.flags.c_contiguous:
+            return self
+        return apply1(_ops.Contiguous, self)
 
     def clone(self) -> Tensor:
         """A recorded copy (PyTorch's ``clone``): new memory, the gradient passes through."""

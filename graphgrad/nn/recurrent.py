@@ -498,7 +498,9 @@ class Recurrent(Module):
             layout = "(N, T, F)" if self.batch_first else "(T, N, F)"
             raise ShapeError(f"{type(self).__name__}: expected input {layout}, got shape {x.shape}")
         check_features(self, x, self.input_size, weight=next(self.parameters()))
-        seq = x.transpose(1, 0, 2) if self.batch_first else x  # time-major: seq[t] is contiguous
+        # time-major: seq[t] is contiguous, and a copy once here saves one in every reshape
+        # of seq (the input projection's product and its weight gradient)
+        seq = x.transpose(1, 0, 2).contiguous() if self.batch_first else x
         T, N = seq.shape[0], seq.shape[1]
         if T == 0:
             raise ShapeError(f"{type(self).__name__}: got a sequence of length 0")
@@ -522,12 +524,14 @@ class Recurrent(Module):
                         outs.append(self._output(s))
                     if d:
                         outs.reverse()  # time order
-                    outputs.append(ops.stack(outs, axis=0))
+                    # the last layer's batch-first outputs are stacked as (N, T, H): the
+                    # C-order array a readout reshapes to (N·T, H) as a view, not a copy
+                    last = layer == self.num_layers - 1 and self.batch_first
+                    outputs.append(ops.stack(outs, axis=1 if last else 0))
                     finals.append(s)
                     steps.append(outs)
                 seq = outputs[0] if len(outputs) == 1 else ops.concat(outputs, axis=2)
-        outputs = seq.transpose(1, 0, 2) if self.batch_first else seq
-        return outputs, finals, steps
+        return seq, finals, steps
 
     # Plain RNN / GRU: the state is h. LSTM overrides these for (h, c).
     def _output(self, s: Any) -> Tensor:

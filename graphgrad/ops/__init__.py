@@ -16,6 +16,7 @@ GetItem            x[index]  (backward: ScatterAdd)             shape
 Concat, Stack      concatenate / stack along an axis            shape
 BroadcastTo        broadcast_to(x, shape)                       shape
 Cast               x.astype(dtype)                              shape
+Contiguous         x copied into C order (t.contiguous())       shape
 Sum, Mean, Max     reductions over axes                         reduce
 Exp, Log           eˣ, ln x                                     elementwise
 Sin, Cos           sin x, cos x                                 elementwise
@@ -68,6 +69,7 @@ from graphgrad.ops.shape import (
     BroadcastTo,
     Cast,
     Concat,
+    Contiguous,
     GetItem,
     Reshape,
     ScatterAdd,
@@ -78,12 +80,12 @@ from graphgrad.ops.softmax import LogSoftmax, Softmax
 
 __all__ = [
     "Abs", "Add", "Affine", "BinaryCrossEntropy", "BroadcastTo", "Cast", "Clip", "Concat",
-    "Cos", "Div", "Exp", "GetItem", "Linear", "Log", "LogSoftmax", "MatMul", "Max", "Maximum",
-    "Mean", "Minimum", "Mul", "Neg", "Pow", "ReLU", "Reshape", "ScatterAdd", "Sigmoid", "Sin",
-    "Softmax", "Softplus", "Sqrt", "Square", "Stack", "Sub", "Sum", "Tanh", "Transpose",
+    "Contiguous", "Cos", "Div", "Exp", "GetItem", "Linear", "Log", "LogSoftmax", "MatMul", "Max",
+    "Maximum", "Mean", "Minimum", "Mul", "Neg", "Pow", "ReLU", "Reshape", "ScatterAdd", "Sigmoid",
+    "Sin", "Softmax", "Softplus", "Sqrt", "Square", "Stack", "Sub", "Sum", "Tanh", "Transpose",
     "Where", "abs", "broadcast_to", "cat", "clip", "concat", "cos", "exp", "gather", "log",
-    "log_softmax", "matmul", "maximum", "minimum", "relu", "sigmoid", "sin", "softmax",
-    "softplus", "sqrt", "square", "stack", "tanh", "where",
+    "log_softmax", "matmul", "maximum", "minimum", "relu", "sigmoid", "sin", "softmax", "softplus",
+    "sqrt", "square", "stack", "tanh", "where",
 ]  # fmt: skip
 
 

@@ -1,5 +1,5 @@
 """Ops that move elements without arithmetic: transpose, reshape, getitem (and its
-backward, scatter-add), concat, stack, broadcast_to, cast."""
+backward, scatter-add), concat, stack, broadcast_to, cast, contiguous."""
 
 from __future__ import annotations
 
@@ -173,6 +173,27 @@ class BroadcastTo(Function):
     @staticmethod
     def forward(ctx: Any, x: Any, shape: tuple[int, ...]) -> np.ndarray:
         return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return g
+
+
+class Contiguous(Function):
+    """y = x copied into C order (``np.ascontiguousarray``).   ∂L/∂x = g.
+
+    What ``t.contiguous()`` records when ``t`` is a strided view (a transpose): the values
+    are unchanged, but later reshapes of y are views where reshapes of x copy, once per use
+    (a time-major view of a batch-first sequence is reshaped for the input projection's
+    product in the forward pass and again for its weight gradient).
+    """
+
+    spellings = Spellings(method="contiguous", by_hand=True)
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> np.ndarray:
+        return x.copy(order="C")
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
