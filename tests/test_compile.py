@@ -1716,3 +1716,40 @@ def test_a_module_passed_as_an_argument_has_its_tensors_guarded() -> None:
         change()
         for k in range(3):
             assert fast(x, lin).item() == f(x, lin).item(), f"call {k} after the change"
+
+
+@pytest.mark.parametrize("collector_on", [True, False])
+def test_code_generation_restores_the_garbage_collectors_state(
+    collector_on: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Generation pauses Python's cyclic collector (its passes over the many small objects
+    generation makes cost ~30% of a long graph's compile time) and leaves it as it found
+    it: on after a compile if it was on, off if the caller had turned it off — also when
+    generation fails."""
+    import gc
+
+    from graphgrad.compiler import codegen
+
+    w = gg.tensor(np.ones(3), requires_grad=True)
+    fast = gg.compile(lambda x: (x * w).sum(), fullgraph=True)
+    seen = []
+    generate = codegen.generate
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        raise gg.CompileError("generation failed")
+
+    try:
+        gc.enable() if collector_on else gc.disable()
+        for _ in range(2):
+            fast(np.arange(3.0)).backward()
+        assert fast.compile_seconds > 0 and gc.isenabled() == collector_on
+        monkeypatch.setattr(codegen, "generate", failing)
+        again = gg.compile(lambda x: (x * w).sum(), fullgraph=True)
+        with pytest.raises(gg.CompileError, match="generation failed"):
+            for _ in range(2):
+                again(np.arange(3.0))
+        assert seen == [False] and gc.isenabled() == collector_on
+    finally:
+        monkeypatch.setattr(codegen, "generate", generate)
+        gc.enable()
