@@ -761,6 +761,7 @@ _UNARY: list[Callable[[gg.Tensor], gg.Tensor]] = [
     lambda t: t.T.T,
     lambda t: gg.where(t > 0, t, t * 0.1),
     lambda t: F.log_softmax(t, dim=-1),
+    lambda t: t.T.contiguous(),  # a copy in C order (k > 1), or the view itself (k = 1)
 ]
 _BINARY: list[Callable[[gg.Tensor, gg.Tensor], gg.Tensor]] = [
     lambda a, b: a + b,
@@ -781,7 +782,12 @@ def test_random_programs_compile_to_the_eager_values_and_gradients(seed: int, dt
     rng = np.random.default_rng(seed)
     n_ops = int(rng.integers(2, 9))
     plan = [
-        (int(rng.integers(2)), int(rng.integers(12)), int(rng.integers(99)), int(rng.integers(99)))
+        (
+            int(rng.integers(2)),
+            int(rng.integers(len(_UNARY))),
+            int(rng.integers(99)),
+            int(rng.integers(99)),
+        )
         for _ in range(n_ops)
     ]
     k = int(rng.integers(1, 4))
