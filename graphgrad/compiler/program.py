@@ -15,21 +15,20 @@ places at every call.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import time
 import types
 import warnings
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
 from graphgrad import runtime
 from graphgrad.compiler import codegen, trace
 from graphgrad.compiler import entry as entry_mod
+from graphgrad.core.collector import CollectorPaused
 from graphgrad.core.creation import from_numpy
 from graphgrad.core.function import Function
 from graphgrad.core.grad_mode import anomaly_on, recording, tracer
@@ -408,29 +407,16 @@ def _build(t: trace.Trace, name: str) -> _Program:
     from graphgrad.compiler.derived import RANDOM
 
     # a random draw is never run symbolically (that would draw): through its context
-    with _collector_paused():
+    # the collector off: generation makes millions of small objects that live until it ends
+    # (symbolic arrays, lines, names), and its passes over that growing heap took ~30% of a
+    # 20,000-step graph's compile time
+    with CollectorPaused():
         gen = codegen.generate(t, _identifier(name), set(RANDOM.values()))
     grad_outputs = [t.values[i].requires_grad for i in gen.outputs]
     extras: list[Any] = []
     op = _op_class(name, gen, grad_outputs, extras)
     free = [t.values[i] for i in gen.inputs if t.values[i].kind == "free"]
     return _Program(gen, op, t.values, t.outputs, grad_outputs, free, extras=extras)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while code is generated: generation makes
-    millions of small objects that live until it ends (symbolic arrays, lines, names), and
-    the collector's full passes over that growing heap took ~30% of a 20,000-step graph's
-    compile time, a share that grows with the graph. The cycles among them are collected
-    after, when the collector is on again (if it was)."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 def _own_constants(first: trace.Trace, second: trace.Trace) -> None:

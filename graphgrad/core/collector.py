@@ -9,8 +9,9 @@ class CollectorPaused:
     """``with CollectorPaused():`` — automatic cyclic garbage collection off inside.
 
     Used around graphgrad's own loops that build or consume long graphs (unrolling a
-    sequence, the backward pass). A graph is acyclic (nodes refer only to their inputs),
-    so reference counting frees all of it; but every node is a tracked object, and the
+    sequence, the backward pass, gg.compile's code generation). A graph is acyclic (nodes
+    refer only to their inputs), so reference counting frees all of it; but every node is
+    a tracked object, and the
     collector's repeated passes over a graph growing by ~10 objects per time step cost
     ~30% of a 20,000-step forward pass. Collection resumes on exit (unless it was off
     already). The collector is process-wide: other threads' cyclic garbage waits too.

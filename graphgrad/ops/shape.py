@@ -180,7 +180,7 @@ class BroadcastTo(Function):
 
 
 class Contiguous(Function):
-    """y = x copied into C order (``np.ascontiguousarray``).   ∂L/∂x = g.
+    """y = x copied into C order (``x.copy(order="C")``).   ∂L/∂x = g.
 
     What ``t.contiguous()`` records when ``t`` is a strided view (a transpose): the values
     are unchanged, but later reshapes of y are views where reshapes of x copy, once per use
